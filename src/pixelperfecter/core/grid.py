@@ -1,0 +1,372 @@
+"""Grid detection: cell size, phase and the position of every grid line, per axis.
+
+The evidence is an edge profile per axis (colour gradient summed across the other axis).
+Candidate periods come from the peaks of its spectrum; the classic failure is a harmonic,
+so the choice between candidates is made in image space:
+
+* a period that is too *coarse* (2x, 3x, an icon-sheet layout) leaves real edges in the
+  middle of its cells -> rejected by the "mid-cell edge" test;
+* a period that is too *fine* (1/2 .. 1/6) passes that test too, so among the periods that
+  pass, the largest wins.
+
+The winner's pitch is refined by a robust straight-line fit through the snapped edges, and
+every line is then placed by dynamic programming: it follows local edge evidence within a
+bound (drift, seams, half-cell jumps) and stays on the uniform grid where there is none.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .types import Grid, GridCandidate, GridDetection, ReconstructParams
+
+MIN_CELL = 2.5
+MAX_CELL = 80.0
+# Line snapping may move a line this far (fraction of a cell) from the uniform grid.
+MAX_SNAP = 0.3
+# A candidate whose cells hold edges this strong (relative to its lines) is too coarse.
+MID_EDGE_LIMIT = 0.35
+# Below this spectral coherence an axis has no usable periodic structure.
+MIN_COHERENCE = 0.05
+
+
+@dataclass(frozen=True)
+class AxisFit:
+    cell: float
+    offset: float
+    lines: np.ndarray
+    coherence: float
+    mid_ratio: float
+    candidates: tuple[GridCandidate, ...]
+
+
+def edge_profiles(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Edge strength at every pixel boundary: ``ex[k]`` is between columns k-1 and k.
+
+    Arrays have length W+1 and H+1; the image borders (0 and W) carry no edge.
+    """
+    img = rgba.astype(np.float32)
+    if rgba.shape[2] == 4:
+        alpha = img[..., 3:4] / 255.0
+        # Premultiply so that the hidden colour of transparent pixels does not make edges.
+        img = np.concatenate([img[..., :3] * alpha, img[..., 3:4]], axis=2)
+    gx = np.abs(np.diff(img, axis=1)).max(axis=2)
+    gy = np.abs(np.diff(img, axis=0)).max(axis=2)
+    ex = np.zeros(rgba.shape[1] + 1, np.float64)
+    ey = np.zeros(rgba.shape[0] + 1, np.float64)
+    ex[1:-1] = gx.sum(axis=0, dtype=np.float64)
+    ey[1:-1] = gy.sum(axis=1, dtype=np.float64)
+    return ex, ey
+
+
+def _noise_floor(profile: np.ndarray) -> float:
+    inner = profile[1:-1]
+    return float(np.percentile(inner, 25)) if inner.size else 0.0
+
+
+def _spectrum(profile: np.ndarray, pad: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Complex spectrum of the edge profile on a fine frequency grid, and the frequencies."""
+    n = len(profile) * pad
+    spec = np.fft.rfft(profile, n=n)
+    freqs = np.arange(len(spec)) / n
+    return spec, freqs
+
+
+def _phase(profile: np.ndarray, cell: float) -> tuple[float, float]:
+    """Phase of the comb with period ``cell`` that best fits the profile, and its coherence."""
+    k = np.arange(len(profile))
+    total = profile.sum()
+    if total <= 0:
+        return 0.0, 0.0
+    f = np.sum(profile * np.exp(-2j * np.pi * k / cell))
+    offset = (-np.angle(f) / (2 * np.pi) * cell) % cell
+    return float(offset), float(np.abs(f) / total)
+
+
+def _spectral_candidates(profile: np.ndarray, min_cell: float, max_cell: float, limit: int = 10) -> list[tuple[float, float]]:
+    """(period, coherence) of the strongest local spectral peaks in the period range."""
+    total = profile.sum()
+    if total <= 0:
+        return []
+    spec, freqs = _spectrum(profile)
+    mag = np.abs(spec) / total
+    lo = np.searchsorted(freqs, 1.0 / max_cell)
+    hi = np.searchsorted(freqs, 1.0 / min_cell, side="right")
+    lo = max(lo, 1)
+    hi = min(hi, len(mag) - 1)
+    if hi - lo < 3:
+        return []
+    seg = mag[lo - 1 : hi + 1]
+    peaks = np.nonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] > seg[2:]))[0] + lo
+    if peaks.size == 0:
+        return []
+    peaks = peaks[np.argsort(mag[peaks])[::-1][:limit]]
+    out = []
+    for j in peaks:
+        # Parabolic interpolation of the peak position in frequency.
+        a, b, c = mag[j - 1], mag[j], mag[j + 1]
+        denom = a - 2 * b + c
+        shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
+        f = (j + shift) / (len(profile) * 16)
+        out.append((1.0 / f, float(b)))
+    return out
+
+
+def _snap_lines(profile: np.ndarray, cell: float, offset: float, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each uniform line inside the profile, the local edge centroid and its energy."""
+    length = len(profile) - 1
+    first = np.ceil((0 - offset) / cell)
+    last = np.floor((length - offset) / cell)
+    idx = np.arange(first, last + 1)
+    uniform = offset + idx * cell
+    positions = np.empty_like(uniform)
+    energy = np.empty_like(uniform)
+    half = max(1, int(round(window * cell)))
+    for i, u in enumerate(uniform):
+        c = int(round(u))
+        a, b = max(0, c - half), min(length, c + half)
+        seg = profile[a : b + 1]
+        peak = int(np.argmax(seg))
+        pa, pb = max(0, peak - 1), min(len(seg), peak + 2)
+        w = seg[pa:pb]
+        s = w.sum()
+        positions[i] = a + (np.dot(np.arange(pa, pb), w) / s if s > 0 else peak)
+        energy[i] = seg[peak]
+    return idx, np.stack([positions, energy, uniform], axis=1)
+
+
+def _mid_edge_ratio(profile: np.ndarray, cell: float, offset: float, floor: float) -> float:
+    """Edge energy found mid-cell relative to the energy on the lines (0 = clean cells)."""
+    _, snapped = _snap_lines(profile, cell, offset, MAX_SNAP)
+    if len(snapped) < 2:
+        return 1.0
+    pos, energy = snapped[:, 0], snapped[:, 1]
+    line_total = 0.0
+    mid_total = 0.0
+    for i in range(len(pos) - 1):
+        a, b = pos[i], pos[i + 1]
+        lo, hi = int(np.ceil(a + 0.3 * (b - a))), int(np.floor(b - 0.3 * (b - a)))
+        if hi < lo:
+            continue
+        mid = float(profile[lo : hi + 1].max()) - floor
+        line = 0.5 * (energy[i] + energy[i + 1]) - floor
+        mid_total += max(mid, 0.0)
+        line_total += max(line, 0.0)
+    if line_total <= 0:
+        return 1.0
+    return mid_total / line_total
+
+
+def _robust_pitch(profile: np.ndarray, cell: float, offset: float, floor: float) -> tuple[float, float]:
+    """Refine (cell, offset) by a robust straight-line fit through the snapped edge centroids."""
+    idx, snapped = _snap_lines(profile, cell, offset, 0.25)
+    pos, energy = snapped[:, 0], snapped[:, 1]
+    weight = np.clip(energy - floor, 0, None)
+    keep = weight > 0.1 * (weight.max() if weight.size else 0)
+    if keep.sum() < 3:
+        return cell, offset
+    n, x, w = idx[keep], pos[keep], weight[keep]
+    w = np.sqrt(w)
+    for _ in range(4):
+        A = np.stack([np.ones_like(n), n], axis=1)
+        sw = np.sqrt(w)
+        coef, *_ = np.linalg.lstsq(A * sw[:, None], x * sw, rcond=None)
+        resid = x - A @ coef
+        # Tukey-style reweighting: seams and jumps must not bias the pitch.
+        scale = max(0.08 * cell, 0.75)
+        w = w * np.clip(1 - (resid / (3 * scale)) ** 2, 0, None) ** 2
+        if (w > 0).sum() < 3:
+            break
+    b0, b1 = float(coef[0]), float(coef[1])
+    if not (0.9 * cell < b1 < 1.1 * cell):
+        return cell, offset
+    return b1, b0 % b1
+
+
+def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float = MAX_CELL) -> AxisFit | None:
+    """Detect the cell size and phase for one axis, or None without periodic evidence."""
+    length = len(profile) - 1
+    max_cell = min(max_cell, length / 2.0)
+    if max_cell <= min_cell:
+        return None
+    floor = _noise_floor(profile)
+    peaks = _spectral_candidates(profile, min_cell, max_cell)
+    if not peaks:
+        return None
+    best_coh = max(c for _, c in peaks)
+    if best_coh < MIN_COHERENCE:
+        return None
+    periods = {round(p, 3) for p, c in peaks if c >= 0.2 * best_coh}
+    # Multiples of the strongest peaks: a seam can split the fundamental's peak.
+    for p, c in sorted(peaks, key=lambda t: -t[1])[:3]:
+        for m in (2, 3):
+            if p * m <= max_cell:
+                periods.add(round(p * m, 3))
+    scored = []
+    for p in sorted(periods, reverse=True):
+        offset, coh = _phase(profile, p)
+        cell, offset = _robust_pitch(profile, p, offset, floor)
+        offset, coh = _phase(profile, cell)
+        mid = _mid_edge_ratio(profile, cell, offset, floor)
+        scored.append((cell, offset, coh, mid))
+    candidates = tuple(
+        GridCandidate(cell=c, offset=o, score=float(coh * max(0.0, 1 - mid)))
+        for c, o, coh, mid in sorted(scored, key=lambda t: -(t[2] * max(0.0, 1 - t[3])))
+    )
+    valid = [s for s in scored if s[3] < MID_EDGE_LIMIT and s[2] >= 0.25 * best_coh]
+    if valid:
+        cell, offset, coh, mid = max(valid, key=lambda t: t[0])
+    else:
+        cell, offset, coh, mid = min(scored, key=lambda t: t[3])
+    return AxisFit(cell=cell, offset=offset, lines=np.empty(0), coherence=coh, mid_ratio=mid, candidates=candidates)
+
+
+def place_lines(profile: np.ndarray, cell: float, offset: float, snap: bool = True) -> np.ndarray:
+    """Cell boundaries along one axis, including partial border cells of at least half a cell.
+
+    With ``snap`` each interior line follows the local edge evidence within ``MAX_SNAP`` of a
+    cell (dynamic programming keeps neighbouring lines consistent); without it the lines are
+    the rounded uniform grid.
+    """
+    length = len(profile) - 1
+    first = int(np.ceil((0.5 - offset) / cell))
+    last = int(np.floor((length - 0.5 - offset) / cell))
+    uniform = offset + np.arange(first, last + 1) * cell
+    if uniform.size and snap:
+        lines = _dp_snap(profile, uniform, cell)
+    else:
+        lines = np.round(uniform).astype(np.int64)
+    lines = lines[(lines > 0) & (lines < length)]
+    lines = np.unique(lines)
+    if lines.size == 0:
+        return np.array([0, length], dtype=np.int64)
+    min_width = 0.5 * cell
+    edges = list(lines)
+    if edges[0] >= min_width:
+        edges.insert(0, 0)
+    if length - edges[-1] >= min_width:
+        edges.append(length)
+    out = np.asarray(edges, dtype=np.int64)
+    if len(out) < 2:
+        out = np.array([0, length], dtype=np.int64)
+    return out
+
+
+def _dp_snap(profile: np.ndarray, uniform: np.ndarray, cell: float) -> np.ndarray:
+    length = len(profile) - 1
+    radius = max(1, int(round(MAX_SNAP * cell)))
+    offsets = np.arange(-radius, radius + 1)
+    centres = np.round(uniform).astype(np.int64)
+    pos = np.clip(centres[:, None] + offsets[None, :], 0, length)
+    # Light smoothing so a blurred edge votes as one peak.
+    smooth = np.convolve(profile, np.array([0.25, 0.5, 0.25]), mode="same")
+    floor = _noise_floor(smooth)
+    evidence = np.clip(smooth[pos] - floor, 0, None)
+    scale = np.percentile(evidence.max(axis=1), 75)
+    if scale <= 0:
+        return centres
+    evidence = np.minimum(evidence / scale, 1.5)
+    rel = offsets / cell
+    prior = 0.15 * rel**2
+    unary = evidence - prior[None, :]
+    jump = 3.0 * (rel[:, None] - rel[None, :]) ** 2
+    score = unary[0].copy()
+    back = np.zeros((len(uniform), len(offsets)), dtype=np.int64)
+    for i in range(1, len(uniform)):
+        total = score[:, None] - jump
+        back[i] = np.argmax(total, axis=0)
+        score = total[back[i], np.arange(len(offsets))] + unary[i]
+    path = np.empty(len(uniform), dtype=np.int64)
+    path[-1] = int(np.argmax(score))
+    for i in range(len(uniform) - 1, 0, -1):
+        path[i - 1] = back[i, path[i]]
+    return pos[np.arange(len(uniform)), path]
+
+
+def _axis_from_override(profile: np.ndarray, cell: float, offset: float | None) -> AxisFit:
+    found_offset, coh = _phase(profile, cell)
+    return AxisFit(
+        cell=cell,
+        offset=found_offset if offset is None else offset % cell,
+        lines=np.empty(0),
+        coherence=coh,
+        mid_ratio=0.0,
+        candidates=(),
+    )
+
+
+def detect_grid(rgba: np.ndarray, params: ReconstructParams | None = None) -> GridDetection:
+    """Find the pixel-art grid of an RGBA image, honouring any overrides in ``params``."""
+    params = params or ReconstructParams()
+    height, width = rgba.shape[:2]
+    if min(width, height) < 2:
+        return GridDetection(grid=None, confidence=0.0, reason=f"image too small ({width}x{height})")
+    ex, ey = edge_profiles(rgba)
+    if ex.sum() <= 0 and ey.sum() <= 0 and params.target_cells is None and params.forced_cell_w is None:
+        return GridDetection(grid=None, confidence=0.0, reason="image is flat (no edges)")
+
+    fits: list[AxisFit | None] = []
+    for profile, forced, off, target_n, length in (
+        (ex, params.forced_cell_w, params.offset_x, params.target_cells[0] if params.target_cells else None, width),
+        (ey, params.forced_cell_h, params.offset_y, params.target_cells[1] if params.target_cells else None, height),
+    ):
+        if forced is None and target_n:
+            forced = length / float(target_n)
+        if forced is not None:
+            fits.append(_axis_from_override(profile, float(forced), off))
+            continue
+        fit = choose_axis(profile)
+        if fit is not None and off is not None:
+            fit = AxisFit(fit.cell, off % fit.cell, fit.lines, fit.coherence, fit.mid_ratio, fit.candidates)
+        fits.append(fit)
+
+    fx, fy = fits
+    warnings: list[str] = []
+    if fx is None and fy is None:
+        return GridDetection(grid=None, confidence=0.0, reason="no periodic grid found (not pixel art?)")
+    # One axis without evidence (a sprite made of vertical stripes, say): cells are near-square.
+    if fx is None:
+        fx = _axis_from_override(ex, fy.cell, params.offset_x)
+        warnings.append("no grid evidence along x; assumed square cells")
+    if fy is None:
+        fy = _axis_from_override(ey, fx.cell, params.offset_y)
+        warnings.append("no grid evidence along y; assumed square cells")
+
+    ratio = fx.cell / fy.cell
+    if ratio > 1.5 or ratio < 1 / 1.5:
+        warnings.append(f"cell width and height differ a lot ({fx.cell:.2f} x {fy.cell:.2f})")
+
+    xs = place_lines(ex, fx.cell, fx.offset, snap=params.snap_lines)
+    ys = place_lines(ey, fy.cell, fy.offset, snap=params.snap_lines)
+    if target_n := (params.target_cells[0] if params.target_cells else None):
+        xs = np.round(np.linspace(0, width, target_n + 1)).astype(np.int64) if len(xs) - 1 != target_n else xs
+    if target_n := (params.target_cells[1] if params.target_cells else None):
+        ys = np.round(np.linspace(0, height, target_n + 1)).astype(np.int64) if len(ys) - 1 != target_n else ys
+
+    grid = Grid(
+        cell_w=float(fx.cell),
+        cell_h=float(fy.cell),
+        offset_x=float(fx.offset),
+        offset_y=float(fy.offset),
+        xs=xs,
+        ys=ys,
+        width=width,
+        height=height,
+    )
+    confidence = _confidence(fx, fy)
+    return GridDetection(
+        grid=grid,
+        confidence=confidence,
+        candidates_x=fx.candidates,
+        candidates_y=fy.candidates,
+        warnings=tuple(warnings),
+    )
+
+
+def _confidence(fx: AxisFit, fy: AxisFit) -> float:
+    """0..1 from the spectral coherence and the cleanliness of the cells on both axes."""
+    coh = min(fx.coherence, fy.coherence)
+    clean = 1.0 - min(1.0, max(fx.mid_ratio, fy.mid_ratio))
+    return float(np.clip(coh / 0.3, 0, 1) * clean)

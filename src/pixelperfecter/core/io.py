@@ -1,0 +1,180 @@
+"""Loading any image the user throws at us as RGBA uint8, and writing results atomically."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import warnings as _warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+DEFAULT_MAX_PIXELS = 64_000_000
+MIN_SIDE = 4
+
+
+class ImageLoadError(Exception):
+    """An input that cannot be used; the message is one line naming the reason."""
+
+
+@dataclass
+class LoadedImage:
+    rgba: np.ndarray
+    has_alpha: bool
+    path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return int(self.rgba.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.rgba.shape[0])
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit and float modes scaled down to 8 bits per channel (Pillow's convert clips them)."""
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(img, dtype=np.float64)
+        top = 65535.0 if arr.max() > 255 else 255.0
+        return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if img.mode == "F":
+        arr = np.asarray(img, dtype=np.float64)
+        top = 1.0 if arr.max() <= 1.0 else 255.0
+        return Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    return img
+
+
+def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Read ``path`` as RGBA uint8, or raise ImageLoadError with a one-line reason."""
+    p = Path(path)
+    notes: list[str] = []
+    try:
+        size = p.stat().st_size
+    except FileNotFoundError:
+        raise ImageLoadError("file not found") from None
+    except PermissionError:
+        raise ImageLoadError("permission denied") from None
+    except OSError as exc:
+        raise ImageLoadError(f"cannot read file ({exc.strerror or exc})") from None
+    if p.is_dir():
+        raise ImageLoadError("is a directory, not an image")
+    if size == 0:
+        raise ImageLoadError("empty file (0 bytes)")
+    old_limit = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = max_pixels
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(p) as img:
+                w, h = img.size
+                if w * h > max_pixels:
+                    raise ImageLoadError(f"image too large ({w}x{h} = {w * h:,} pixels, limit {max_pixels:,})")
+                n_frames = getattr(img, "n_frames", 1)
+                if n_frames > 1:
+                    notes.append(f"animated image with {n_frames} frames: using the first frame")
+                    img.seek(0)
+                img.load()
+                img = ImageOps.exif_transpose(img) or img
+                img = _to_8bit(img)
+                has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+                if img.mode == "CMYK":
+                    img = img.convert("RGB")
+                rgba = np.asarray(img.convert("RGBA"), dtype=np.uint8).copy()
+    except ImageLoadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageLoadError(f"image too large (decompression bomb guard: {exc})".split(". ")[0]) from None
+    except UnidentifiedImageError:
+        raise ImageLoadError("not an image (unrecognised format)") from None
+    except PermissionError:
+        raise ImageLoadError("permission denied") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ImageLoadError(f"corrupt or truncated image ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = old_limit
+    if min(rgba.shape[:2]) < MIN_SIDE:
+        raise ImageLoadError(f"image too small ({rgba.shape[1]}x{rgba.shape[0]}; needs at least {MIN_SIDE}x{MIN_SIDE})")
+    if has_alpha and bool((rgba[..., 3] == 255).all()):
+        has_alpha = False
+    return LoadedImage(rgba=rgba, has_alpha=has_alpha, path=p, warnings=notes)
+
+
+def to_pil(rgba: np.ndarray, keep_alpha: bool = True) -> Image.Image:
+    if keep_alpha:
+        return Image.fromarray(np.ascontiguousarray(rgba), "RGBA")
+    return Image.fromarray(np.ascontiguousarray(rgba[..., :3]), "RGB")
+
+
+def save_png(path: str | os.PathLike[str], rgba: np.ndarray, keep_alpha: bool = True) -> Path:
+    """Write a PNG atomically: a temp file in the same folder, then a rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            to_pil(rgba, keep_alpha).save(fh, format="PNG")
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return target
+
+
+def iter_images(paths: list[Path], recursive: bool = False) -> list[Path]:
+    """Expand files, folders and globs into a sorted, de-duplicated list of candidate files.
+
+    Explicitly named files are kept whatever their suffix (so a bad file gets a clear error);
+    folders contribute only files with an image suffix.
+    """
+    out: list[Path] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        key = p.resolve() if p.exists() else p
+        if key not in seen:
+            seen.add(key)
+            out.append(p)
+
+    for raw in paths:
+        p = Path(raw)
+        text = str(raw)
+        if p.is_dir():
+            pattern = "**/*" if recursive else "*"
+            for child in sorted(p.glob(pattern)):
+                if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES and not child.name.startswith("."):
+                    add(child)
+        elif any(ch in text for ch in "*?[") and not p.exists():
+            anchor = Path(text.split("*")[0].split("?")[0].split("[")[0])
+            base = anchor if anchor.is_dir() else anchor.parent
+            rel = os.path.relpath(text, base) if base != Path("") else text
+            for child in sorted(base.glob(rel)):
+                if child.is_file():
+                    add(child)
+        else:
+            add(p)
+    return out

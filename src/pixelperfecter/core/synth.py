@@ -1,0 +1,338 @@
+"""Synthetic fake pixel art with a known truth, for tests, the benchmark and the ML track.
+
+``random_sprite`` draws a true sprite (blocky shapes, 1-cell outlines and details, dithering,
+optional transparency).  ``degrade`` renders any true sprite as fake pixel art on a known grid
+with the artefacts generators produce, at seeded random strengths, and returns the exact truth.
+``make_case(seed, tier)`` does both for one of the benchmark tiers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+TIERS = ("clean", "fractional", "ai", "drift")
+RESTORE_TOLERANCE = 24
+RESTORE_SHARE = 0.99
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """How a true sprite is rendered into fake pixel art (all strengths in 0..255 units or px)."""
+
+    cell_w: float
+    cell_h: float
+    offset_x: float
+    offset_y: float
+    blur_sigma: float = 0.0
+    noise_sigma: float = 0.0
+    halo_amount: float = 0.0
+    texture_amp: float = 0.0
+    gradient_amp: float = 0.0
+    jpeg_quality: int | None = None
+    drift_frac: float = 0.0  # largest line deviation, as a fraction of a cell
+
+
+@dataclass
+class SynthCase:
+    """A fake image and everything true about it."""
+
+    image: np.ndarray  # (H, W, 4) uint8
+    truth: np.ndarray  # (cells_y, cells_x, 4) uint8, one entry per cell visible in the image
+    xs: np.ndarray  # true cell boundaries along x (pixel-edge coordinates), len cells_x + 1
+    ys: np.ndarray
+    degradation: Degradation
+    has_alpha: bool
+    tier: str = "custom"
+    seed: int = 0
+
+    @property
+    def cell_w(self) -> float:
+        return self.degradation.cell_w
+
+    @property
+    def cell_h(self) -> float:
+        return self.degradation.cell_h
+
+    @property
+    def offset_x(self) -> float:
+        return self.degradation.offset_x
+
+    @property
+    def offset_y(self) -> float:
+        return self.degradation.offset_y
+
+
+# --------------------------------------------------------------------------- true sprites
+
+
+def _palette(rng: np.random.Generator, n: int, min_dist: int = 48) -> np.ndarray:
+    colours: list[np.ndarray] = []
+    tries = 0
+    while len(colours) < n and tries < 2000:
+        tries += 1
+        c = rng.integers(0, 256, 3)
+        if all(np.abs(c - o).max() >= min_dist for o in colours):
+            colours.append(c)
+    return np.array(colours, dtype=np.uint8)
+
+
+def random_sprite(rng: np.random.Generator, cells_x: int, cells_y: int, transparent: bool = False) -> np.ndarray:
+    """A random true sprite: (cells_y, cells_x, 4) uint8 with a small, well-separated palette."""
+    pal = _palette(rng, int(rng.integers(5, 12)))
+    sprite = np.zeros((cells_y, cells_x, 4), np.uint8)
+    sprite[..., 3] = 0 if transparent else 255
+    if not transparent:
+        sprite[..., :3] = pal[0]
+    yy, xx = np.mgrid[0:cells_y, 0:cells_x]
+    n_shapes = int(rng.integers(3, 3 + max(3, cells_x * cells_y // 120)))
+    for _ in range(n_shapes):
+        colour = pal[rng.integers(1, len(pal))]
+        cx, cy = rng.uniform(0, cells_x), rng.uniform(0, cells_y)
+        rx, ry = rng.uniform(1.5, max(2.0, cells_x / 4)), rng.uniform(1.5, max(2.0, cells_y / 4))
+        kind = rng.integers(0, 3)
+        if kind == 0:
+            mask = ((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2 <= 1
+        elif kind == 1:
+            mask = (np.abs(xx - cx) <= rx) & (np.abs(yy - cy) <= ry)
+        else:
+            mask = (np.abs(xx - cx) / rx + np.abs(yy - cy) / ry) <= 1
+        if not mask.any():
+            continue
+        if rng.random() < 0.3:
+            # Dithered fill: a 1-cell checkerboard of two palette colours.
+            other = pal[rng.integers(1, len(pal))]
+            checker = ((xx + yy) % 2 == 0)
+            sprite[mask & checker, :3] = colour
+            sprite[mask & ~checker, :3] = other
+        else:
+            sprite[mask, :3] = colour
+        sprite[mask, 3] = 255
+        if rng.random() < 0.7:
+            # 1-cell outline in a dark colour.
+            grown = cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+            ring = grown & ~mask
+            dark = (pal[rng.integers(0, len(pal))].astype(np.int32) // 4).astype(np.uint8)
+            sprite[ring, :3] = dark
+            sprite[ring, 3] = 255
+    # Single-cell details: eyes, highlights.
+    for _ in range(int(rng.integers(2, 2 + cells_x * cells_y // 60))):
+        y, x = rng.integers(0, cells_y), rng.integers(0, cells_x)
+        sprite[y, x, :3] = pal[rng.integers(0, len(pal))]
+        sprite[y, x, 3] = 255
+    if transparent:
+        sprite[sprite[..., 3] == 0, :3] = 0
+    return sprite
+
+
+# --------------------------------------------------------------------------- degradation
+
+
+def _drifted_lines(rng: np.random.Generator, cell: float, offset: float, length: int, drift_frac: float) -> np.ndarray:
+    """Boundaries u_n = offset + n*cell (n covering the image) with discrete and slow drift."""
+    n0 = int(np.floor((0 - offset) / cell)) - 1
+    n1 = int(np.ceil((length - offset) / cell)) + 1
+    n = np.arange(n0, n1 + 1)
+    lines = offset + n * cell
+    if drift_frac > 0:
+        limit = drift_frac * cell
+        dev = np.zeros(len(n))
+        # Discrete jumps: a seam or half-cell column jump shifts everything after it.
+        for _ in range(int(rng.integers(1, 3))):
+            at = int(rng.integers(len(n) // 4, 3 * len(n) // 4))
+            dev[at:] += rng.choice([-1, 1]) * rng.uniform(0.5, 1.0) * limit
+        # Slow wander on top.
+        dev += 0.4 * limit * np.sin(2 * np.pi * (n - n0) / rng.uniform(8, 30) + rng.uniform(0, 6.3))
+        dev = np.clip(dev - np.median(dev), -limit, limit)
+        lines = lines + dev
+    return lines
+
+
+def _visible(lines: np.ndarray, length: int) -> np.ndarray:
+    """Boundaries of the cells that cover at least one pixel centre, clipped to the image."""
+    centres = np.arange(length) + 0.5
+    idx = np.searchsorted(lines, centres, side="right") - 1
+    used = np.unique(idx)
+    inner = lines[used[1:]]
+    return np.concatenate([[0.0], inner, [float(length)]]), idx - used[0]
+
+
+def _render(sprite: np.ndarray, col_idx: np.ndarray, row_idx: np.ndarray) -> np.ndarray:
+    return sprite[row_idx[:, None], col_idx[None, :]]
+
+
+def degrade(sprite_fn_or_sprite, deg: Degradation, width: int, height: int, rng: np.random.Generator) -> SynthCase:
+    """Render a sprite as fake pixel art of ``width`` x ``height`` on the grid ``deg`` describes.
+
+    ``sprite_fn_or_sprite`` is either a sprite large enough for the grid, or a callable
+    ``(cells_x, cells_y) -> sprite`` so the sprite can be made at exactly the visible size.
+    """
+    xl = _drifted_lines(rng, deg.cell_w, deg.offset_x, width, deg.drift_frac)
+    yl = _drifted_lines(rng, deg.cell_h, deg.offset_y, height, deg.drift_frac)
+    xs, col_idx = _visible(xl, width)
+    ys, row_idx = _visible(yl, height)
+    cells_x, cells_y = len(xs) - 1, len(ys) - 1
+    sprite = sprite_fn_or_sprite(cells_x, cells_y) if callable(sprite_fn_or_sprite) else sprite_fn_or_sprite[:cells_y, :cells_x]
+    has_alpha = bool((sprite[..., 3] < 255).any())
+    img = _render(sprite, col_idx, row_idx).astype(np.float32)
+    rgb, alpha = img[..., :3], img[..., 3]
+    if has_alpha:
+        # Hidden colour under transparency is noise in real files.
+        hidden = alpha < 128
+        rgb[hidden] = rng.uniform(0, 255, (int(hidden.sum()), 3))
+    h, w = rgb.shape[:2]
+    if deg.gradient_amp > 0:
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        angle = rng.uniform(0, 2 * np.pi)
+        ramp = (np.cos(angle) * xx / w + np.sin(angle) * yy / h)
+        vignette = ((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2)
+        rgb += (deg.gradient_amp * (ramp - ramp.mean()) - deg.gradient_amp * 0.8 * (vignette - vignette.mean()))[..., None]
+    if deg.blur_sigma > 0:
+        rgb = cv2.GaussianBlur(rgb, (0, 0), deg.blur_sigma)
+        if has_alpha:
+            alpha = cv2.GaussianBlur(alpha, (0, 0), deg.blur_sigma * 0.7)
+    if deg.halo_amount > 0:
+        soft = cv2.GaussianBlur(rgb, (0, 0), max(1.0, 0.12 * min(deg.cell_w, deg.cell_h)))
+        rgb = rgb + deg.halo_amount * (rgb - soft)
+    if deg.texture_amp > 0:
+        streak = rng.normal(0, 1, (h, w)).astype(np.float32)
+        k = max(3, int(min(deg.cell_w, deg.cell_h)))
+        kernel = (k | 1, 1) if rng.random() < 0.5 else (1, k | 1)
+        streak = cv2.blur(streak, kernel) * np.sqrt(k)
+        rgb += deg.texture_amp * streak[..., None]
+    if deg.noise_sigma > 0:
+        rgb += rng.normal(0, deg.noise_sigma, rgb.shape).astype(np.float32)
+    out = np.empty((h, w, 4), np.uint8)
+    out[..., :3] = np.clip(rgb, 0, 255).round().astype(np.uint8)
+    out[..., 3] = np.clip(alpha, 0, 255).round().astype(np.uint8)
+    if deg.jpeg_quality is not None:
+        ok, buf = cv2.imencode(".jpg", out[..., 2::-1].copy(), [cv2.IMWRITE_JPEG_QUALITY, int(deg.jpeg_quality)])
+        if ok:
+            out[..., :3] = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    return SynthCase(
+        image=out,
+        truth=sprite.copy(),
+        xs=xs,
+        ys=ys,
+        degradation=deg,
+        has_alpha=has_alpha,
+    )
+
+
+def tier_degradation(tier: str, rng: np.random.Generator) -> Degradation:
+    """Seeded random strengths for one benchmark tier."""
+    if tier == "clean":
+        cell = float(rng.choice([4, 5, 6, 8, 10, 12, 16, 16, 20, 24, 32, 32]))
+        offset = float(rng.choice([0.0, cell / 2]))
+        return Degradation(cell_w=cell, cell_h=cell, offset_x=offset, offset_y=offset)
+    cell = float(np.exp(rng.uniform(np.log(5.0), np.log(40.0))))
+    common = dict(
+        cell_w=cell,
+        cell_h=cell,
+        offset_x=rng.uniform(0, cell),
+        offset_y=rng.uniform(0, cell),
+        blur_sigma=rng.uniform(0.3, 0.12 * cell + 0.3),
+        noise_sigma=rng.uniform(1.0, 5.0),
+    )
+    if tier == "fractional":
+        return Degradation(**common)
+    aspect = 1.0 + rng.choice([-1, 1]) * rng.uniform(0.01, 0.04)
+    ai = dict(
+        common,
+        cell_h=cell * aspect,
+        halo_amount=rng.uniform(0.2, 0.8),
+        texture_amp=rng.uniform(1.0, 4.0),
+        gradient_amp=rng.uniform(4.0, 16.0),
+        jpeg_quality=int(rng.integers(70, 95)),
+    )
+    ai["offset_y"] = rng.uniform(0, ai["cell_h"])
+    if tier == "ai":
+        return Degradation(**ai)
+    if tier == "drift":
+        return Degradation(**ai, drift_frac=rng.uniform(0.1, 0.25))
+    raise ValueError(f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
+
+
+def make_case(seed: int, tier: str, size: tuple[int, int] | None = None) -> SynthCase:
+    """One seeded benchmark case: a random sprite degraded with the tier's artefacts."""
+    rng = np.random.default_rng([seed, TIERS.index(tier) if tier in TIERS else 99])
+    deg = tier_degradation(tier, rng)
+    if size is None:
+        cells = int(rng.integers(16, 64))
+        side = int(np.clip(round(cells * deg.cell_w), 96, 1024))
+        width = side
+        height = int(np.clip(round(side * rng.uniform(0.75, 1.33)), 96, 1024))
+    else:
+        width, height = size
+    transparent = bool(rng.random() < 0.25)
+    case = degrade(lambda cx, cy: random_sprite(rng, cx, cy, transparent), deg, width, height, rng)
+    case.tier = tier
+    case.seed = seed
+    return case
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+@dataclass(frozen=True)
+class RestorationScore:
+    accuracy: float  # share of truth cells matched, 0..1
+    restored: bool  # accuracy >= RESTORE_SHARE with dimensions within the alignment window
+    shift: tuple[int, int]  # (dy, dx) of the best alignment
+
+
+def cells_match(pred: np.ndarray, truth: np.ndarray, tolerance: int = RESTORE_TOLERANCE) -> np.ndarray:
+    pred_clear = pred[..., 3] < 128
+    truth_clear = truth[..., 3] < 128
+    close = np.abs(pred[..., :3].astype(np.int16) - truth[..., :3].astype(np.int16)).max(axis=-1) <= tolerance
+    return np.where(truth_clear | pred_clear, truth_clear & pred_clear, close)
+
+
+def score_restoration(pred: np.ndarray | None, truth: np.ndarray, tolerance: int = RESTORE_TOLERANCE, max_shift: int = 2) -> RestorationScore:
+    """Compare a reconstructed sprite with the truth after the best shift within ±max_shift cells.
+
+    Border cells may be partial, so up to ``max_shift`` rows/columns of the truth may be missing;
+    accuracy is the matched share of the truth cells the prediction overlaps, and a result only
+    counts as restored when its size is within the window too.
+    """
+    if pred is None or pred.size == 0:
+        return RestorationScore(0.0, False, (0, 0))
+    th, tw = truth.shape[:2]
+    ph, pw = pred.shape[:2]
+    best = RestorationScore(0.0, False, (0, 0))
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            # truth[y, x] <-> pred[y + dy, x + dx]
+            y0, y1 = max(0, -dy), min(th, ph - dy)
+            x0, x1 = max(0, -dx), min(tw, pw - dx)
+            if y1 - y0 < th - 2 * max_shift or x1 - x0 < tw - 2 * max_shift or y1 <= y0 or x1 <= x0:
+                continue
+            t = truth[y0:y1, x0:x1]
+            p = pred[y0 + dy : y1 + dy, x0 + dx : x1 + dx]
+            acc = float(cells_match(p, t, tolerance).mean())
+            if acc > best.accuracy:
+                best = RestorationScore(acc, False, (dy, dx))
+    size_ok = abs(ph - th) <= max_shift and abs(pw - tw) <= max_shift
+    return RestorationScore(best.accuracy, bool(size_ok and best.accuracy >= RESTORE_SHARE), best.shift)
+
+
+def oracle_sprite(case: SynthCase) -> np.ndarray:
+    """The truth grid's cells sampled with a plain median of each cell's centre (middle half)."""
+    img = case.image
+    out = np.zeros(case.truth.shape, np.uint8)
+    for j in range(len(case.ys) - 1):
+        y0, y1 = case.ys[j], case.ys[j + 1]
+        ya, yb = int(np.floor(y0 + 0.25 * (y1 - y0))), int(np.ceil(y1 - 0.25 * (y1 - y0)))
+        for i in range(len(case.xs) - 1):
+            x0, x1 = case.xs[i], case.xs[i + 1]
+            xa, xb = int(np.floor(x0 + 0.25 * (x1 - x0))), int(np.ceil(x1 - 0.25 * (x1 - x0)))
+            block = img[ya : max(yb, ya + 1), xa : max(xb, xa + 1)].reshape(-1, 4)
+            out[j, i] = np.median(block, axis=0).round().astype(np.uint8)
+    if case.has_alpha:
+        opaque = out[..., 3] >= 128
+        out[..., 3] = np.where(opaque, 255, 0)
+    else:
+        out[..., 3] = 255
+    return out

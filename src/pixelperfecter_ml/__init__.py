@@ -1,0 +1,1 @@
+"""Optional ML-assisted grid estimation (needs the `ml` extra: torch)."""
