@@ -26,8 +26,10 @@ MIN_CELL = 2.5
 MAX_CELL = 80.0
 # Line snapping may move a line this far (fraction of a cell) from the uniform grid.
 MAX_SNAP = 0.3
-# A candidate whose cells hold edges this strong (relative to its lines) is too coarse.
-MID_EDGE_LIMIT = 0.35
+# Harmonic ladder: a finer comb's extra lines are "filled" at this share of the old lines'
+# strength; a coarser comb's dropped lines are "empty" below this share.
+FILLED = 0.5
+EMPTY = 0.3
 # Below this spectral coherence an axis has no usable periodic structure.
 MIN_COHERENCE = 0.05
 
@@ -85,33 +87,74 @@ def _phase(profile: np.ndarray, cell: float) -> tuple[float, float]:
     return float(offset), float(np.abs(f) / total)
 
 
-def _spectral_candidates(profile: np.ndarray, min_cell: float, max_cell: float, limit: int = 10) -> list[tuple[float, float]]:
-    """(period, coherence) of the strongest local spectral peaks in the period range."""
-    total = profile.sum()
-    if total <= 0:
-        return []
-    spec, freqs = _spectrum(profile)
-    mag = np.abs(spec) / total
-    lo = np.searchsorted(freqs, 1.0 / max_cell)
-    hi = np.searchsorted(freqs, 1.0 / min_cell, side="right")
-    lo = max(lo, 1)
-    hi = min(hi, len(mag) - 1)
-    if hi - lo < 3:
-        return []
-    seg = mag[lo - 1 : hi + 1]
-    peaks = np.nonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] > seg[2:]))[0] + lo
-    if peaks.size == 0:
-        return []
-    peaks = peaks[np.argsort(mag[peaks])[::-1][:limit]]
-    out = []
-    for j in peaks:
-        # Parabolic interpolation of the peak position in frequency.
-        a, b, c = mag[j - 1], mag[j], mag[j + 1]
-        denom = a - 2 * b + c
-        shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
-        f = (j + shift) / (len(profile) * 16)
-        out.append((1.0 / f, float(b)))
-    return out
+def _coherence_spectrum(profile: np.ndarray, pad: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """|spectrum| / total energy of the Hann-windowed profile, and the frequencies.
+
+    The window keeps side lobes of a strong peak from posing as nearby periods.
+    """
+    centred = profile - profile.mean()
+    window = np.hanning(len(profile))
+    weighted = centred * window
+    total = float((profile * window).sum())
+    n = len(profile) * pad
+    spec = np.abs(np.fft.rfft(weighted, n=n))
+    freqs = np.arange(len(spec)) / n
+    return (spec / total if total > 0 else spec * 0), freqs
+
+
+def _peak_period(mag: np.ndarray, freqs: np.ndarray, min_cell: float, max_cell: float) -> tuple[float, float] | None:
+    """The strongest spectral peak with a period in [min_cell, max_cell]: (period, coherence)."""
+    lo = max(int(np.searchsorted(freqs, 1.0 / max_cell)), 1)
+    hi = min(int(np.searchsorted(freqs, 1.0 / min_cell, side="right")), len(mag) - 1)
+    if hi - lo < 1:
+        return None
+    seg = mag[lo:hi]
+    top = float(seg.max())
+    # Harmonics of a sharp grid are all about as strong: start from the coarsest of them.
+    strong = np.nonzero(seg >= 0.8 * top)[0]
+    j = lo + int(strong[0])
+    while j + 1 < hi and mag[j + 1] > mag[j]:
+        j += 1
+    if j <= 0 or j >= len(mag) - 1:
+        return None
+    a, b, c = mag[j - 1], mag[j], mag[j + 1]
+    denom = a - 2 * b + c
+    shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
+    f = freqs[j] + shift * (freqs[1] - freqs[0])
+    return 1.0 / f, float(b)
+
+
+def _window_max(profile: np.ndarray, radius: int) -> np.ndarray:
+    padded = np.pad(profile, radius, mode="constant")
+    return np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1).max(axis=1)
+
+
+def _comb_levels(profile: np.ndarray, base: float, offset: float, multiple: int) -> tuple[np.ndarray, float]:
+    """Mean edge strength at each comb phase j of period base*multiple, and the mid-cell level.
+
+    Entry j averages, over the image, the strongest edge near offset + (n*multiple + j)*base.
+    The second value is the same average half-way between lines: where a correct comb of
+    period ``base`` has no edges, so it measures texture and noise.
+    """
+    length = len(profile) - 1
+    line_max = _window_max(profile, max(1, int(round(0.25 * base))))
+    mid_max = _window_max(profile, max(0, int(round(0.12 * base))))
+    n = np.arange(int(np.ceil((1 - offset) / base)), int(np.floor((length - 1 - offset) / base)) + 1)
+    if n.size < 2 * multiple:
+        return np.zeros(multiple), 0.0
+    pos = np.round(offset + n * base).astype(np.int64)
+    phase = np.mod(n, multiple)
+    levels = np.bincount(phase, weights=line_max[pos], minlength=multiple) / np.maximum(np.bincount(phase, minlength=multiple), 1)
+    mids = np.round(offset + (n[:-1] + 0.5) * base).astype(np.int64)
+    return levels, float(mid_max[mids].mean())
+
+
+def _refine_period(profile: np.ndarray, approx: float, min_cell: float, max_cell: float) -> tuple[float, float]:
+    mag, freqs = _coherence_spectrum(profile)
+    peak = _peak_period(mag, freqs, max(min_cell, approx * 0.96), min(max_cell, approx * 1.04))
+    if peak is None:
+        return approx, 0.0
+    return peak
 
 
 def _snap_lines(profile: np.ndarray, cell: float, offset: float, window: float) -> tuple[np.ndarray, np.ndarray]:
@@ -135,28 +178,6 @@ def _snap_lines(profile: np.ndarray, cell: float, offset: float, window: float) 
         positions[i] = a + (np.dot(np.arange(pa, pb), w) / s if s > 0 else peak)
         energy[i] = seg[peak]
     return idx, np.stack([positions, energy, uniform], axis=1)
-
-
-def _mid_edge_ratio(profile: np.ndarray, cell: float, offset: float, floor: float) -> float:
-    """Edge energy found mid-cell relative to the energy on the lines (0 = clean cells)."""
-    _, snapped = _snap_lines(profile, cell, offset, MAX_SNAP)
-    if len(snapped) < 2:
-        return 1.0
-    pos, energy = snapped[:, 0], snapped[:, 1]
-    line_total = 0.0
-    mid_total = 0.0
-    for i in range(len(pos) - 1):
-        a, b = pos[i], pos[i + 1]
-        lo, hi = int(np.ceil(a + 0.3 * (b - a))), int(np.floor(b - 0.3 * (b - a)))
-        if hi < lo:
-            continue
-        mid = float(profile[lo : hi + 1].max()) - floor
-        line = 0.5 * (energy[i] + energy[i + 1]) - floor
-        mid_total += max(mid, 0.0)
-        line_total += max(line, 0.0)
-    if line_total <= 0:
-        return 1.0
-    return mid_total / line_total
 
 
 def _robust_pitch(profile: np.ndarray, cell: float, offset: float, floor: float) -> tuple[float, float]:
@@ -186,40 +207,66 @@ def _robust_pitch(profile: np.ndarray, cell: float, offset: float, floor: float)
 
 
 def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float = MAX_CELL) -> AxisFit | None:
-    """Detect the cell size and phase for one axis, or None without periodic evidence."""
+    """Detect the cell size and phase for one axis, or None without periodic evidence.
+
+    Start from the strongest spectral period, then walk the harmonic ladder in image space:
+    go finer while the finer comb's extra lines all carry edges (an icon layout or a 2x-coarse
+    grid), then coarser while the coarser comb's dropped lines are all empty (a 1/k harmonic).
+    """
     length = len(profile) - 1
-    max_cell = min(max_cell, length / 2.0)
+    # Fewer than ~8 cells across is not pixel art we can tell from its own layout.
+    max_cell = min(max_cell, length / 8.0)
     if max_cell <= min_cell:
         return None
     floor = _noise_floor(profile)
-    peaks = _spectral_candidates(profile, min_cell, max_cell)
-    if not peaks:
+    mag, freqs = _coherence_spectrum(profile)
+    peak = _peak_period(mag, freqs, min_cell, max_cell)
+    if peak is None or peak[1] < MIN_COHERENCE:
         return None
-    best_coh = max(c for _, c in peaks)
-    if best_coh < MIN_COHERENCE:
-        return None
-    periods = {round(p, 3) for p, c in peaks if c >= 0.2 * best_coh}
-    # Multiples of the strongest peaks: a seam can split the fundamental's peak.
-    for p, c in sorted(peaks, key=lambda t: -t[1])[:3]:
-        for m in (2, 3):
-            if p * m <= max_cell:
-                periods.add(round(p * m, 3))
-    scored = []
-    for p in sorted(periods, reverse=True):
-        offset, coh = _phase(profile, p)
-        cell, offset = _robust_pitch(profile, p, offset, floor)
-        offset, coh = _phase(profile, cell)
-        mid = _mid_edge_ratio(profile, cell, offset, floor)
-        scored.append((cell, offset, coh, mid))
+    base, _ = peak
+
+    def levels(b: float, m: int) -> tuple[np.ndarray, float]:
+        offset, _ = _phase(profile, b)
+        return _comb_levels(profile, b, offset, m)
+
+    # Finer: the largest split whose new lines are all about as busy as the old ones.
+    best_split = 1
+    for m in range(2, 7):
+        b = base / m
+        if b < min_cell:
+            break
+        lv, noise = levels(b, m)
+        lv = np.roll(lv, -int(np.argmax(lv)))
+        signal = lv - noise
+        if signal[0] > 0 and signal[1:].min() >= FILLED * signal[0]:
+            best_split = m
+    if best_split > 1:
+        base, _ = _refine_period(profile, base / best_split, min_cell, max_cell)
+    # Coarser: repeatedly take the largest merge whose dropped lines are all empty.
+    for _ in range(4):
+        best_merge = 1
+        for m in range(2, 7):
+            if base * m > max_cell:
+                break
+            lv, noise = levels(base, m)
+            lv = np.roll(lv, -int(np.argmax(lv)))
+            signal = lv - noise
+            if signal[0] > 0 and signal[1:].max() <= EMPTY * signal[0]:
+                best_merge = m
+        if best_merge == 1:
+            break
+        base, _ = _refine_period(profile, base * best_merge, min_cell, max_cell)
+    cell, coh = _refine_period(profile, base, min_cell, max_cell)
+    offset, _ = _phase(profile, cell)
+    cell, offset = _robust_pitch(profile, cell, offset, floor)
+    offset, coh = _phase(profile, cell)
+    lv, noise = _comb_levels(profile, cell, offset, 1)
+    mid = float(noise / lv[0]) if lv[0] > 0 else 1.0
     candidates = tuple(
-        GridCandidate(cell=c, offset=o, score=float(coh * max(0.0, 1 - mid)))
-        for c, o, coh, mid in sorted(scored, key=lambda t: -(t[2] * max(0.0, 1 - t[3])))
+        GridCandidate(cell=c, offset=_phase(profile, c)[0], score=float(_phase(profile, c)[1]))
+        for c in sorted({cell, cell * 2, cell / 2} | ({cell * 3} if cell * 3 <= max_cell else set()))
+        if min_cell <= c <= max_cell
     )
-    valid = [s for s in scored if s[3] < MID_EDGE_LIMIT and s[2] >= 0.25 * best_coh]
-    if valid:
-        cell, offset, coh, mid = max(valid, key=lambda t: t[0])
-    else:
-        cell, offset, coh, mid = min(scored, key=lambda t: t[3])
     return AxisFit(cell=cell, offset=offset, lines=np.empty(0), coherence=coh, mid_ratio=mid, candidates=candidates)
 
 

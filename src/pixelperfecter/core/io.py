@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 import warnings as _warnings
@@ -110,6 +111,22 @@ def to_pil(rgba: np.ndarray, keep_alpha: bool = True) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(rgba[..., :3]), "RGB")
 
 
+@functools.lru_cache(maxsize=1)
+def _new_file_mode() -> int:
+    """The mode ``open()`` would give a new file (0o666 minus the umask).
+
+    ``mkstemp`` creates its files 0o600; without this, results written atomically would be
+    unreadable to other users and unlike every other file the user creates.  Read once: the
+    umask can only be read by setting it, which must not race with other threads later.
+    """
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_new_file_mode()  # read the umask now, while the importing program is still single-threaded
+
+
 def save_png(path: str | os.PathLike[str], rgba: np.ndarray, keep_alpha: bool = True) -> Path:
     """Write a PNG atomically: a temp file in the same folder, then a rename."""
     target = Path(path)
@@ -118,6 +135,7 @@ def save_png(path: str | os.PathLike[str], rgba: np.ndarray, keep_alpha: bool = 
     try:
         with os.fdopen(fd, "wb") as fh:
             to_pil(rgba, keep_alpha).save(fh, format="PNG")
+        os.chmod(tmp, _new_file_mode())
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -135,6 +153,7 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+        os.chmod(tmp, _new_file_mode())
         os.replace(tmp, target)
     except BaseException:
         try:
