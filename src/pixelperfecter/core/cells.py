@@ -68,8 +68,9 @@ def merge_colors(sprite: np.ndarray, distance: float = 10.0) -> np.ndarray:
     opaque = flat[:, 3] > 0
     if not opaque.any():
         return sprite
-    colors, inverse, counts = np.unique(flat[opaque, :3], axis=0, return_inverse=True, return_counts=True)
+    keys, inverse, counts = np.unique(_rgb_keys(flat[opaque, :3]), return_inverse=True, return_counts=True)
     inverse = inverse.reshape(-1)
+    colors = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1)
     order = np.argsort(-counts, kind="stable")
     seeds: list[np.ndarray] = []
     assign = np.full(len(colors), -1, dtype=np.int64)
@@ -94,21 +95,34 @@ def merge_colors(sprite: np.ndarray, distance: float = 10.0) -> np.ndarray:
     return out.reshape(sprite.shape)
 
 
+def _rgb_keys(rgb: np.ndarray) -> np.ndarray:
+    """One int per colour, so unique/counting runs on a 1-D array (much faster than axis=0)."""
+    rgb = rgb.astype(np.int32)
+    return (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+
+
 def count_colors(sprite: np.ndarray) -> int:
     flat = sprite.reshape(-1, 4)
     flat = flat[flat[:, 3] > 0]
     if flat.size == 0:
         return 0
-    return int(len(np.unique(flat[:, :3], axis=0)))
+    return int(len(np.unique(_rgb_keys(flat[:, :3]))))
 
 
-def cell_error(rgba: np.ndarray, grid: Grid, sprite: np.ndarray) -> np.ndarray:
-    """Per-cell disagreement: mean L-inf distance (0..255) between core pixels and the colour."""
-    samples = cell_samples(rgba, grid).astype(np.int16)
-    colour = sprite.astype(np.int16)[:, :, None, :]
-    diff = np.abs(samples - colour)
-    if rgba.shape[2] == 4:
-        # Colour is irrelevant where both are transparent.
-        both_clear = (samples[..., 3] < 128) & (colour[..., 3] < 128)
-        diff[..., :3][both_clear] = 0
-    return diff.max(axis=3).mean(axis=2).astype(np.float32)
+def sample_errors(samples: np.ndarray, sprite: np.ndarray) -> np.ndarray:
+    """L-inf distance of every core sample from its cell's colour: (cells_y, cells_x, k) uint8.
+
+    Where sample and cell are both transparent the colour does not matter and the error is 0.
+    """
+    s = samples.astype(np.int16)
+    c = sprite.astype(np.int16)[:, :, None, :]
+    rgb_err = np.abs(s[..., :3] - c[..., :3]).max(axis=3)
+    alpha_err = np.abs(s[..., 3] - c[..., 3])
+    both_clear = (s[..., 3] < 128) & (c[..., 3] < 128)
+    rgb_err[both_clear] = 0
+    return np.maximum(rgb_err, alpha_err).astype(np.uint8)
+
+
+def cell_error(errors: np.ndarray) -> np.ndarray:
+    """Per-cell disagreement (0..255): the mean sample error over the cell core."""
+    return errors.mean(axis=2, dtype=np.float32)

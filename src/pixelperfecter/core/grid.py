@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from .types import Grid, GridCandidate, GridDetection, ReconstructParams
@@ -47,19 +48,30 @@ class AxisFit:
 def edge_profiles(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Edge strength at every pixel boundary: ``ex[k]`` is between columns k-1 and k.
 
-    Arrays have length W+1 and H+1; the image borders (0 and W) carry no edge.
+    Per pixel the strongest channel step (L-inf), summed along the other axis.  Arrays have
+    length W+1 and H+1; the image borders (0 and W) carry no edge.  Works on uint8 with
+    OpenCV, which is several times faster than float NumPy on a 1024-px image.
     """
-    img = rgba.astype(np.float32)
-    if rgba.shape[2] == 4:
-        alpha = img[..., 3:4] / 255.0
+    img = np.ascontiguousarray(rgba)
+    if img.shape[2] == 4 and int(img[..., 3].min()) < 255:
         # Premultiply so that the hidden colour of transparent pixels does not make edges.
-        img = np.concatenate([img[..., :3] * alpha, img[..., 3:4]], axis=2)
-    gx = np.abs(np.diff(img, axis=1)).max(axis=2)
-    gy = np.abs(np.diff(img, axis=0)).max(axis=2)
+        alpha = img[..., 3]
+        channels = [cv2.multiply(img[..., c], alpha, scale=1 / 255.0) for c in range(3)] + [alpha]
+    else:
+        channels = list(cv2.split(img))[:3]
+
+    def strongest(diffs: list[np.ndarray]) -> np.ndarray:
+        out = diffs[0]
+        for d in diffs[1:]:
+            out = cv2.max(out, d)
+        return out
+
+    gx = strongest([cv2.absdiff(ch[:, 1:], ch[:, :-1]) for ch in channels])
+    gy = strongest([cv2.absdiff(ch[1:, :], ch[:-1, :]) for ch in channels])
     ex = np.zeros(rgba.shape[1] + 1, np.float64)
     ey = np.zeros(rgba.shape[0] + 1, np.float64)
-    ex[1:-1] = gx.sum(axis=0, dtype=np.float64)
-    ey[1:-1] = gy.sum(axis=1, dtype=np.float64)
+    ex[1:-1] = cv2.reduce(gx, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    ey[1:-1] = cv2.reduce(gy, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
     return ex, ey
 
 
@@ -87,19 +99,34 @@ def _phase(profile: np.ndarray, cell: float) -> tuple[float, float]:
     return float(offset), float(np.abs(f) / total)
 
 
-def _coherence_spectrum(profile: np.ndarray, pad: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """|spectrum| / total energy of the Hann-windowed profile, and the frequencies.
+def _coherence_spectrum(profile: np.ndarray, pad: int = 16, max_cell: float = MAX_CELL) -> tuple[np.ndarray, np.ndarray]:
+    """Local spectral coherence of the profile: |spectrum| / energy, averaged over segments.
 
-    The window keeps side lobes of a strong peak from posing as nearby periods.
+    Segments (Welch-style, Hann-windowed, half overlapping) a few cells long are each coherent
+    even when lines drift or jump between them, which would smear one global spectrum.  The
+    window also keeps side lobes of a strong peak from posing as nearby periods.
     """
-    centred = profile - profile.mean()
-    window = np.hanning(len(profile))
-    weighted = centred * window
-    total = float((profile * window).sum())
-    n = len(profile) * pad
-    spec = np.abs(np.fft.rfft(weighted, n=n))
-    freqs = np.arange(len(spec)) / n
-    return (spec / total if total > 0 else spec * 0), freqs
+    seg_len = int(min(len(profile), max(256, 6 * max_cell)))
+    step = max(1, seg_len // 2)
+    starts = list(range(0, max(1, len(profile) - seg_len + 1), step))
+    if starts[-1] + seg_len < len(profile):
+        starts.append(len(profile) - seg_len)
+    window = np.hanning(seg_len)
+    n = seg_len * pad
+    total_mag = np.zeros(n // 2 + 1)
+    total_energy = 0.0
+    for a in starts:
+        seg = profile[a : a + seg_len]
+        weighted = seg * window
+        energy = float(weighted.sum())
+        if energy <= 0:
+            continue
+        total_mag += np.abs(np.fft.rfft(weighted - weighted.mean() * window / window.mean(), n=n))
+        total_energy += energy
+    freqs = np.arange(n // 2 + 1) / n
+    if total_energy <= 0:
+        return total_mag, freqs
+    return total_mag / total_energy, freqs
 
 
 def _peak_period(mag: np.ndarray, freqs: np.ndarray, min_cell: float, max_cell: float) -> tuple[float, float] | None:
@@ -109,12 +136,16 @@ def _peak_period(mag: np.ndarray, freqs: np.ndarray, min_cell: float, max_cell: 
     if hi - lo < 1:
         return None
     seg = mag[lo:hi]
-    top = float(seg.max())
-    # Harmonics of a sharp grid are all about as strong: start from the coarsest of them.
-    strong = np.nonzero(seg >= 0.8 * top)[0]
-    j = lo + int(strong[0])
-    while j + 1 < hi and mag[j + 1] > mag[j]:
-        j += 1
+    j = lo + int(np.argmax(seg))
+    # Harmonics of a sharp grid are all about as strong: prefer the coarsest strong peak that
+    # is a whole multiple of the strongest one (a non-multiple is sprite layout, not the grid).
+    inner = seg[1:-1]
+    local = np.nonzero((inner >= seg[:-2]) & (inner >= seg[2:]) & (inner >= 0.8 * mag[j]))[0] + lo + 1
+    for k in sorted(local):
+        ratio = freqs[j] / freqs[k]
+        if ratio > 1.5 and abs(ratio - round(ratio)) < 0.03 * round(ratio):
+            j = int(k)
+            break
     if j <= 0 or j >= len(mag) - 1:
         return None
     a, b, c = mag[j - 1], mag[j], mag[j + 1]
@@ -150,7 +181,7 @@ def _comb_levels(profile: np.ndarray, base: float, offset: float, multiple: int)
 
 
 def _refine_period(profile: np.ndarray, approx: float, min_cell: float, max_cell: float) -> tuple[float, float]:
-    mag, freqs = _coherence_spectrum(profile)
+    mag, freqs = _coherence_spectrum(profile, max_cell=max_cell)
     peak = _peak_period(mag, freqs, max(min_cell, approx * 0.96), min(max_cell, approx * 1.04))
     if peak is None:
         return approx, 0.0
@@ -219,7 +250,7 @@ def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float
     if max_cell <= min_cell:
         return None
     floor = _noise_floor(profile)
-    mag, freqs = _coherence_spectrum(profile)
+    mag, freqs = _coherence_spectrum(profile, max_cell=max_cell)
     peak = _peak_period(mag, freqs, min_cell, max_cell)
     if peak is None or peak[1] < MIN_COHERENCE:
         return None

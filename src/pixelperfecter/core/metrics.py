@@ -33,15 +33,11 @@ METRICS_COLUMNS = [
 ]
 
 
-def diff_pct_from_samples(samples: np.ndarray, sprite: np.ndarray, threshold: int = DIFF_THRESHOLD) -> float:
+def diff_pct_from_errors(errors: np.ndarray, threshold: int = DIFF_THRESHOLD) -> float:
     """% of sampled cell-core pixels farther than ``threshold`` (L-inf) from their cell's colour."""
-    if samples.size == 0:
+    if errors.size == 0:
         return 0.0
-    diff = np.abs(samples.astype(np.int16) - sprite.astype(np.int16)[:, :, None, :])
-    if samples.shape[-1] == 4:
-        clear = (samples[..., 3] < 128) & (sprite[..., 3] < 128)[:, :, None]
-        diff[..., :3][clear] = 0
-    return float((diff.max(axis=3) > threshold).mean() * 100.0)
+    return float(np.count_nonzero(errors > threshold) / errors.size * 100.0)
 
 
 def confidence_with_fit(grid_confidence: float, diff_pct: float) -> float:

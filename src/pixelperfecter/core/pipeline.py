@@ -11,7 +11,7 @@ import numpy as np
 from . import cells, render
 from .grid import detect_grid
 from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, save_png
-from .metrics import confidence_with_fit, diff_pct_from_samples
+from .metrics import confidence_with_fit, diff_pct_from_errors
 from .types import Metrics, ReconstructParams, Reconstruction, Thresholds
 
 
@@ -46,8 +46,9 @@ def reconstruct(
         sprite[..., 3] = 255
     if params.cleanup_colors:
         sprite = cells.merge_colors(sprite, params.color_merge_distance)
-    diff_pct = diff_pct_from_samples(samples, sprite)
-    error = cells.cell_error(rgba, grid, sprite)
+    errors = cells.sample_errors(samples, sprite)
+    diff_pct = diff_pct_from_errors(errors)
+    error = cells.cell_error(errors)
     confidence = confidence_with_fit(detection.confidence, diff_pct)
     seconds = time.perf_counter() - start
     metrics = Metrics(
