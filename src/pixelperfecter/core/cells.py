@@ -22,7 +22,8 @@ def sample_points(lines: np.ndarray) -> np.ndarray:
     a = lines[:-1].astype(np.float64)
     b = lines[1:].astype(np.float64)
     width = b - a
-    k = int(np.clip(np.median(width) * (1 - 2 * CORE_MARGIN), 1, MAX_SAMPLES))
+    # Every core pixel of a small cell, a lattice of MAX_SAMPLES for large ones.
+    k = int(np.clip(np.ceil(np.median(width) * (1 - 2 * CORE_MARGIN)), 1, MAX_SAMPLES))
     t = (np.arange(k) + 0.5) / k
     lo = a + CORE_MARGIN * width
     hi = b - CORE_MARGIN * width

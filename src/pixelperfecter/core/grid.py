@@ -26,11 +26,13 @@ from .types import Grid, GridCandidate, GridDetection, ReconstructParams
 MIN_CELL = 2.5
 MAX_CELL = 80.0
 # Line snapping may move a line this far (fraction of a cell) from the uniform grid.
-MAX_SNAP = 0.3
+MAX_SNAP = 0.55
 # Harmonic ladder: a finer comb's extra lines are "filled" at this share of the old lines'
 # strength; a coarser comb's dropped lines are "empty" below this share.
 FILLED = 0.5
 EMPTY = 0.3
+# A grid whose mid-cell edges reach this share of its line edges is suspect: try other starts.
+SUSPECT_MID = 0.15
 # Below this spectral coherence an axis has no usable periodic structure.
 MIN_COHERENCE = 0.05
 
@@ -137,15 +139,6 @@ def _peak_period(mag: np.ndarray, freqs: np.ndarray, min_cell: float, max_cell: 
         return None
     seg = mag[lo:hi]
     j = lo + int(np.argmax(seg))
-    # Harmonics of a sharp grid are all about as strong: prefer the coarsest strong peak that
-    # is a whole multiple of the strongest one (a non-multiple is sprite layout, not the grid).
-    inner = seg[1:-1]
-    local = np.nonzero((inner >= seg[:-2]) & (inner >= seg[2:]) & (inner >= 0.8 * mag[j]))[0] + lo + 1
-    for k in sorted(local):
-        ratio = freqs[j] / freqs[k]
-        if ratio > 1.5 and abs(ratio - round(ratio)) < 0.03 * round(ratio):
-            j = int(k)
-            break
     if j <= 0 or j >= len(mag) - 1:
         return None
     a, b, c = mag[j - 1], mag[j], mag[j + 1]
@@ -153,6 +146,27 @@ def _peak_period(mag: np.ndarray, freqs: np.ndarray, min_cell: float, max_cell: 
     shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
     f = freqs[j] + shift * (freqs[1] - freqs[0])
     return 1.0 / f, float(b)
+
+
+def _peak_periods(mag: np.ndarray, freqs: np.ndarray, min_cell: float, max_cell: float, limit: int = 4) -> list[tuple[float, float]]:
+    """The strongest local spectral peaks in the period range, strongest first, at least 3% apart."""
+    lo = max(int(np.searchsorted(freqs, 1.0 / max_cell)), 1)
+    hi = min(int(np.searchsorted(freqs, 1.0 / min_cell, side="right")), len(mag) - 1)
+    if hi - lo < 3:
+        return []
+    seg = mag[lo - 1 : hi + 1]
+    local = np.nonzero((seg[1:-1] >= seg[:-2]) & (seg[1:-1] > seg[2:]))[0] + lo
+    out: list[tuple[float, float]] = []
+    for j in local[np.argsort(mag[local])[::-1]]:
+        a, b, c = mag[j - 1], mag[j], mag[j + 1]
+        denom = a - 2 * b + c
+        shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
+        period = 1.0 / (freqs[j] + shift * (freqs[1] - freqs[0]))
+        if all(abs(period - p) > 0.03 * p for p, _ in out):
+            out.append((float(period), float(b)))
+        if len(out) >= limit:
+            break
+    return out
 
 
 def _window_max(profile: np.ndarray, radius: int) -> np.ndarray:
@@ -249,12 +263,38 @@ def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float
     max_cell = min(max_cell, length / 8.0)
     if max_cell <= min_cell:
         return None
-    floor = _noise_floor(profile)
+    # Grain adds a flat floor of small gradients everywhere; only what rises above it is edges.
+    profile = np.clip(profile - _noise_floor(profile), 0, None)
+    floor = 0.0
     mag, freqs = _coherence_spectrum(profile, max_cell=max_cell)
-    peak = _peak_period(mag, freqs, min_cell, max_cell)
-    if peak is None or peak[1] < MIN_COHERENCE:
+    peaks = _peak_periods(mag, freqs, min_cell, max_cell)
+    if not peaks or peaks[0][1] < MIN_COHERENCE:
         return None
-    base, _ = peak
+    fits: list[AxisFit] = []
+    for start, strength in peaks:
+        if strength < 0.5 * peaks[0][1]:
+            break
+        fit = _climb_ladder(profile, start, min_cell, max_cell)
+        if all(abs(fit.cell - f.cell) > 0.02 * f.cell for f in fits):
+            fits.append(fit)
+    # The strongest peak's ladder wins unless another start finds a grid with clearly cleaner
+    # cells (JPEG's 8-px blocks or a sprite layout can out-shout the real grid).
+    best = fits[0]
+    for fit in fits[1:]:
+        if best.mid_ratio > SUSPECT_MID and fit.mid_ratio < 0.6 * best.mid_ratio and fit.coherence >= 0.5 * best.coherence:
+            best = fit
+    others = tuple(GridCandidate(cell=f.cell, offset=f.offset, score=f.coherence * (1 - min(1.0, f.mid_ratio))) for f in fits if f is not best)
+    harmonics = tuple(
+        GridCandidate(cell=c, offset=_phase(profile, c)[0], score=float(_phase(profile, c)[1]))
+        for c in (best.cell / 2, best.cell * 2)
+        if min_cell <= c <= max_cell
+    )
+    primary = GridCandidate(cell=best.cell, offset=best.offset, score=best.coherence * (1 - min(1.0, best.mid_ratio)))
+    return AxisFit(best.cell, best.offset, best.lines, best.coherence, best.mid_ratio, (primary,) + others + harmonics)
+
+
+def _climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: float) -> AxisFit:
+    """From a spectral period, walk the harmonic ladder to the grid it belongs to."""
 
     def levels(b: float, m: int) -> tuple[np.ndarray, float]:
         offset, _ = _phase(profile, b)
@@ -276,7 +316,7 @@ def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float
     # Coarser: repeatedly take the largest merge whose dropped lines are all empty.
     for _ in range(4):
         best_merge = 1
-        for m in range(2, 7):
+        for m in range(2, 13):
             if base * m > max_cell:
                 break
             lv, noise = levels(base, m)
@@ -287,18 +327,13 @@ def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float
         if best_merge == 1:
             break
         base, _ = _refine_period(profile, base * best_merge, min_cell, max_cell)
-    cell, coh = _refine_period(profile, base, min_cell, max_cell)
+    cell, _ = _refine_period(profile, base, min_cell, max_cell)
     offset, _ = _phase(profile, cell)
-    cell, offset = _robust_pitch(profile, cell, offset, floor)
+    cell, offset = _robust_pitch(profile, cell, offset, 0.0)
     offset, coh = _phase(profile, cell)
     lv, noise = _comb_levels(profile, cell, offset, 1)
     mid = float(noise / lv[0]) if lv[0] > 0 else 1.0
-    candidates = tuple(
-        GridCandidate(cell=c, offset=_phase(profile, c)[0], score=float(_phase(profile, c)[1]))
-        for c in sorted({cell, cell * 2, cell / 2} | ({cell * 3} if cell * 3 <= max_cell else set()))
-        if min_cell <= c <= max_cell
-    )
-    return AxisFit(cell=cell, offset=offset, lines=np.empty(0), coherence=coh, mid_ratio=mid, candidates=candidates)
+    return AxisFit(cell=cell, offset=offset, lines=np.empty(0), coherence=coh, mid_ratio=mid, candidates=())
 
 
 def place_lines(profile: np.ndarray, cell: float, offset: float, snap: bool = True) -> np.ndarray:
@@ -347,6 +382,8 @@ def _dp_snap(profile: np.ndarray, uniform: np.ndarray, cell: float) -> np.ndarra
         return centres
     evidence = np.minimum(evidence / scale, 1.5)
     rel = offsets / cell
+    # A weak pull toward the uniform grid where there is no evidence, and a cost for changing
+    # the deviation between neighbouring lines (seams are rare, jitter is noise).
     prior = 0.15 * rel**2
     unary = evidence - prior[None, :]
     jump = 3.0 * (rel[:, None] - rel[None, :]) ** 2

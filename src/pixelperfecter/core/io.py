@@ -191,8 +191,10 @@ def iter_images(paths: list[Path], recursive: bool = False) -> list[Path]:
             anchor = Path(text.split("*")[0].split("?")[0].split("[")[0])
             base = anchor if anchor.is_dir() else anchor.parent
             rel = os.path.relpath(text, base) if base != Path("") else text
+            # Like the shell: a wildcard does not match hidden files unless the pattern says so.
+            want_hidden = Path(text).name.startswith(".")
             for child in sorted(base.glob(rel)):
-                if child.is_file():
+                if child.is_file() and (want_hidden or not child.name.startswith(".")):
                     add(child)
         else:
             add(p)
