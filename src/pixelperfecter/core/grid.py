@@ -33,6 +33,10 @@ FILLED = 0.5
 EMPTY = 0.3
 # A grid whose mid-cell edges reach this share of its line edges is suspect: try other starts.
 SUSPECT_MID = 0.15
+# Averaged over both axes, above this the edges ignore any grid: noise, photos, paintings.
+NO_GRID_MID = 0.5
+# Share of two-colour cells below which a grid is not checked for being 2x too coarse.
+MIN_BAD_SHARE = 0.01
 # Below this spectral coherence an axis has no usable periodic structure.
 MIN_COHERENCE = 0.05
 
@@ -144,7 +148,9 @@ def _peak_period(mag: np.ndarray, freqs: np.ndarray, min_cell: float, max_cell: 
     a, b, c = mag[j - 1], mag[j], mag[j + 1]
     denom = a - 2 * b + c
     shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
-    f = freqs[j] + shift * (freqs[1] - freqs[0])
+    f = freqs[j] + float(np.clip(shift, -0.5, 0.5)) * (freqs[1] - freqs[0])
+    if f <= 0:
+        return None
     return 1.0 / f, float(b)
 
 
@@ -160,7 +166,7 @@ def _peak_periods(mag: np.ndarray, freqs: np.ndarray, min_cell: float, max_cell:
     for j in local[np.argsort(mag[local])[::-1]]:
         a, b, c = mag[j - 1], mag[j], mag[j + 1]
         denom = a - 2 * b + c
-        shift = 0.5 * (a - c) / denom if denom != 0 else 0.0
+        shift = float(np.clip(0.5 * (a - c) / denom, -0.5, 0.5)) if denom != 0 else 0.0
         period = 1.0 / (freqs[j] + shift * (freqs[1] - freqs[0]))
         if all(abs(period - p) > 0.03 * p for p, _ in out):
             out.append((float(period), float(b)))
@@ -177,12 +183,13 @@ def _window_max(profile: np.ndarray, radius: int) -> np.ndarray:
 def _comb_levels(profile: np.ndarray, base: float, offset: float, multiple: int) -> tuple[np.ndarray, float]:
     """Mean edge strength at each comb phase j of period base*multiple, and the mid-cell level.
 
-    Entry j averages, over the image, the strongest edge near offset + (n*multiple + j)*base.
-    The second value is the same average half-way between lines: where a correct comb of
-    period ``base`` has no edges, so it measures texture and noise.
+    Entry j averages, over the image, the strongest edge within a quarter cell of the lines
+    offset + (n*multiple + j)*base.  The second value is the same average half-way between
+    lines, where a correct comb of period ``base`` has no edges: it measures texture and noise.
     """
     length = len(profile) - 1
-    line_max = _window_max(profile, max(1, int(round(0.25 * base))))
+    # Windows must not reach the neighbouring line of a fine comb, or every line looks busy.
+    line_max = _window_max(profile, int(0.25 * base))
     mid_max = _window_max(profile, max(0, int(round(0.12 * base))))
     n = np.arange(int(np.ceil((1 - offset) / base)), int(np.floor((length - 1 - offset) / base)) + 1)
     if n.size < 2 * multiple:
@@ -321,8 +328,10 @@ def _climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: f
                 break
             lv, noise = levels(base, m)
             lv = np.roll(lv, -int(np.argmax(lv)))
-            signal = lv - noise
-            if signal[0] > 0 and signal[1:].max() <= EMPTY * signal[0]:
+            signal = np.clip(lv - noise, 0, None)
+            # Every dropped phase near empty, and together not much either: in a sparse sprite
+            # a wrong merge spreads the real edges thinly over several phases.
+            if signal[0] > 0 and signal[1:].max() <= EMPTY * signal[0] and signal[1:].sum() <= 2 * EMPTY * signal[0]:
                 best_merge = m
         if best_merge == 1:
             break
@@ -355,7 +364,8 @@ def place_lines(profile: np.ndarray, cell: float, offset: float, snap: bool = Tr
     lines = np.unique(lines)
     if lines.size == 0:
         return np.array([0, length], dtype=np.int64)
-    min_width = 0.5 * cell
+    # Keep a border cell at least half visible (half a pixel of slack for exact half phases).
+    min_width = 0.5 * cell - 0.5
     edges = list(lines)
     if edges[0] >= min_width:
         edges.insert(0, 0)
@@ -449,6 +459,16 @@ def detect_grid(rgba: np.ndarray, params: ReconstructParams | None = None) -> Gr
         fy = _axis_from_override(ey, fx.cell, params.offset_y)
         warnings.append("no grid evidence along y; assumed square cells")
 
+    if params.forced_cell_w is None and params.forced_cell_h is None and not params.target_cells:
+        if 0.5 * (fx.mid_ratio + fy.mid_ratio) > NO_GRID_MID:
+            return GridDetection(
+                grid=None,
+                confidence=0.0,
+                reason=f"no consistent grid: edges fall inside cells as often as on lines (score {fx.mid_ratio:.2f}/{fy.mid_ratio:.2f})",
+            )
+    if params.target_cells is None:
+        fx, fy = _split_if_details(rgba, ex, ey, fx, fy, params.forced_cell_w is None, params.forced_cell_h is None)
+
     ratio = fx.cell / fy.cell
     if ratio > 1.5 or ratio < 1 / 1.5:
         warnings.append(f"cell width and height differ a lot ({fx.cell:.2f} x {fy.cell:.2f})")
@@ -478,6 +498,51 @@ def detect_grid(rgba: np.ndarray, params: ReconstructParams | None = None) -> Gr
         candidates_y=fy.candidates,
         warnings=tuple(warnings),
     )
+
+
+def _bad_cell_share(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, cell_w: float, cell_h: float, offset_x: float, offset_y: float) -> float:
+    """Share of cells (by area) whose core holds two colours: a sign the grid is too coarse."""
+    from .cells import cell_samples, sample_errors  # local: cells imports nothing from here
+
+    height, width = rgba.shape[:2]
+    # Snapped lines, so that a seam (which a uniform grid cuts through) is not mistaken for detail.
+    xs = place_lines(ex, cell_w, offset_x)
+    ys = place_lines(ey, cell_h, offset_y)
+    grid = Grid(cell_w, cell_h, offset_x, offset_y, xs, ys, width, height)
+    samples = cell_samples(rgba, grid)
+    colour = np.median(samples, axis=2).astype(np.uint8)
+    errors = sample_errors(samples, colour)
+    # A 1-cell detail fills a quarter of a 2x2-cell core: 15% of the samples is enough to see it.
+    return float(np.mean((errors > 64).mean(axis=2) > 0.15))
+
+
+def _split_if_details(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, fx: AxisFit, fy: AxisFit, split_x: bool, split_y: bool) -> tuple[AxisFit, AxisFit]:
+    """Halve the cells when single-cell details show each chosen cell is really 2 (or 2x2).
+
+    Along a 1-D profile a few 1-cell details (eyes, highlights) vanish next to the outlines of
+    2x2 blocks; in 2-D they are cells whose core holds two colours, which halving fixes.
+    """
+    options = []
+    if split_x and split_y:
+        options.append((True, True))
+    if split_x:
+        options.append((True, False))
+    if split_y:
+        options.append((False, True))
+    options = [(sx, sy) for sx, sy in options if (not sx or fx.cell / 2 >= MIN_CELL) and (not sy or fy.cell / 2 >= MIN_CELL)]
+    if not options:
+        return fx, fy
+    coarse = _bad_cell_share(rgba, ex, ey, fx.cell, fy.cell, fx.offset, fy.offset)
+    if coarse < MIN_BAD_SHARE:
+        return fx, fy
+    for sx, sy in options:
+        cw = fx.cell / 2 if sx else fx.cell
+        ch = fy.cell / 2 if sy else fy.cell
+        fine = _bad_cell_share(rgba, ex, ey, cw, ch, fx.offset, fy.offset)
+        if fine <= 0.4 * coarse:
+            halve = lambda f: AxisFit(f.cell / 2, f.offset % (f.cell / 2), f.lines, f.coherence, f.mid_ratio, f.candidates)  # noqa: E731
+            return (halve(fx) if sx else fx), (halve(fy) if sy else fy)
+    return fx, fy
 
 
 def _confidence(fx: AxisFit, fy: AxisFit) -> float:

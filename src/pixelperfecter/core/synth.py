@@ -118,7 +118,7 @@ def random_sprite(rng: np.random.Generator, cells_x: int, cells_y: int, transpar
             sprite[ring, :3] = dark
             sprite[ring, 3] = 255
     # Single-cell details: eyes, highlights.
-    for _ in range(int(rng.integers(2, 2 + cells_x * cells_y // 60))):
+    for _ in range(int(rng.integers(2, max(3, 2 + cells_x * cells_y // 60)))):
         y, x = rng.integers(0, cells_y), rng.integers(0, cells_x)
         sprite[y, x, :3] = pal[rng.integers(0, len(pal))]
         sprite[y, x, 3] = 255
@@ -158,9 +158,10 @@ def _visible(lines: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
     """
     inner = lines[(lines > 0) & (lines < length)]
     keep = list(inner)
-    if keep and keep[0] - 0 < 0.5 * np.median(np.diff(lines)):
+    min_width = 0.5 * float(np.median(np.diff(lines))) - 0.5
+    if keep and keep[0] < min_width:
         keep = keep[1:]
-    if keep and length - keep[-1] < 0.5 * np.median(np.diff(lines)):
+    if keep and length - keep[-1] < min_width:
         keep = keep[:-1]
     bounds = np.concatenate([[0.0], keep, [float(length)]])
     centres = np.arange(length) + 0.5

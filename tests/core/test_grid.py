@@ -1,0 +1,173 @@
+"""Grid detection on synthetic grids with a known truth: sizes, phases, harmonics, no-grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pixelperfecter.core import synth
+from pixelperfecter.core.grid import detect_grid, edge_profiles, place_lines
+from pixelperfecter.core.types import ReconstructParams
+
+
+def _case(cell_w: float, cell_h: float, offset_x: float, offset_y: float, seed: int, size=(384, 320), **deg) -> synth.SynthCase:
+    rng = np.random.default_rng(seed)
+    degradation = synth.Degradation(cell_w=cell_w, cell_h=cell_h, offset_x=offset_x, offset_y=offset_y, **deg)
+    return synth.degrade(lambda cx, cy: synth.random_sprite(rng, cx, cy), degradation, size[0], size[1], rng)
+
+
+def _within(found: float, truth: float, tol: float = 0.01) -> bool:
+    return abs(found - truth) / truth <= tol
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cell=st.floats(min_value=5.0, max_value=40.0),
+    aspect=st.floats(min_value=0.97, max_value=1.03),
+    phase_x=st.floats(min_value=0.0, max_value=0.999),
+    phase_y=st.floats(min_value=0.0, max_value=0.999),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_fractional_cell_size_and_phase_are_found(cell, aspect, phase_x, phase_y, seed):
+    cell_h = cell * aspect
+    size = (int(max(320, 14 * cell)), int(max(320, 14 * cell_h)))
+    case = _case(cell, cell_h, phase_x * cell, phase_y * cell_h, seed, size=size, blur_sigma=0.6, noise_sigma=2.0)
+    det = detect_grid(case.image)
+    assert det.grid is not None, det.reason
+    g = det.grid
+    # Within 1% on both axes: a harmonic (2x, 1/2 .. 1/6) is off by 50% or more.
+    assert _within(g.cell_w, cell), (g.cell_w, cell)
+    assert _within(g.cell_h, cell_h), (g.cell_h, cell_h)
+    # The phase is a boundary position modulo the cell.
+    dx = (g.offset_x - case.offset_x + cell / 2) % cell - cell / 2
+    dy = (g.offset_y - case.offset_y + cell_h / 2) % cell_h - cell_h / 2
+    assert abs(dx) <= 1.0 and abs(dy) <= 1.0
+
+
+@pytest.mark.parametrize("cell", [16, 32])
+@pytest.mark.parametrize("half_phase", [False, True])
+def test_integer_upscale_is_exact(cell, half_phase):
+    offset = cell / 2 if half_phase else 0.0
+    case = _case(cell, cell, offset, offset, seed=cell + int(half_phase), size=(512, 448))
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    assert det.grid.cell_w == pytest.approx(cell, abs=0.01)
+    assert det.grid.cell_h == pytest.approx(cell, abs=0.01)
+    np.testing.assert_array_equal(det.grid.xs, np.round(case.xs).astype(int))
+    np.testing.assert_array_equal(det.grid.ys, np.round(case.ys).astype(int))
+
+
+def test_coarse_looking_art_keeps_its_single_cell_details():
+    """Art drawn mostly in 2x2 blocks still has 1-cell details: the grid must not double."""
+    rng = np.random.default_rng(7)
+    coarse = synth.random_sprite(rng, 22, 22)
+    sprite = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)
+    for _ in range(25):
+        y, x = rng.integers(0, 44, 2)
+        sprite[y, x, :3] = 255 - sprite[y, x, :3]
+    deg = synth.Degradation(cell_w=9.3, cell_h=9.3, offset_x=2.0, offset_y=5.0, blur_sigma=0.7, noise_sigma=2.0)
+    case = synth.degrade(sprite, deg, 372, 372, rng)
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    assert _within(det.grid.cell_w, 9.3) and _within(det.grid.cell_h, 9.3)
+
+
+def test_sharp_integer_grid_is_not_reported_as_a_fine_harmonic():
+    """A sharp 32-px grid has harmonics at 16, 10.67, 8 ... 3.2 px that fit flat areas equally well."""
+    for seed in range(4):
+        case = _case(32.0, 32.0, 0.0, 0.0, seed=100 + seed, size=(768, 640))
+        det = detect_grid(case.image)
+        assert det.grid is not None
+        assert det.grid.cell_w == pytest.approx(32.0, abs=0.05)
+        assert det.grid.cell_h == pytest.approx(32.0, abs=0.05)
+
+
+def test_icon_sheet_layout_period_is_not_taken_for_the_grid():
+    """Icons repeated every 6 cells fake a long period; the grid is the cell, not the layout."""
+    rng = np.random.default_rng(3)
+    icon = synth.random_sprite(rng, 6, 6)
+    sheet = np.tile(icon, (7, 8, 1))
+    deg = synth.Degradation(cell_w=11.6, cell_h=11.6, offset_x=4.0, offset_y=7.0, blur_sigma=0.8, noise_sigma=2.0)
+    case = synth.degrade(sheet, deg, 540, 470, rng)
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    assert _within(det.grid.cell_w, 11.6) and _within(det.grid.cell_h, 11.6)
+
+
+def test_lines_follow_a_half_cell_seam():
+    """A mirror seam shifts the right half by half a cell; snapped lines follow it, uniform ones can't."""
+    rng = np.random.default_rng(11)
+    cell = 24.0
+    width = 720
+    edges = np.arange(0, width + 1, cell)
+    edges[edges > 360] += cell / 2
+    profile = np.zeros(width + 1)
+    for e in edges:
+        k = int(round(e))
+        if 0 < k < width:
+            profile[k] = 100.0 + rng.uniform(0, 20)
+    profile += rng.uniform(0, 3, profile.shape)
+    snapped = place_lines(profile, cell, 0.0, snap=True)
+    uniform = place_lines(profile, cell, 0.0, snap=False)
+    right = snapped[snapped > 380]
+    assert np.all(np.isin(right[:-1], np.round(edges).astype(int)))
+    assert not np.all(np.isin(uniform[uniform > 380][:-1], np.round(edges).astype(int)))
+
+
+def test_lines_follow_drift_within_bound():
+    case = synth.make_case(5, "drift")
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    truth = np.round(case.xs).astype(int)
+    found = det.grid.xs
+    # Each true boundary has a detected line within 2 px (most exactly on it).
+    nearest = np.abs(truth[1:-1, None] - found[None, :]).min(axis=1)
+    assert np.mean(nearest <= 1) >= 0.9
+    assert nearest.max() <= 3
+
+
+@pytest.mark.parametrize(
+    "kind",
+    ["noise", "gradient", "flat", "photo_like"],
+)
+def test_non_pixel_art_gives_no_grid_with_a_reason(kind):
+    rng = np.random.default_rng(1)
+    h, w = 256, 256
+    if kind == "noise":
+        rgb = rng.integers(0, 256, (h, w, 3))
+    elif kind == "gradient":
+        yy, xx = np.mgrid[0:h, 0:w]
+        rgb = np.stack([xx, yy, (xx + yy) // 2], axis=2)
+    elif kind == "flat":
+        rgb = np.full((h, w, 3), 120)
+    else:
+        import cv2
+
+        blobs = rng.normal(0, 1, (h, w, 3)).astype(np.float32)
+        rgb = cv2.GaussianBlur(blobs, (0, 0), 9) * 900 + 128 + rng.normal(0, 3, (h, w, 3))
+    img = np.dstack([np.clip(rgb, 0, 255).astype(np.uint8), np.full((h, w), 255, np.uint8)])
+    det = detect_grid(img)
+    assert det.grid is None
+    assert det.reason
+
+
+def test_overrides_are_honoured():
+    case = synth.make_case(2, "fractional")
+    w, h = case.image.shape[1], case.image.shape[0]
+    forced = detect_grid(case.image, ReconstructParams(cell_w=10.0, cell_h=12.0, offset_x=3.0, offset_y=4.0, snap_lines=False))
+    g = forced.grid
+    assert (g.cell_w, g.cell_h, g.offset_x, g.offset_y) == (10.0, 12.0, 3.0, 4.0)
+    assert np.all(np.isin(g.xs[1:-1], np.round(3.0 + np.arange(-1, w // 10 + 2) * 10.0).astype(int)))
+    sized = detect_grid(case.image, ReconstructParams(target_cells=(20, 15)))
+    assert sized.grid.shape == (15, 20)
+    assert sized.grid.cell_w == pytest.approx(w / 20)
+
+
+def test_edge_profile_ignores_colour_hidden_under_transparency():
+    rng = np.random.default_rng(0)
+    img = np.zeros((64, 64, 4), np.uint8)
+    img[..., :3] = rng.integers(0, 256, (64, 64, 3))  # garbage under alpha 0
+    ex, ey = edge_profiles(img)
+    assert ex.sum() == 0 and ey.sum() == 0
