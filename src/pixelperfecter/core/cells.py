@@ -56,7 +56,7 @@ def binarize_alpha(sprite: np.ndarray, threshold: int = 128) -> np.ndarray:
     return out
 
 
-def merge_colors(sprite: np.ndarray, distance: float = 10.0) -> np.ndarray:
+def merge_colors(sprite: np.ndarray, distance: float = 16.0) -> np.ndarray:
     """Merge colours closer than ``distance`` (L-inf, RGB) into one palette entry.
 
     Greedy, most frequent first, with fixed cluster seeds so a slow gradient cannot chain

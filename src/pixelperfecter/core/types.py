@@ -97,7 +97,7 @@ class ReconstructParams:
     cleanup_colors: bool = True
     binarize_alpha: bool = True
     alpha_threshold: int = 128
-    color_merge_distance: float = 10.0
+    color_merge_distance: float = 16.0
 
     @property
     def forced_cell_w(self) -> float | None:

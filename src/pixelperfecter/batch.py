@@ -1,0 +1,352 @@
+"""Batch reconstruction: expand inputs, give every image a clash-free output name, run the
+pipeline on each (inline or in a process pool) and hand back one result per image, in input order.
+
+No Typer and no printing here: ``cli_reconstruct`` turns the results into human lines or JSON.
+Every per-image failure (bad file, no grid, unwritable output) becomes an ``ImageResult`` with
+``status == "error"`` and a one-line reason; nothing here raises for a single bad image.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .core.io import IMAGE_SUFFIXES, ImageLoadError, iter_images, load_image
+from .core.metrics import metrics_row
+from .core.pipeline import OutputOptions, reconstruct, write_outputs
+from .core.types import Metrics, ReconstructParams, Thresholds
+
+DEFAULT_INPUT_DIR = Path("input")
+DEFAULT_OUTPUT_DIR = Path("output")
+METRICS_NAME = "metrics.csv"
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Everything a worker needs to process one image (picklable)."""
+
+    out_dir: Path
+    params: ReconstructParams = ReconstructParams()
+    thresholds: Thresholds = Thresholds()
+    outputs: OutputOptions = OutputOptions()
+    max_pixels: int = Thresholds().max_pixels
+
+
+@dataclass(frozen=True)
+class ImageJob:
+    """One input image and the stem its outputs are written under."""
+
+    index: int
+    path: Path
+    stem: str
+    # Why the stem differs from the file's own stem (a clash), for the user.
+    renamed_because: str | None = None
+
+
+@dataclass(frozen=True)
+class GridSummary:
+    cell_w: float
+    cell_h: float
+    offset_x: float
+    offset_y: float
+    cells_x: int
+    cells_y: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "cell_w": round(self.cell_w, 4),
+            "cell_h": round(self.cell_h, 4),
+            "offset_x": round(self.offset_x, 4),
+            "offset_y": round(self.offset_y, 4),
+            "cells_x": self.cells_x,
+            "cells_y": self.cells_y,
+        }
+
+
+@dataclass
+class ImageResult:
+    """What happened to one image of a batch."""
+
+    index: int
+    image: str
+    status: str  # "ok" or "error"
+    grid: GridSummary | None = None
+    metrics: Metrics | None = None
+    flags: tuple[str, ...] = ()
+    outputs: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def as_json(self) -> dict[str, object]:
+        metrics: dict[str, object] | None = None
+        if self.metrics is not None:
+            metrics = {
+                "diff_pct": round(self.metrics.diff_pct, 4),
+                "confidence": round(self.metrics.confidence, 4),
+                "n_colors": self.metrics.n_colors,
+                "seconds": round(self.metrics.seconds, 4),
+                "flags": list(self.flags),
+            }
+        return {
+            "image": self.image,
+            "status": self.status,
+            "grid": self.grid.as_dict() if self.grid is not None else None,
+            "metrics": metrics,
+            "outputs": dict(self.outputs),
+            "warnings": list(self.warnings),
+            "error": self.error,
+        }
+
+    def metrics_row(self, thresholds: Thresholds) -> dict[str, object]:
+        return metrics_row(self.image, self.metrics, thresholds, error=self.error, output=self.outputs.get("sprite", ""))
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+@dataclass
+class InputSelection:
+    """The files a command line names, plus the arguments that named nothing usable."""
+
+    files: list[Path]
+    problems: list[tuple[str, str]]  # (argument, reason)
+
+
+def _is_within(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except (ValueError, OSError):
+        return False
+
+
+def _nothing_found(p: Path, is_dir: bool, recursive: bool) -> str:
+    if not is_dir:
+        return "no files match this pattern"
+    try:
+        has_subfolders = any(child.is_dir() for child in p.iterdir())
+    except OSError:
+        has_subfolders = False
+    hint = " (use --recursive for subfolders)" if has_subfolders and not recursive else ""
+    return f"no images found in folder{hint}"
+
+
+def collect_inputs(paths: Sequence[str | Path], recursive: bool = False, exclude_dir: Path | None = None) -> InputSelection:
+    """Expand files, folders and globs, in argument order, without duplicates.
+
+    Folder expansion skips ``exclude_dir`` (the output folder) so that ``perfecter reconstruct .
+    --recursive`` does not feed last run's results back in.  A named file is always kept, even
+    with an odd suffix or when missing, so that it gets its own clear error later.
+    """
+    files: list[Path] = []
+    seen: set[Path] = set()
+    problems: list[tuple[str, str]] = []
+    for raw in paths:
+        text = str(raw)
+        p = Path(text)
+        is_dir = p.is_dir()
+        is_glob = not p.exists() and any(ch in text for ch in "*?[")
+        if is_dir and not os.access(p, os.R_OK | os.X_OK):
+            problems.append((text, "permission denied (cannot list folder)"))
+            continue
+        found = iter_images([p], recursive=recursive)
+        if is_dir or is_glob:
+            # Skip the output folder when it sits inside what is being walked, but not when
+            # the user names it (or something inside it) on purpose.
+            anchor = p if is_dir else Path(text.split("*")[0].split("?")[0].split("[")[0] or ".")
+            if exclude_dir is not None and not _is_within(anchor, exclude_dir):
+                found = [f for f in found if not _is_within(f, exclude_dir)]
+            if is_glob:
+                # A glob names the images in a place; notes and other files there are not inputs.
+                found = [f for f in found if f.suffix.lower() in IMAGE_SUFFIXES]
+            if not found:
+                problems.append((text, _nothing_found(p, is_dir, recursive)))
+        for f in found:
+            key = f.resolve() if f.exists() else f.absolute()
+            if key not in seen:
+                seen.add(key)
+                files.append(f)
+    return InputSelection(files=files, problems=problems)
+
+
+def _output_names(stem: str, outputs: OutputOptions) -> list[str]:
+    """Every file name ``write_outputs`` would write for ``stem`` (mirrors its naming)."""
+    names = [f"{stem}.png"]
+    if outputs.upscale and outputs.upscale > 1:
+        names.append(f"{stem}_x{outputs.upscale}.png")
+    if outputs.diff:
+        names.append(f"{stem}_diff.png")
+    if outputs.heatmap:
+        names.append(f"{stem}_heatmap.png")
+    if outputs.grid:
+        names.append(f"{stem}_grid.png")
+    return names
+
+
+def plan_jobs(files: Sequence[Path], out_dir: Path, outputs: OutputOptions = OutputOptions()) -> list[ImageJob]:
+    """Give every input a stem whose output files clash with no other input's outputs.
+
+    Two ``a.png`` from different folders (or ``a.png`` and ``a.jpg``) would write the same
+    ``out/a.png``; the later one becomes ``a-2``.  Names are compared case-insensitively (macOS
+    and Windows file systems) and an input file that lives in the output folder is never
+    overwritten by a result.
+    """
+    taken: set[str] = set()
+    for f in files:
+        if _is_within(f, out_dir) and f.resolve().parent == out_dir.resolve():
+            taken.add(f.name.lower())
+    jobs: list[ImageJob] = []
+    first_owner: dict[str, Path] = {}
+    for index, f in enumerate(files):
+        base = f.stem or "image"
+        stem = base
+        n = 1
+        while any(name.lower() in taken for name in _output_names(stem, outputs)):
+            n += 1
+            stem = f"{base}-{n}"
+        why = None
+        if stem != base:
+            owner = first_owner.get(base.lower())
+            why = f"output renamed to {stem}.png: {base}.png is taken" + (f" by {owner}" if owner else "")
+        first_owner.setdefault(base.lower(), f)
+        taken.update(name.lower() for name in _output_names(stem, outputs))
+        jobs.append(ImageJob(index=index, path=f, stem=stem, renamed_because=why))
+    return jobs
+
+
+def check_output_dir(out_dir: Path) -> str | None:
+    """None if results can be written into ``out_dir`` (creating it), else a one-line reason."""
+    if out_dir.exists() and not out_dir.is_dir():
+        return "exists and is not a folder"
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        return "exists and is not a folder"
+    except NotADirectoryError:
+        return "a parent path is not a folder"
+    except PermissionError:
+        return "permission denied"
+    except OSError as exc:
+        return f"cannot create folder ({exc.strerror or exc})"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".perfecter-probe.", suffix=".tmp", dir=out_dir)
+    except PermissionError:
+        return "permission denied (folder is not writable)"
+    except OSError as exc:
+        return f"folder is not writable ({exc.strerror or exc})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
+
+
+# --------------------------------------------------------------------------- one image
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
+    """Load, reconstruct and write one image; never raises for a bad image."""
+    start = time.perf_counter()
+    result = ImageResult(index=job.index, image=str(job.path), status="error")
+    if job.renamed_because:
+        result.warnings.append(job.renamed_because)
+    try:
+        loaded = load_image(job.path, max_pixels=settings.max_pixels)
+    except ImageLoadError as exc:
+        result.error = _one_line(str(exc))
+        result.seconds = time.perf_counter() - start
+        return result
+    result.warnings.extend(loaded.warnings)
+    try:
+        rec = reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds)
+    except Exception as exc:  # a crash in the pipeline must not kill the batch
+        result.error = _one_line(f"internal error while reconstructing ({type(exc).__name__}: {exc})")
+        result.seconds = time.perf_counter() - start
+        return result
+    result.warnings.extend(w for w in rec.warnings if w not in result.warnings)
+    if rec.grid is not None:
+        g = rec.grid
+        result.grid = GridSummary(g.cell_w, g.cell_h, g.offset_x, g.offset_y, g.cells_x, g.cells_y)
+    if not rec.ok or rec.metrics is None:
+        result.error = _one_line(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
+        result.seconds = time.perf_counter() - start
+        return result
+    result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
+    result.flags = rec.metrics.flags(settings.thresholds)
+    try:
+        written = write_outputs(rec, settings.out_dir, job.stem, settings.outputs)
+    except OSError as exc:
+        where = exc.filename or settings.out_dir
+        result.error = _one_line(f"cannot write output {where} ({exc.strerror or exc})")
+        result.seconds = time.perf_counter() - start
+        return result
+    result.outputs = written.as_dict()
+    result.status = "ok"
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _safe_process(job: ImageJob, settings: BatchSettings) -> ImageResult:
+    try:
+        return process_image(job, settings)
+    except Exception as exc:  # belt and braces: one image, one error line, batch goes on
+        return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(f"internal error ({type(exc).__name__}: {exc})"))
+
+
+# --------------------------------------------------------------------------- the batch
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def run_batch(
+    jobs: Sequence[ImageJob],
+    settings: BatchSettings,
+    workers: int = 1,
+    on_done: Callable[[ImageResult], None] | None = None,
+) -> Iterator[ImageResult]:
+    """Process ``jobs`` and yield their results in input order, as soon as each is ready.
+
+    ``on_done`` is called for every finished image in completion order (progress bars).  With
+    one worker or one image everything runs in this process: no pool start-up, easy debugging.
+    """
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            result = _safe_process(job, settings)
+            if on_done:
+                on_done(result)
+            yield result
+        return
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
+    try:
+        futures: list[Future[ImageResult]] = [pool.submit(_safe_process, job, settings) for job in jobs]
+        if on_done:
+            for fut, job in zip(futures, jobs):
+                fut.add_done_callback(lambda f, job=job: on_done(_future_result(f, job)))
+        for fut, job in zip(futures, jobs):
+            yield _future_result(fut, job)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _future_result(fut: Future[ImageResult], job: ImageJob) -> ImageResult:
+    try:
+        return fut.result()
+    except Exception as exc:  # a worker died (killed, out of memory): that image failed
+        return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(f"worker failed ({type(exc).__name__}: {exc})"))

@@ -1,0 +1,142 @@
+"""The pipeline end to end on synthetic truth: colours, transparency, metrics, outputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from pixelperfecter.core import cells, render, synth
+from pixelperfecter.core.pipeline import OutputOptions, reconstruct, write_outputs
+from pixelperfecter.core.types import Metrics, ReconstructParams, Thresholds
+
+
+@pytest.mark.parametrize("tier", synth.TIERS)
+def test_each_tier_restores_a_typical_case(tier):
+    restored = 0
+    for seed in range(6):
+        case = synth.make_case(seed, tier)
+        result = reconstruct(case.image, has_alpha=case.has_alpha)
+        restored += synth.score_restoration(result.sprite, case.truth).restored
+    # Not a benchmark (that is `perfecter bench`): a floor that catches a broken stage.
+    assert restored >= 5
+
+
+def test_integer_scale_is_pixel_exact_including_alpha():
+    rng = np.random.default_rng(4)
+    sprite = synth.random_sprite(rng, 24, 20, transparent=True)
+    deg = synth.Degradation(cell_w=16, cell_h=16, offset_x=0, offset_y=0)
+    case = synth.degrade(sprite, deg, 24 * 16, 20 * 16, rng)
+    result = reconstruct(case.image)
+    assert result.has_alpha
+    np.testing.assert_array_equal(result.sprite, case.truth)
+
+
+def test_single_cell_details_survive_halos_and_noise():
+    rng = np.random.default_rng(9)
+    sprite = synth.random_sprite(rng, 26, 26)
+    details = [(3, 5), (10, 17), (20, 2), (12, 12), (7, 22)]
+    for y, x in details:
+        sprite[y, x, :3] = (250, 240, 30)
+        sprite[y, x, 3] = 255
+    deg = synth.Degradation(cell_w=13.7, cell_h=13.4, offset_x=5.0, offset_y=2.0, blur_sigma=1.2, noise_sigma=3.0, halo_amount=0.6, jpeg_quality=85)
+    case = synth.degrade(sprite, deg, 330, 320, rng)
+    result = reconstruct(case.image)
+    score = synth.score_restoration(result.sprite, case.truth)
+    assert score.restored
+    dy, dx = score.shift
+    for y, x in details:
+        if y < case.truth.shape[0] and x < case.truth.shape[1]:
+            got = result.sprite[y + dy, x + dx, :3].astype(int)
+            assert np.abs(got - (250, 240, 30)).max() <= 24
+
+
+def test_colour_cleanup_gives_one_colour_per_flat_area():
+    case = synth.make_case(3, "ai")
+    cleaned = reconstruct(case.image, has_alpha=case.has_alpha)
+    raw = reconstruct(case.image, ReconstructParams(cleanup_colors=False), has_alpha=case.has_alpha)
+    assert cleaned.metrics.n_colors < raw.metrics.n_colors
+    truth_colours = cells.count_colors(case.truth)
+    assert cleaned.metrics.n_colors <= 2 * truth_colours
+
+
+def test_merge_colors_keeps_distinct_palette_entries():
+    sprite = np.zeros((4, 4, 4), np.uint8)
+    sprite[..., 3] = 255
+    sprite[:2, :, :3] = (100, 100, 100)
+    sprite[0, 0, :3] = (104, 98, 101)  # noise around the same colour
+    sprite[2:, :, :3] = (130, 100, 100)  # a distinct neighbour 30 levels away
+    merged = cells.merge_colors(sprite, 10)
+    assert cells.count_colors(merged) == 2
+    assert tuple(merged[0, 0, :3]) == (100, 100, 100)
+
+
+def test_metrics_flag_suspicious_values():
+    m = Metrics(cell_w=2.0, cell_h=2.0, offset_x=0, offset_y=0, cells_x=10, cells_y=10, diff_pct=20.0, confidence=0.1, n_colors=3, seconds=0.01)
+    assert set(m.flags(Thresholds())) == {"diff_pct", "confidence", "cell_small"}
+    relaxed = Thresholds(max_diff_pct=50, min_confidence=0.0, min_cell=1.0)
+    assert m.flags(relaxed) == ()
+
+
+def test_a_wrong_grid_has_a_higher_diff_than_the_right_one():
+    case = synth.make_case(1, "fractional")
+    right = reconstruct(case.image)
+    wrong = reconstruct(case.image, ReconstructParams(cell_size=case.cell_w * 2))
+    assert right.metrics.diff_pct < 1.0
+    assert wrong.metrics.diff_pct > 5 * max(right.metrics.diff_pct, 0.5)
+    assert wrong.metrics.confidence < right.metrics.confidence
+
+
+def test_no_grid_result_has_a_reason_and_no_sprite():
+    rng = np.random.default_rng(0)
+    noise = np.dstack([rng.integers(0, 256, (200, 200, 3)).astype(np.uint8), np.full((200, 200), 255, np.uint8)])
+    result = reconstruct(noise)
+    assert not result.ok and result.sprite is None and result.error
+
+
+def test_diff_overlay_marks_exactly_the_wrong_cell():
+    case = synth.make_case(0, "clean")
+    result = reconstruct(case.image)
+    clean_overlay = render.diff_overlay(result.image, result.grid, result.sprite)
+    red = np.all(clean_overlay[..., :3] == (255, 0, 0), axis=2)
+    assert red.sum() == 0
+    broken = result.sprite.copy()
+    broken[3, 4, :3] = 255 - broken[3, 4, :3]
+    overlay = render.diff_overlay(result.image, result.grid, broken)
+    red = np.all(overlay[..., :3] == (255, 0, 0), axis=2)
+    g = result.grid
+    assert red[g.ys[3] : g.ys[4], g.xs[4] : g.xs[5]].all()
+    assert red.sum() == (g.ys[4] - g.ys[3]) * (g.xs[5] - g.xs[4])
+
+
+def test_outputs_are_written_with_the_right_sizes(tmp_path):
+    case = synth.make_case(2, "clean")
+    result = reconstruct(case.image)
+    files = write_outputs(result, tmp_path, "case", OutputOptions(upscale=3, diff=True, heatmap=True, grid=True))
+    h, w = result.sprite.shape[:2]
+    assert Image.open(files.sprite).size == (w, h)
+    assert Image.open(files.upscale).size == (3 * w, 3 * h)
+    for extra in (files.diff, files.heatmap, files.grid):
+        assert Image.open(extra).size == (case.image.shape[1], case.image.shape[0])
+    assert not list(tmp_path.glob("*.tmp")) and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_grid_overlay_draws_every_line():
+    case = synth.make_case(4, "clean")
+    result = reconstruct(case.image)
+    overlay = render.grid_overlay(result.image, result.grid)
+    cols = result.grid.xs[(result.grid.xs > 0) & (result.grid.xs < result.grid.width)]
+    untouched = render.grid_overlay(result.image, result.grid, colour=(0, 0, 0))
+    assert not np.array_equal(overlay[:, cols], untouched[:, cols])
+
+
+def test_heatmap_is_brighter_where_cells_disagree():
+    case = synth.make_case(5, "clean")
+    result = reconstruct(case.image)
+    err = np.zeros_like(result.cell_error)
+    err[2, 2] = 64
+    heat = render.heatmap(result.image, result.grid, err).astype(int)
+    g = result.grid
+    hot = heat[g.ys[2] + 1, g.xs[2] + 1, :3].sum()
+    cold = heat[g.ys[5] + 1, g.xs[5] + 1, :3].sum()
+    assert hot > cold + 200
