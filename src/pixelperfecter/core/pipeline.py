@@ -39,7 +39,7 @@ def reconstruct(
         )
     grid = detection.grid
     samples = cells.cell_samples(rgba, grid)
-    sprite = np.median(samples, axis=2).round().astype(np.uint8)
+    sprite = cells.median_colors(samples)
     if has_alpha and params.binarize_alpha:
         sprite = cells.binarize_alpha(sprite, params.alpha_threshold)
     elif not has_alpha:
