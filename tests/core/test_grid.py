@@ -171,3 +171,17 @@ def test_edge_profile_ignores_colour_hidden_under_transparency():
     img[..., :3] = rng.integers(0, 256, (64, 64, 3))  # garbage under alpha 0
     ex, ey = edge_profiles(img)
     assert ex.sum() == 0 and ey.sum() == 0
+
+
+@pytest.mark.parametrize("cell", [3.0, 3.4, 4.6, 56.0, 64.0])
+def test_extreme_cell_sizes_are_restored(cell):
+    from pixelperfecter.core.pipeline import reconstruct
+
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        n = 40 if cell < 10 else 16
+        case = _case(cell, cell * 1.01, rng.uniform(0, cell), rng.uniform(0, cell), seed, size=(int(n * cell), int(n * cell * 0.9)), blur_sigma=0.3 + 0.05 * cell, noise_sigma=2.0)
+        result = reconstruct(case.image)
+        assert result.grid is not None
+        assert _within(result.grid.cell_w, cell), (result.grid.cell_w, cell)
+        assert synth.score_restoration(result.sprite, case.truth).accuracy >= 0.98
