@@ -422,13 +422,21 @@ def _axis_from_override(profile: np.ndarray, cell: float, offset: float | None) 
     )
 
 
-def detect_grid(rgba: np.ndarray, params: ReconstructParams | None = None) -> GridDetection:
-    """Find the pixel-art grid of an RGBA image, honouring any overrides in ``params``."""
+def detect_grid(
+    rgba: np.ndarray,
+    params: ReconstructParams | None = None,
+    profiles: tuple[np.ndarray, np.ndarray] | None = None,
+) -> GridDetection:
+    """Find the pixel-art grid of an RGBA image, honouring any overrides in ``params``.
+
+    ``profiles`` are the image's ``edge_profiles``: they depend only on the pixels, so callers
+    that re-run one image with many overrides (the TUI) compute them once and pass them in.
+    """
     params = params or ReconstructParams()
     height, width = rgba.shape[:2]
     if min(width, height) < 2:
         return GridDetection(grid=None, confidence=0.0, reason=f"image too small ({width}x{height})")
-    ex, ey = edge_profiles(rgba)
+    ex, ey = profiles if profiles is not None else edge_profiles(rgba)
     if ex.sum() <= 0 and ey.sum() <= 0 and params.target_cells is None and params.forced_cell_w is None:
         return GridDetection(grid=None, confidence=0.0, reason="image is flat (no edges)")
 

@@ -21,8 +21,12 @@ def reconstruct(
     has_alpha: bool | None = None,
     source: Path | None = None,
     thresholds: Thresholds | None = None,
+    profiles: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Reconstruction:
-    """Reconstruct the true-resolution sprite of an RGBA uint8 image."""
+    """Reconstruct the true-resolution sprite of an RGBA uint8 image.
+
+    ``profiles``: the image's precomputed ``grid.edge_profiles`` (see ``detect_grid``).
+    """
     start = time.perf_counter()
     params = params or ReconstructParams()
     thresholds = thresholds or Thresholds()
@@ -30,7 +34,7 @@ def reconstruct(
         raise ValueError(f"expected an RGBA uint8 array, got {rgba.dtype} {rgba.shape}")
     if has_alpha is None:
         has_alpha = bool((rgba[..., 3] < 255).any())
-    detection = detect_grid(rgba, params)
+    detection = detect_grid(rgba, params, profiles)
     warnings = list(detection.warnings)
     if detection.grid is None:
         return Reconstruction(

@@ -1,0 +1,98 @@
+"""Optional ML suggestions: ``pixelperfecter_ml.inference.suggest_parameters(image_path, top_k=3)``.
+
+Everything is guarded: without torch, without the ML package, without a trained model, or if
+the ML code raises, the TUI simply shows no ML panel.  Nothing here imports torch itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..core.types import ReconstructParams
+
+FIELDS = ("cell_w", "cell_h", "offset_x", "offset_y", "confidence")
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """One ML candidate grid, ranked from 1."""
+
+    rank: int
+    cell_w: float
+    cell_h: float
+    offset_x: float
+    offset_y: float
+    confidence: float
+
+    def params(self, base: ReconstructParams) -> ReconstructParams:
+        return base.with_overrides(
+            cell_size=None,
+            cell_w=round(self.cell_w, 4),
+            cell_h=round(self.cell_h, 4),
+            offset_x=round(self.offset_x, 4),
+            offset_y=round(self.offset_y, 4),
+        )
+
+    def describe(self) -> str:
+        return (f"#{self.rank} {self.cell_w:.2f}×{self.cell_h:.2f} px  "
+                f"offset {self.offset_x:.1f},{self.offset_y:.1f}  conf {self.confidence:.2f}")
+
+
+SuggestFn = Callable[[Path, int], list[Suggestion]]
+
+
+def to_suggestion(raw: object, rank: int) -> Suggestion:
+    """Accept a dataclass/object with the five attributes, a mapping, or a 5-tuple."""
+    if isinstance(raw, Mapping):
+        values = [raw[name] for name in FIELDS]
+    elif isinstance(raw, Sequence) and not isinstance(raw, str):
+        values = list(raw)[:5]
+    else:
+        values = [getattr(raw, name) for name in FIELDS]
+    cell_w, cell_h, offset_x, offset_y, confidence = (float(v) for v in values)
+    if not (cell_w > 0 and cell_h > 0):
+        raise ValueError(f"ML suggestion #{rank} has a non-positive cell size")
+    return Suggestion(rank, cell_w, cell_h, offset_x, offset_y, confidence)
+
+
+def wrap(fn: Callable[..., object]) -> SuggestFn:
+    def suggest(path: Path, top_k: int = 3) -> list[Suggestion]:
+        raw = fn(path, top_k=top_k)
+        return [to_suggestion(item, rank) for rank, item in enumerate(list(raw or [])[:top_k], start=1)]
+
+    return suggest
+
+
+def load_provider() -> SuggestFn | None:
+    """The ML suggestion function, or None when torch, the module or a model is missing.
+
+    Slow (imports the ML package, which may import torch): call it from a worker thread.
+    """
+    try:
+        if importlib.util.find_spec("torch") is None:
+            return None
+        inference = importlib.import_module("pixelperfecter_ml.inference")
+    except ImportError:
+        return None
+    except Exception:  # a broken ML install must never take the TUI down
+        return None
+    fn = getattr(inference, "suggest_parameters", None)
+    if not callable(fn):
+        return None
+    default_model = getattr(inference, "DEFAULT_MODEL", None)
+    if isinstance(default_model, Path) and not default_model.exists():
+        return None  # no trained model shipped or trained yet
+    for probe in ("model_available", "is_available", "has_model"):
+        check = getattr(inference, probe, None)
+        if callable(check):
+            try:
+                if not check():
+                    return None
+            except Exception:
+                return None
+            break
+    return wrap(fn)

@@ -1,0 +1,389 @@
+"""The TUI's model, free of Textual: one image, its cached attempts, the viewport, the pane pictures.
+
+Everything here is plain NumPy so it can be tested and benchmarked without a terminal, and
+called from worker threads.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..core.grid import edge_profiles
+from ..core import render
+from ..core.io import LoadedImage, load_image
+from ..core.pipeline import reconstruct
+from ..core.types import Grid, ReconstructParams, Reconstruction
+
+MIN_CELL = 2.0
+MAX_ZOOM_PX = 64.0  # at most this many display pixels per source pixel
+CHECKER_PX = 6
+NUDGE_PX = 1.0
+
+
+# --------------------------------------------------------------------------- attempts
+
+
+@dataclass
+class Attempt:
+    """One parameter set tried on an image, and what it produced."""
+
+    params: ReconstructParams
+    result: Reconstruction
+    seconds: float
+    verdict: str | None = None  # "correct" / "incorrect" once the user said so
+    source: str = "tui"
+    suggestion_rank: int | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result.ok
+
+    def label(self) -> str:
+        over = self.params.overrides()
+        if self.suggestion_rank is not None:
+            return f"ML #{self.suggestion_rank}"
+        if not over:
+            return "auto"
+        short = {"cell_w": "w", "cell_h": "h", "cell_size": "cell", "offset_x": "ox", "offset_y": "oy",
+                 "snap_lines": "snap", "cleanup_colors": "clean", "binarize_alpha": "alpha"}
+        parts = []
+        for key, value in over.items():
+            name = short.get(key, key)
+            parts.append(f"{name}={'on' if value else 'off'}" if isinstance(value, bool) else f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}")
+        return " ".join(parts)
+
+
+class ImageSession:
+    """An image and every attempt made on it (keyed by the frozen ``ReconstructParams``)."""
+
+    def __init__(self, path: Path, loaded: LoadedImage) -> None:
+        self.path = path
+        self.loaded = loaded
+        # Read-only: the cached edge profiles rely on it, and nothing should draw on the input.
+        self.loaded.rgba.flags.writeable = False
+        self._profiles: tuple[np.ndarray, np.ndarray] | None = None
+        self.attempts: dict[ReconstructParams, Attempt] = {}
+        self.current: ReconstructParams | None = None
+        self.notes = ""
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, path: str | Path) -> "ImageSession":
+        """Load ``path``; raises ``ImageLoadError`` with a one-line reason."""
+        return cls(Path(path), load_image(path))
+
+    @property
+    def width(self) -> int:
+        return self.loaded.width
+
+    @property
+    def height(self) -> int:
+        return self.loaded.height
+
+    def profiles(self) -> tuple[np.ndarray, np.ndarray]:
+        """The image's edge profiles, computed once: every re-run with new overrides reuses them."""
+        with self._lock:
+            if self._profiles is None:
+                self._profiles = edge_profiles(self.loaded.rgba)
+            return self._profiles
+
+    def cached(self, params: ReconstructParams) -> Attempt | None:
+        with self._lock:
+            return self.attempts.get(params)
+
+    def run(self, params: ReconstructParams) -> Attempt:
+        """The attempt for ``params``, computed once (safe to call from a worker thread)."""
+        found = self.cached(params)
+        if found is not None:
+            return found
+        start = time.perf_counter()
+        result = reconstruct(self.loaded.rgba, params, has_alpha=self.loaded.has_alpha, source=self.path, profiles=self.profiles())
+        result.warnings[:0] = self.loaded.warnings
+        attempt = Attempt(params=params, result=result, seconds=time.perf_counter() - start)
+        with self._lock:
+            return self.attempts.setdefault(params, attempt)
+
+    def ordered(self) -> list[Attempt]:
+        with self._lock:
+            return list(self.attempts.values())
+
+    def current_attempt(self) -> Attempt | None:
+        return None if self.current is None else self.cached(self.current)
+
+    def neighbour(self, step: int) -> Attempt | None:
+        """The attempt ``step`` places before/after the current one (wrapping)."""
+        order = self.ordered()
+        if not order:
+            return None
+        keys = [a.params for a in order]
+        index = keys.index(self.current) if self.current in keys else 0
+        return order[(index + step) % len(order)]
+
+    def export_choice(self) -> Attempt | None:
+        """What export writes: the attempt marked correct (the latest one), else the current one."""
+        marked = [a for a in self.ordered() if a.verdict == "correct" and a.ok]
+        if marked:
+            return marked[-1]
+        current = self.current_attempt()
+        return current if current is not None and current.ok else None
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def _round(value: float) -> float:
+    # Keeps cache keys stable: 10.5 + 0.1 - 0.1 must be the same attempt as 10.5.
+    return round(float(value), 4)
+
+
+def current_cell(params: ReconstructParams, result: Reconstruction | None) -> tuple[float, float] | None:
+    """The cell size in effect: the forced one, else the detected one, else None.
+
+    ``params`` may be newer than ``result`` (keys pressed while a re-run is in flight), so
+    forced values win over the grid that was last shown.
+    """
+    grid = result.grid if result is not None else None
+    cell_w = params.forced_cell_w if params.forced_cell_w is not None else (grid.cell_w if grid is not None else None)
+    cell_h = params.forced_cell_h if params.forced_cell_h is not None else (grid.cell_h if grid is not None else None)
+    if cell_w is None or cell_h is None:
+        return None
+    return cell_w, cell_h
+
+
+def with_cell(params: ReconstructParams, cell_w: float, cell_h: float, limit: float) -> ReconstructParams:
+    cell_w = _round(min(max(cell_w, MIN_CELL), limit))
+    cell_h = _round(min(max(cell_h, MIN_CELL), limit))
+    return params.with_overrides(cell_size=None, cell_w=cell_w, cell_h=cell_h)
+
+
+def scale_cell(params: ReconstructParams, result: Reconstruction | None, factor: float, limit: float) -> ReconstructParams | None:
+    cell = current_cell(params, result)
+    if cell is None:
+        return None
+    return with_cell(params, cell[0] * factor, cell[1] * factor, limit)
+
+
+def step_cell(params: ReconstructParams, result: Reconstruction | None, delta: float, limit: float) -> ReconstructParams | None:
+    cell = current_cell(params, result)
+    if cell is None:
+        return None
+    return with_cell(params, cell[0] + delta, cell[1] + delta, limit)
+
+
+def nudge_offset(params: ReconstructParams, result: Reconstruction | None, dx: float, dy: float) -> ReconstructParams | None:
+    """Move the grid phase by (dx, dy) pixels, wrapped into [0, cell)."""
+    grid = result.grid if result is not None else None
+    cell = current_cell(params, result)
+    if grid is None or cell is None:
+        return None
+    changes: dict[str, object] = {}
+    if dx:
+        base = params.offset_x if params.offset_x is not None else grid.offset_x
+        changes["offset_x"] = _round((base + dx) % cell[0])
+    if dy:
+        base = params.offset_y if params.offset_y is not None else grid.offset_y
+        changes["offset_y"] = _round((base + dy) % cell[1])
+    return params.with_overrides(**changes)
+
+
+SWITCHES = ("snap_lines", "cleanup_colors", "binarize_alpha")
+
+
+def toggle(params: ReconstructParams, name: str) -> ReconstructParams:
+    if name not in SWITCHES:
+        raise ValueError(f"unknown switch {name!r}")
+    return params.with_overrides(**{name: not getattr(params, name)})
+
+
+def typed(params: ReconstructParams, cell_w: float | None, cell_h: float | None, offset_x: float | None, offset_y: float | None) -> ReconstructParams:
+    """Values typed in the dialog; None means "detect"."""
+    return params.with_overrides(
+        cell_size=None,
+        cell_w=None if cell_w is None else _round(cell_w),
+        cell_h=None if cell_h is None else _round(cell_h),
+        offset_x=None if offset_x is None else _round(offset_x),
+        offset_y=None if offset_y is None else _round(offset_y),
+    )
+
+
+def parse_optional_float(text: str, name: str, minimum: float | None = None) -> float | None:
+    """'' or 'auto' -> None; otherwise a finite float (ValueError names the field)."""
+    text = text.strip().lower()
+    if text in ("", "auto"):
+        return None
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        raise ValueError(f"{name}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{name}: must be finite")
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name}: must be at least {minimum:g}")
+    return value
+
+
+# --------------------------------------------------------------------------- viewport
+
+
+@dataclass(frozen=True)
+class Viewport:
+    """Zoom (1 = the whole image fits) and the centre of the view, in source pixels."""
+
+    zoom: float = 1.0
+    center_x: float | None = None
+    center_y: float | None = None
+
+    def zoomed(self, factor: float) -> "Viewport":
+        return Viewport(max(1.0, self.zoom * factor), self.center_x, self.center_y)
+
+
+@dataclass(frozen=True)
+class ViewGeometry:
+    """Which source pixel each display pixel shows (nearest neighbour, never blurred)."""
+
+    scale: float  # source pixels per display pixel
+    x0: float
+    y0: float
+    cols: np.ndarray  # source column of each display column
+    rows: np.ndarray
+
+    @property
+    def out_w(self) -> int:
+        return len(self.cols)
+
+    @property
+    def out_h(self) -> int:
+        return len(self.rows)
+
+    @property
+    def span(self) -> tuple[float, float]:
+        return self.out_w * self.scale, self.out_h * self.scale
+
+
+def max_zoom(width: int, height: int, max_w: int, max_h: int) -> float:
+    fit = max(width / max(1, max_w), height / max(1, max_h))
+    return max(1.0, fit * MAX_ZOOM_PX)
+
+
+def view_geometry(width: int, height: int, viewport: Viewport, max_w: int, max_h: int) -> ViewGeometry:
+    """Crop + nearest-neighbour scale of a ``width`` x ``height`` image into ``max_w`` x ``max_h`` display pixels."""
+    max_w, max_h = max(1, max_w), max(1, max_h)
+    zoom = min(viewport.zoom, max_zoom(width, height, max_w, max_h))
+    scale = max(width / max_w, height / max_h) / zoom
+    span_w = min(float(width), max_w * scale)
+    span_h = min(float(height), max_h * scale)
+    cx = width / 2 if viewport.center_x is None else viewport.center_x
+    cy = height / 2 if viewport.center_y is None else viewport.center_y
+    cx = min(max(cx, span_w / 2), width - span_w / 2)
+    cy = min(max(cy, span_h / 2), height - span_h / 2)
+    x0, y0 = cx - span_w / 2, cy - span_h / 2
+    out_w = max(1, min(max_w, int(round(span_w / scale))))
+    out_h = max(1, min(max_h, int(round(span_h / scale))))
+    cols = np.clip(np.floor(x0 + (np.arange(out_w) + 0.5) * scale), 0, width - 1).astype(np.int64)
+    rows = np.clip(np.floor(y0 + (np.arange(out_h) + 0.5) * scale), 0, height - 1).astype(np.int64)
+    return ViewGeometry(scale, x0, y0, cols, rows)
+
+
+def clamp_viewport(viewport: Viewport, geometry: ViewGeometry) -> Viewport:
+    """The viewport with its centre where the geometry actually put it (after edge clamping)."""
+    span_w, span_h = geometry.span
+    return Viewport(viewport.zoom, geometry.x0 + span_w / 2, geometry.y0 + span_h / 2)
+
+
+def panned(viewport: Viewport, geometry: ViewGeometry, fx: float, fy: float) -> Viewport:
+    """Move the view by a fraction of the visible span."""
+    base = clamp_viewport(viewport, geometry)
+    span_w, span_h = geometry.span
+    return Viewport(viewport.zoom, (base.center_x or 0) + fx * span_w, (base.center_y or 0) + fy * span_h)
+
+
+def view_grid(grid: Grid, geometry: ViewGeometry) -> Grid:
+    """The grid in display coordinates: display pixel i is in the cell its source pixel is in.
+
+    A boundary at source edge x moves to the first display column whose source column is >= x,
+    so ``render.render_back(sprite, view_grid(...))`` equals ``render_back(sprite, grid)``
+    sampled at ``geometry.rows`` x ``geometry.cols`` (tested), and the core's diff, heatmap
+    and grid overlays can be drawn at display resolution.
+    """
+    xs = np.searchsorted(geometry.cols, np.asarray(grid.xs, dtype=np.float64), side="left").astype(np.int64)
+    ys = np.searchsorted(geometry.rows, np.asarray(grid.ys, dtype=np.float64), side="left").astype(np.int64)
+    return Grid(
+        cell_w=grid.cell_w / geometry.scale,
+        cell_h=grid.cell_h / geometry.scale,
+        offset_x=(grid.offset_x - geometry.x0) / geometry.scale,
+        offset_y=(grid.offset_y - geometry.y0) / geometry.scale,
+        xs=xs,
+        ys=ys,
+        width=geometry.out_w,
+        height=geometry.out_h,
+    )
+
+
+# --------------------------------------------------------------------------- pane pictures
+
+
+@dataclass(frozen=True)
+class ViewOptions:
+    show_grid: bool = False
+    show_heatmap: bool = False
+
+
+@dataclass
+class PanePictures:
+    """The three panes' RGB pictures at display resolution (``None`` where there is nothing)."""
+
+    original: np.ndarray
+    middle: np.ndarray | None
+    reconstruction: np.ndarray | None
+    geometry: ViewGeometry
+    middle_kind: str = "diff"  # "diff" or "heatmap"
+    message: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def on_checker(rgba: np.ndarray, square: int = CHECKER_PX) -> np.ndarray:
+    """RGB for display: transparent pixels over a light checkerboard."""
+    if rgba.shape[2] == 3:
+        return rgba
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    if bool((alpha == 1.0).all()):
+        return np.ascontiguousarray(rgba[..., :3])
+    h, w = rgba.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w]
+    checker = np.where(((yy // square + xx // square) % 2) == 0, 200, 235).astype(np.float32)
+    rgb = rgba[..., :3].astype(np.float32) * alpha + checker[..., None] * (1 - alpha)
+    return np.clip(rgb, 0, 255).round().astype(np.uint8)
+
+
+def pane_pictures(session: ImageSession, attempt: Attempt | None, viewport: Viewport, max_w: int, max_h: int,
+                  options: ViewOptions = ViewOptions()) -> PanePictures:
+    """Crop the same input region for all three panes and scale it with nearest neighbour."""
+    start = time.perf_counter()
+    geometry = view_geometry(session.width, session.height, viewport, max_w, max_h)
+    source = session.loaded.rgba[geometry.rows[:, None], geometry.cols[None, :]]
+    result = attempt.result if attempt is not None else None
+    if result is None or not result.ok or result.grid is None or result.sprite is None:
+        message = None if result is None else (result.error or "no grid found")
+        return PanePictures(on_checker(source), None, None, geometry, message=message)
+    vgrid = view_grid(result.grid, geometry)
+    back = render.render_back(result.sprite, vgrid)
+    if options.show_heatmap and result.cell_error is not None:
+        middle = render.heatmap(source, vgrid, result.cell_error)
+        kind = "heatmap"
+    else:
+        middle = render.diff_overlay(source, vgrid, result.sprite)
+        kind = "diff"
+    if options.show_grid:
+        original = render.grid_overlay(source, vgrid)[..., :3]
+        reconstruction = render.grid_overlay(back, vgrid)[..., :3]
+    else:
+        original = on_checker(source)
+        reconstruction = on_checker(back)
+    return PanePictures(original, middle[..., :3], reconstruction, geometry, middle_kind=kind,
+                        timings={"views": time.perf_counter() - start})
