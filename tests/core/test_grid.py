@@ -185,3 +185,12 @@ def test_extreme_cell_sizes_are_restored(cell):
         assert result.grid is not None
         assert _within(result.grid.cell_w, cell), (result.grid.cell_w, cell)
         assert synth.score_restoration(result.sprite, case.truth).accuracy >= 0.98
+
+
+def test_precomputed_profiles_give_the_same_grid():
+    case = synth.make_case(8, "ai")
+    direct = detect_grid(case.image)
+    reused = detect_grid(case.image, profiles=edge_profiles(case.image))
+    assert direct.grid.cell_w == reused.grid.cell_w and direct.grid.cell_h == reused.grid.cell_h
+    np.testing.assert_array_equal(direct.grid.xs, reused.grid.xs)
+    np.testing.assert_array_equal(direct.grid.ys, reused.grid.ys)
