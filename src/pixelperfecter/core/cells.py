@@ -76,8 +76,8 @@ def merge_colors(sprite: np.ndarray, distance: float = 16.0) -> np.ndarray:
     """Merge colours closer than ``distance`` (L-inf, RGB) into one palette entry.
 
     Greedy, most frequent first, with fixed cluster seeds so a slow gradient cannot chain
-    distinct colours together.  Each cluster takes the per-channel median of its members.
-    Transparent cells are left alone.
+    distinct colours together.  Each cluster's palette entry is the per-channel median of its
+    members.  Transparent cells are left alone.
     """
     if distance <= 0:
         return sprite
@@ -101,14 +101,21 @@ def merge_colors(sprite: np.ndarray, distance: float = 16.0) -> np.ndarray:
         assign[near] = len(seeds) - 1
     cluster_of_cell = assign[inverse]
     opaque_rgb = flat[opaque, :3]
-    merged = np.empty_like(opaque_rgb)
+    palette = np.empty((len(seeds), 3), np.int32)
     by_cluster = np.argsort(cluster_of_cell, kind="stable")
     bounds = np.searchsorted(cluster_of_cell[by_cluster], np.arange(len(seeds) + 1))
     for cid in range(len(seeds)):
         members = by_cluster[bounds[cid] : bounds[cid + 1]]
-        merged[members] = np.median(opaque_rgb[members], axis=0).round().astype(np.uint8)
+        palette[cid] = np.median(opaque_rgb[members], axis=0).round()
+    # Each colour goes to its nearest palette entry, and only if that entry is within
+    # ``distance`` of it: a cluster's median can drift from a member at its edge (two dark
+    # outline shades 20 levels apart must stay two colours).
+    dist = np.abs(col[:, None, :] - palette[None, :, :]).max(axis=2)
+    nearest = dist.argmin(axis=1)
+    close = dist[np.arange(len(col)), nearest] <= distance
+    mapped = np.where(close[:, None], palette[nearest], col).astype(np.uint8)
     out = flat.copy()
-    out[opaque, :3] = merged
+    out[opaque, :3] = mapped[inverse]
     return out.reshape(sprite.shape)
 
 

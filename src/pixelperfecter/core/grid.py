@@ -78,7 +78,35 @@ def edge_profiles(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ey = np.zeros(rgba.shape[0] + 1, np.float64)
     ex[1:-1] = cv2.reduce(gx, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
     ey[1:-1] = cv2.reduce(gy, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    step_x = _jpeg_block_step(gx, axis=1)
+    step_y = _jpeg_block_step(gy.T, axis=1)
+    if step_x > 0 and step_y > 0:
+        # JPEG's 8x8 blocks add a small step on every block boundary, in flat areas too; summed
+        # over a whole column it can out-shout a sparse sprite's grid.  Take it back out.
+        ex[8::8] = np.clip(ex[8::8] - step_x * rgba.shape[0], 0, None)
+        ey[8::8] = np.clip(ey[8::8] - step_y * rgba.shape[1], 0, None)
     return ex, ey
+
+
+def _jpeg_block_step(grad: np.ndarray, axis: int = 1) -> float:
+    """Mean extra step on JPEG block boundaries in flat areas (0 when there is no blocking).
+
+    ``grad[:, j]`` is the step between columns j and j+1, so boundaries at multiples of 8 are
+    the columns j = 7 mod 8.  Only small steps count: real edges are large, and a clean
+    8-px grid has no small steps at all, so it is left alone.
+    """
+    if grad.shape[1] < 32:
+        return 0.0
+    rows = grad[:: max(1, grad.shape[0] // 256)]
+    low = rows < 16
+    j = np.arange(rows.shape[1])
+    on = (j % 8) == 7
+    at_boundary = rows[:, on][low[:, on]]
+    elsewhere = rows[:, ~on][low[:, ~on]]
+    if at_boundary.size < 100 or elsewhere.size < 100:
+        return 0.0
+    a, b = float(at_boundary.mean()), float(elsewhere.mean())
+    return a - b if a > 1.3 * b and a - b > 0.5 else 0.0
 
 
 def _noise_floor(profile: np.ndarray) -> float:
@@ -190,7 +218,7 @@ def _comb_levels(profile: np.ndarray, base: float, offset: float, multiple: int)
     length = len(profile) - 1
     # Windows must not reach the neighbouring line of a fine comb, or every line looks busy.
     line_max = _window_max(profile, int(0.25 * base))
-    mid_max = _window_max(profile, max(0, int(round(0.12 * base))))
+    mid_max = _window_max(profile, int(round(0.12 * base)))
     n = np.arange(int(np.ceil((1 - offset) / base)), int(np.floor((length - 1 - offset) / base)) + 1)
     if n.size < 2 * multiple:
         return np.zeros(multiple), 0.0
@@ -288,7 +316,8 @@ def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float
     # cells (JPEG's 8-px blocks or a sprite layout can out-shout the real grid).
     best = fits[0]
     for fit in fits[1:]:
-        if best.mid_ratio > SUSPECT_MID and fit.mid_ratio < 0.6 * best.mid_ratio and fit.coherence >= 0.5 * best.coherence:
+        # Only towards coarser cells: a finer non-harmonic comb always finds some edges to sit on.
+        if fit.cell > best.cell and best.mid_ratio > SUSPECT_MID and fit.mid_ratio < 0.6 * best.mid_ratio and fit.coherence >= 0.5 * best.coherence:
             best = fit
     others = tuple(GridCandidate(cell=f.cell, offset=f.offset, score=f.coherence * (1 - min(1.0, f.mid_ratio))) for f in fits if f is not best)
     harmonics = tuple(
@@ -537,7 +566,8 @@ def _split_if_details(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, fx: Axis
         options.append((True, False))
     if split_y:
         options.append((False, True))
-    options = [(sx, sy) for sx, sy in options if (not sx or fx.cell / 2 >= MIN_CELL) and (not sy or fy.cell / 2 >= MIN_CELL)]
+    # Halved cells need a core of a few pixels, or they look clean only for lack of samples.
+    options = [(sx, sy) for sx, sy in options if (not sx or fx.cell / 2 >= 4) and (not sy or fy.cell / 2 >= 4)]
     if not options:
         return fx, fy
     coarse = _bad_cell_share(rgba, ex, ey, fx.cell, fy.cell, fx.offset, fy.offset)

@@ -218,7 +218,12 @@ def degrade(sprite_fn_or_sprite, deg: Degradation, width: int, height: int, rng:
     out[..., :3] = np.clip(rgb, 0, 255).round().astype(np.uint8)
     out[..., 3] = np.clip(alpha, 0, 255).round().astype(np.uint8)
     if deg.jpeg_quality is not None:
-        ok, buf = cv2.imencode(".jpg", out[..., 2::-1].copy(), [cv2.IMWRITE_JPEG_QUALITY, int(deg.jpeg_quality)])
+        params = [cv2.IMWRITE_JPEG_QUALITY, int(deg.jpeg_quality)]
+        if min(deg.cell_w, deg.cell_h) < 10:
+            # 4:2:0 chroma subsampling smears the colour of cells under ~10 px beyond what any
+            # method (the oracle included) can recover: keep full chroma for those.
+            params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
+        ok, buf = cv2.imencode(".jpg", out[..., 2::-1].copy(), params)
         if ok:
             out[..., :3] = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
     return SynthCase(
@@ -255,7 +260,6 @@ def tier_degradation(tier: str, rng: np.random.Generator) -> Degradation:
         halo_amount=rng.uniform(0.2, 0.8),
         texture_amp=rng.uniform(1.0, 4.0),
         gradient_amp=rng.uniform(4.0, 16.0),
-        # 4:2:0 chroma subsampling smears cells under ~10 px beyond recovery at low quality.
         jpeg_quality=int(rng.integers(70, 95)) if cell >= 10 else int(rng.integers(85, 96)),
     )
     ai["offset_y"] = rng.uniform(0, ai["cell_h"])
