@@ -38,6 +38,8 @@ class BatchSettings:
     thresholds: Thresholds = Thresholds()
     outputs: OutputOptions = OutputOptions()
     max_pixels: int = Thresholds().max_pixels
+    # Check the ML model's grid suggestions with the pipeline (the `ml` extra's hybrid).
+    use_ml: bool = False
 
 
 @dataclass(frozen=True)
@@ -273,7 +275,12 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
         return result
     result.warnings.extend(loaded.warnings)
     try:
-        rec = reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds)
+        if settings.use_ml:
+            from pixelperfecter_ml.inference import hybrid_from_array
+
+            rec = hybrid_from_array(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds).result
+        else:
+            rec = reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds)
     except Exception as exc:  # a crash in the pipeline must not kill the batch
         result.error = _one_line(f"internal error while reconstructing ({type(exc).__name__}: {exc})")
         result.seconds = time.perf_counter() - start

@@ -93,6 +93,7 @@ def reconstruct_command(
     min_confidence: Optional[float] = typer.Option(None, "--min-confidence", min=0.0, max=1.0, help="Flag results whose confidence is below this (default: 0.5)."),
     json_out: bool = typer.Option(False, "--json", help="One JSON object per image on stdout, nothing else."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Parallel worker processes (default: number of cores)."),
+    ml: bool = typer.Option(False, "--ml", help="Also try the ML model's grid suggestions and keep the best fit (needs the 'ml' extra)."),
 ) -> None:
     """Reconstruct true pixel art from fake pixel art (files, folders, globs; default input/)."""
     from dataclasses import replace
@@ -128,7 +129,11 @@ def reconstruct_command(
     if min_confidence is not None:
         thresholds = replace(thresholds, min_confidence=min_confidence)
     output_options = OutputOptions(upscale=upscale, diff=diff, heatmap=heatmap, grid=grid)
-    settings = BatchSettings(out_dir=out, params=params, thresholds=thresholds, outputs=output_options, max_pixels=max_pixels)
+    if ml:
+        from pixelperfecter_ml.cli import require_torch
+
+        require_torch()
+    settings = BatchSettings(out_dir=out, params=params, thresholds=thresholds, outputs=output_options, max_pixels=max_pixels, use_ml=ml)
 
     if paths:
         selection = collect_inputs(paths, recursive=recursive, exclude_dir=out)

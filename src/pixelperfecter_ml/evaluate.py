@@ -1,0 +1,225 @@
+"""`perfecter ml evaluate` and `perfecter ml bench`: heuristic vs model vs hybrid.
+
+Held-out synthetic cases (seeds disjoint from the training cache, full-size images) and,
+when present, the hand-labelled real images in ``../shared/realworld``.  Per method:
+% with the exact cell size (within 1 % on both axes), % with both offsets within +-1 px
+(circular: offset mod cell), % with diff < 2 %, % restored (synthetic only,
+``score_restoration``), and the mean time per image.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+METHODS = ("heuristic", "model", "hybrid")
+EVAL_SEED_BASE = 10_000_000  # training caches use seed * 1_000_003 + i with small seeds
+
+
+@dataclass
+class CaseOutcome:
+    dataset: str  # synthetic:<tier> | realworld
+    name: str
+    method: str
+    cell_ok: bool
+    offset_ok: bool
+    diff_ok: bool
+    restored: bool | None
+    seconds: float
+
+
+@dataclass
+class EvalReport:
+    outcomes: list[CaseOutcome]
+    markdown: str
+    md_path: Path
+    csv_path: Path
+    rows: list[dict[str, object]] = field(default_factory=list)
+
+
+def _circ(a: float, b: float, cell: float) -> float:
+    d = abs(a - b) % cell
+    return min(d, cell - d)
+
+
+def _grid_checks(metrics, cell_w: float, cell_h: float, off_x: float | None, off_y: float | None) -> tuple[bool, bool, bool]:
+    if metrics is None:
+        return False, False, False
+    cell_ok = abs(metrics.cell_w - cell_w) / cell_w <= 0.01 and abs(metrics.cell_h - cell_h) / cell_h <= 0.01
+    if off_x is None or off_y is None:
+        offset_ok = False
+    else:
+        offset_ok = _circ(metrics.offset_x, off_x, cell_w) <= 1.0 and _circ(metrics.offset_y, off_y, cell_h) <= 1.0
+    return bool(cell_ok), bool(offset_ok), bool(metrics.diff_pct < 2.0)
+
+
+def _run_methods(rgba: np.ndarray, has_alpha: bool, predictor) -> dict[str, tuple[object, float]]:
+    """{method: (Reconstruction, seconds)} sharing the heuristic run and the suggestions."""
+    from pixelperfecter.core.pipeline import reconstruct
+    from pixelperfecter.core.types import ReconstructParams
+
+    from .inference import hybrid_from_array, suggest_from_array
+
+    t0 = time.perf_counter()
+    heur = reconstruct(rgba, has_alpha=has_alpha)
+    t_heur = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sugg = suggest_from_array(rgba, top_k=3, model=predictor)
+    t_sugg = time.perf_counter() - t0
+    top = sugg[0]
+    t0 = time.perf_counter()
+    model_only = reconstruct(rgba, ReconstructParams(cell_w=top.cell_w, cell_h=top.cell_h, offset_x=top.offset_x, offset_y=top.offset_y), has_alpha=has_alpha)
+    t_model = time.perf_counter() - t0 + t_sugg
+    t0 = time.perf_counter()
+    hybrid = hybrid_from_array(rgba, has_alpha=has_alpha, suggestions=sugg, heuristic_result=heur)
+    t_hybrid = time.perf_counter() - t0 + t_sugg + t_heur
+    return {"heuristic": (heur, t_heur), "model": (model_only, t_model), "hybrid": (hybrid.result, t_hybrid)}
+
+
+def evaluate_synthetic(predictor, tiers: list[str], per_tier: int, seed: int) -> list[CaseOutcome]:
+    from pixelperfecter.core.synth import make_case, score_restoration
+
+    outcomes = []
+    for tier in tiers:
+        for i in range(per_tier):
+            case = make_case(EVAL_SEED_BASE + seed + i, tier)
+            for method, (res, secs) in _run_methods(case.image, case.has_alpha, predictor).items():
+                cell_ok, offset_ok, diff_ok = _grid_checks(res.metrics, case.cell_w, case.cell_h, case.offset_x % case.cell_w, case.offset_y % case.cell_h)
+                restored = score_restoration(res.sprite, case.truth).restored
+                outcomes.append(CaseOutcome(f"synthetic:{tier}", f"{tier}-{EVAL_SEED_BASE + seed + i}", method, cell_ok, offset_ok, diff_ok, bool(restored), secs))
+    return outcomes
+
+
+def evaluate_realworld(predictor, folder: Path) -> list[CaseOutcome]:
+    from pixelperfecter.core.io import ImageLoadError, load_image
+
+    labels = folder / "labels.jsonl"
+    if not labels.exists():
+        return []
+    outcomes = []
+    for line in labels.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        lab = json.loads(line)
+        if lab.get("cell_w") is None or lab.get("cell_h") is None:
+            continue
+        try:
+            loaded = load_image(folder / lab["file"])
+        except ImageLoadError:
+            continue
+        for method, (res, secs) in _run_methods(loaded.rgba, loaded.has_alpha, predictor).items():
+            cell_ok, offset_ok, diff_ok = _grid_checks(res.metrics, float(lab["cell_w"]), float(lab["cell_h"]), lab.get("phase_x"), lab.get("phase_y"))
+            outcomes.append(CaseOutcome(f"realworld:{lab.get('kind', '?')}", lab["file"], method, cell_ok, offset_ok, diff_ok, None, secs))
+    return outcomes
+
+
+def summarise(outcomes: list[CaseOutcome]) -> list[dict[str, object]]:
+    rows = []
+    datasets = sorted({o.dataset for o in outcomes}, key=lambda d: (d.startswith("realworld"), d))
+    for ds in datasets:
+        for method in METHODS:
+            sel = [o for o in outcomes if o.dataset == ds and o.method == method]
+            if not sel:
+                continue
+            restored = [o.restored for o in sel if o.restored is not None]
+            rows.append({
+                "dataset": ds,
+                "method": method,
+                "n": len(sel),
+                "cell_exact_pct": round(100 * np.mean([o.cell_ok for o in sel]), 1),
+                "offset_1px_pct": round(100 * np.mean([o.offset_ok for o in sel]), 1),
+                "diff_lt_2_pct": round(100 * np.mean([o.diff_ok for o in sel]), 1),
+                "restored_pct": round(100 * np.mean(restored), 1) if restored else "",
+                "ms_per_image": round(1000 * np.mean([o.seconds for o in sel]), 1),
+            })
+    return rows
+
+
+def _markdown(rows: list[dict[str, object]], header: str) -> str:
+    cols = ["dataset", "method", "n", "cell_exact_pct", "offset_1px_pct", "diff_lt_2_pct", "restored_pct", "ms_per_image"]
+    titles = ["set", "method", "n", "cell within 1 %", "offsets ±1 px", "diff < 2 %", "restored", "ms / image"]
+    lines = [header, "", "| " + " | ".join(titles) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        lines.append("| " + " | ".join(str(r[c]) if r[c] != "" else "–" for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run_evaluation(model=None, out_dir: str | Path = "runs/evaluate", per_tier: int = 25, tiers: list[str] | None = None, seed: int = 20_000, realworld: str | Path | None = "../shared/realworld") -> EvalReport:
+    from pixelperfecter.core.io import write_text_atomic
+
+    from .inference import load_predictor
+
+    predictor = load_predictor(model)
+    tiers = tiers or ["clean", "fractional", "ai", "drift"]
+    outcomes = evaluate_synthetic(predictor, tiers, per_tier, seed)
+    if realworld is not None and Path(realworld).is_dir():
+        outcomes += evaluate_realworld(predictor, Path(realworld))
+    rows = summarise(outcomes)
+    header = f"# Grid estimation: heuristic vs model vs hybrid\n\nmodel: `{predictor.path}`; synthetic: {per_tier} held-out cases per tier (seed {seed})"
+    md = _markdown(rows, header)
+    out = Path(out_dir)
+    md_path = write_text_atomic(out / "report.md", md)
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["dataset"], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    csv_path = write_text_atomic(out / "report.csv", buf.getvalue())
+    cases = io.StringIO()
+    cw = csv.writer(cases, lineterminator="\n")
+    cw.writerow(["dataset", "name", "method", "cell_ok", "offset_ok", "diff_ok", "restored", "seconds"])
+    for o in outcomes:
+        cw.writerow([o.dataset, o.name, o.method, int(o.cell_ok), int(o.offset_ok), int(o.diff_ok), "" if o.restored is None else int(o.restored), round(o.seconds, 4)])
+    write_text_atomic(out / "cases.csv", cases.getvalue())
+    return EvalReport(outcomes, md, md_path, csv_path, rows)
+
+
+@dataclass
+class BenchResult:
+    n_images: int
+    threads: int
+    forward_ms: float  # model forward on the crops of one image (median)
+    suggest_ms: float  # pre-processing + forward + aggregation (median)
+    load_ms: float  # first load of the model
+
+    def summary(self) -> str:
+        return (
+            f"CPU inference over {self.n_images} images ({self.threads} torch threads): "
+            f"suggest {self.suggest_ms:.1f} ms/image (median, incl. crops + Canny), model forward {self.forward_ms:.1f} ms, "
+            f"model load {self.load_ms:.0f} ms"
+        )
+
+
+def bench_inference(model=None, n_images: int = 20, threads: int = 0) -> BenchResult:
+    import torch
+
+    from pixelperfecter.core.synth import make_case
+
+    from .inference import aggregate, clear_cache, load_predictor, predict_crops
+    from .preprocess import crop_origins, model_input, premultiplied_rgb
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+    clear_cache()
+    t0 = time.perf_counter()
+    predictor = load_predictor(model)
+    load_ms = 1000 * (time.perf_counter() - t0)
+    images = [make_case(EVAL_SEED_BASE + 777 + i, "ai").image for i in range(n_images)]
+    predict_crops(predictor, images[0])  # warm-up
+    suggest, forward = [], []
+    for img in images:
+        t0 = time.perf_counter()
+        aggregate(predict_crops(predictor, img), 3)
+        suggest.append(time.perf_counter() - t0)
+        rgb = premultiplied_rgb(img)
+        side = predictor.crop
+        batch = np.stack([model_input(rgb[y : y + side, x : x + side], side) for y in crop_origins(img.shape[0], side, 2) for x in crop_origins(img.shape[1], side, 2)])
+        t0 = time.perf_counter()
+        predictor(batch)
+        forward.append(time.perf_counter() - t0)
+    return BenchResult(n_images, torch.get_num_threads(), 1000 * float(np.median(forward)), 1000 * float(np.median(suggest)), load_ms)

@@ -1,0 +1,91 @@
+"""`perfecter ml export`: TorchScript (and ONNX when the onnx package is installed).
+
+The exported TorchScript file runs without the training code (``torch.jit.load``), carries
+the crop side as a module attribute, and is what the CLI/TUI can load with
+``suggest_parameters(path, model="...ts")``.  ``--default`` also copies a slim weights-only
+checkpoint (no optimizer state) into the package assets as the shipped default model.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class ExportResult:
+    torchscript: Path
+    onnx: Path | None = None
+    default_model: Path | None = None
+    messages: list[str] = field(default_factory=list)
+
+
+def slim_checkpoint(src: str | Path, dest: str | Path) -> Path:
+    """Weights + config + validation numbers only (loads with weights_only=True)."""
+    import torch
+
+    from .train import load_checkpoint
+
+    state = load_checkpoint(src)
+    slim = {k: state[k] for k in ("format", "kind", "model", "config", "step", "best_val_mae", "val", "torch_version") if k in state}
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.tmp")
+    torch.save(slim, tmp)
+    os.replace(tmp, dest)
+    return dest
+
+
+def export_model(checkpoint: str | Path, out_dir: str | Path, make_default: bool = False) -> ExportResult:
+    import torch
+
+    from .train import model_from_checkpoint
+
+    model, cfg = model_from_checkpoint(checkpoint)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # torch.jit is deprecated upstream but still the format that loads without our code.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(model)
+    ts_path = out / "grid_estimator.ts"
+    tmp = ts_path.with_name(f".{ts_path.name}.tmp")
+    scripted.save(str(tmp))
+    os.replace(tmp, ts_path)
+    result = ExportResult(torchscript=ts_path)
+    if importlib.util.find_spec("onnx") is None:
+        result.messages.append("ONNX skipped: the onnx package is not installed (pip install onnx)")
+    else:
+        onnx_path = out / "grid_estimator.onnx"
+        dummy = torch.zeros(1, 4, cfg.crop, cfg.crop)
+        torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["x"], output_names=["out"], dynamic_axes={"x": {0: "batch"}, "out": {0: "batch"}})
+        result.onnx = onnx_path
+    if make_default:
+        from .inference import DEFAULT_MODEL
+
+        result.default_model = slim_checkpoint(checkpoint, DEFAULT_MODEL)
+    return result
+
+
+def load_torchscript(path: str | Path):
+    """(module, crop) from an exported TorchScript file, without the training code."""
+    import torch
+
+    from .inference import ModelLoadError
+
+    p = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = torch.jit.load(str(p), map_location="cpu")
+    except Exception as exc:
+        text = str(exc).strip()
+        raise ModelLoadError(f"{p}: not a loadable TorchScript model ({text.splitlines()[0][:160] if text else type(exc).__name__})") from None
+    crop = getattr(module, "crop", None)
+    if not isinstance(crop, int):
+        raise ModelLoadError(f"{p}: TorchScript model has no integer 'crop' attribute (not a grid estimator export)")
+    module.eval()
+    return module, crop

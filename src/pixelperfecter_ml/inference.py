@@ -1,0 +1,330 @@
+"""Grid suggestions from the model, and the hybrid reconstruction that uses them.
+
+``suggest_parameters(path)`` loads the shipped default model once per process (cached) and
+returns up to ``top_k`` grid candidates, best first.  The model reads several 160 px crops at
+native resolution spread over the image; each crop's offsets are moved back into image
+coordinates and the crops' answers are clustered by cell size.
+
+``hybrid_reconstruct`` never trusts the model blindly: each candidate's cell size is refined
+by the heuristic's own axis fit restricted to +-20 % around it, run through the deterministic
+pipeline, and only replaces the heuristic's grid when it is clearly better (see
+``choose_hybrid``).  So the hybrid is the heuristic plus a second opinion, never worse by
+construction on the cases the rule can see.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .preprocess import PARAM_SCALE, crop_origins, model_input, premultiplied_rgb
+
+DEFAULT_MODEL = Path(__file__).parent / "assets" / "grid_estimator.pt"
+CROPS_PER_AXIS = 2  # 2 x 2 crops: enough agreement signal, inference stays under ~30 ms
+SAME_CELL = 0.02  # two grids with cells this close (relative) are the same grid
+REFINE_WINDOW = 0.20  # the model is a coarse estimator (a few px MAE); the fit does the rest
+
+
+@dataclass(frozen=True)
+class GridSuggestion:
+    """One candidate grid in original-image pixels; ``confidence`` in 0..1."""
+
+    cell_w: float
+    cell_h: float
+    offset_x: float
+    offset_y: float
+    confidence: float
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 3) for k, v in self.__dict__.items()}
+
+
+class ModelLoadError(RuntimeError):
+    """A model file that cannot be used; one line naming the file and the reason."""
+
+
+@dataclass
+class Predictor:
+    """A loaded model (eager from a checkpoint, or TorchScript) and the crop side it expects."""
+
+    module: object
+    crop: int
+    path: Path
+    scripted: bool = False
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        import contextlib
+
+        import torch
+
+        # TorchScript's profiling executor re-optimises for every new batch size (1, 2 or 4
+        # crops) and costs hundreds of ms each time; plain execution is as fast as eager.
+        ctx = torch.jit.optimized_execution(False) if self.scripted else contextlib.nullcontext()
+        with torch.inference_mode(), ctx:
+            out = self.module(torch.from_numpy(batch))
+        return out.float().numpy()
+
+
+_CACHE: dict[str, Predictor] = {}
+_LOCK = threading.Lock()
+
+
+def load_predictor(path: str | Path | None = None) -> Predictor:
+    """Load (once per process) a checkpoint ``.pt`` or an exported TorchScript ``.ts`` model."""
+    p = Path(path) if path is not None else DEFAULT_MODEL
+    key = str(p.resolve()) if p.exists() else str(p)
+    with _LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+        if not p.exists():
+            hint = " (the shipped default model is missing; train one with `perfecter ml train`)" if path is None else ""
+            raise ModelLoadError(f"{p}: model not found{hint}")
+        if p.suffix in (".ts", ".torchscript"):
+            from .export import load_torchscript
+
+            module, crop = load_torchscript(p)
+            scripted = True
+        else:
+            scripted = False
+            from .train import CheckpointError, model_from_checkpoint
+
+            try:
+                module, cfg = model_from_checkpoint(p)
+            except CheckpointError as exc:
+                raise ModelLoadError(str(exc)) from None
+            crop = cfg.crop
+        predictor = Predictor(module=module, crop=int(crop), path=p, scripted=scripted)
+        _CACHE[key] = predictor
+        return predictor
+
+
+def clear_cache() -> None:
+    with _LOCK:
+        _CACHE.clear()
+
+
+@dataclass(frozen=True)
+class CropPrediction:
+    cell_w: float
+    cell_h: float
+    offset_x: float  # image coordinates, in [0, cell)
+    offset_y: float
+    confidence: float
+
+
+def predict_crops(predictor: Predictor, rgba: np.ndarray, crops_per_axis: int = CROPS_PER_AXIS) -> list[CropPrediction]:
+    """The model's answer for each crop, offsets moved from crop to image coordinates."""
+    rgb = premultiplied_rgb(rgba)
+    side = predictor.crop
+    h, w = rgb.shape[:2]
+    origins = [(x0, y0) for y0 in crop_origins(h, side, crops_per_axis) for x0 in crop_origins(w, side, crops_per_axis)]
+    batch = np.stack([model_input(rgb[y0 : y0 + side, x0 : x0 + side], side) for x0, y0 in origins])
+    out = predictor(batch)
+    preds = []
+    for (x0, y0), row in zip(origins, out):
+        cw = max(float(row[0]) * PARAM_SCALE, 1.0)
+        ch = max(float(row[1]) * PARAM_SCALE, 1.0)
+        ang_x = math.atan2(row[2], row[3]) % (2 * math.pi)
+        ang_y = math.atan2(row[4], row[5]) % (2 * math.pi)
+        ox = (ang_x / (2 * math.pi) * cw + x0) % cw
+        oy = (ang_y / (2 * math.pi) * ch + y0) % ch
+        conf = 1.0 / (1.0 + math.exp(-float(row[6])))
+        preds.append(CropPrediction(cw, ch, ox, oy, conf))
+    return preds
+
+
+def _circular_mean(offsets: list[float], cell: float) -> float:
+    ang = np.array(offsets) / cell * 2 * np.pi
+    mean = math.atan2(float(np.sin(ang).mean()), float(np.cos(ang).mean())) % (2 * math.pi)
+    return mean / (2 * math.pi) * cell
+
+
+def aggregate(preds: list[CropPrediction], top_k: int) -> list[GridSuggestion]:
+    """Cluster crop answers by cell size; each cluster is a candidate, supported share x confidence.
+
+    When the crops agree on fewer than ``top_k`` grids the list is filled with the top
+    candidate's x2 and /2 harmonics at a quarter of its confidence: the usual confusions.
+    """
+    clusters: list[list[CropPrediction]] = []
+    for p in sorted(preds, key=lambda q: -q.confidence):
+        for cl in clusters:
+            ref = cl[0]
+            if abs(p.cell_w - ref.cell_w) / ref.cell_w < 0.06 and abs(p.cell_h - ref.cell_h) / ref.cell_h < 0.06:
+                cl.append(p)
+                break
+        else:
+            clusters.append([p])
+    out = []
+    for cl in clusters:
+        cw = float(np.median([p.cell_w for p in cl]))
+        ch = float(np.median([p.cell_h for p in cl]))
+        conf = float(np.mean([p.confidence for p in cl])) * len(cl) / len(preds)
+        out.append(GridSuggestion(cw, ch, _circular_mean([p.offset_x % cw for p in cl], cw), _circular_mean([p.offset_y % ch for p in cl], ch), conf))
+    out.sort(key=lambda s: -s.confidence)
+    if out:
+        top = out[0]
+        for factor in (2.0, 0.5):
+            if len(out) >= top_k:
+                break
+            cw, ch = top.cell_w * factor, top.cell_h * factor
+            if 2.0 <= min(cw, ch) and max(cw, ch) <= 128.0:
+                out.append(GridSuggestion(cw, ch, top.offset_x % cw, top.offset_y % ch, top.confidence * 0.25))
+    return out[:top_k]
+
+
+def suggest_from_array(rgba: np.ndarray, top_k: int = 3, model: str | Path | Predictor | None = None) -> list[GridSuggestion]:
+    predictor = model if isinstance(model, Predictor) else load_predictor(model)
+    return aggregate(predict_crops(predictor, rgba), top_k)
+
+
+def suggest_parameters(image_path: str | Path, top_k: int = 3, model: str | Path | Predictor | None = None) -> list[GridSuggestion]:
+    """Up to ``top_k`` grid candidates for an image, best first (default model, cached)."""
+    from pixelperfecter.core.io import load_image
+
+    return suggest_from_array(load_image(image_path).rgba, top_k=top_k, model=model)
+
+
+# --------------------------------------------------------------------------- hybrid
+
+
+@dataclass
+class HybridOption:
+    """One grid the hybrid tried: where it came from and what the pipeline made of it."""
+
+    origin: str  # "heuristic" or "model#k"
+    suggestion: GridSuggestion | None
+    result: object  # pixelperfecter.core.types.Reconstruction
+
+    @property
+    def diff_pct(self) -> float:
+        m = self.result.metrics
+        return float("inf") if m is None else float(m.diff_pct)
+
+    @property
+    def confidence(self) -> float:
+        m = self.result.metrics
+        return 0.0 if m is None else float(m.confidence)
+
+
+@dataclass
+class HybridResult:
+    chosen: HybridOption
+    options: list[HybridOption] = field(default_factory=list)
+    reason: str = ""
+    suggestions: list[GridSuggestion] = field(default_factory=list)
+
+    @property
+    def result(self):
+        return self.chosen.result
+
+
+def refine_suggestion(rgba: np.ndarray, s: GridSuggestion) -> GridSuggestion:
+    """The heuristic's own axis fit, restricted to +-REFINE_WINDOW around the model's cell size."""
+    try:
+        from pixelperfecter.core.grid import choose_axis, edge_profiles
+
+        ex, ey = edge_profiles(rgba)
+        fx = choose_axis(ex, s.cell_w * (1 - REFINE_WINDOW), s.cell_w * (1 + REFINE_WINDOW))
+        fy = choose_axis(ey, s.cell_h * (1 - REFINE_WINDOW), s.cell_h * (1 + REFINE_WINDOW))
+    except Exception:  # the core's internals move; a refinement failure falls back to the raw suggestion
+        return s
+    cw, ox = (fx.cell, fx.offset) if fx is not None else (s.cell_w, s.offset_x)
+    ch, oy = (fy.cell, fy.offset) if fy is not None else (s.cell_h, s.offset_y)
+    return GridSuggestion(float(cw), float(ch), float(ox % cw), float(oy % ch), s.confidence)
+
+
+def _same_cell(a_w: float, a_h: float, b_w: float, b_h: float) -> bool:
+    return abs(a_w - b_w) / b_w < SAME_CELL and abs(a_h - b_h) / b_h < SAME_CELL
+
+
+def choose_hybrid(heuristic: HybridOption, options: list[HybridOption], min_model_conf: float = 0.15) -> tuple[HybridOption, str]:
+    """Keep the heuristic's grid unless a candidate is clearly better.
+
+    * heuristic failed -> the candidate with the lowest diff %;
+    * a candidate fits clearly better: diff % lower by max(1 point, 30 %) -> it wins (the
+      heuristic chose a too-coarse harmonic, whose cells straddle real edges);
+    * the model's top candidate is >= 1.5x coarser, fits as well (diff % within 0.5 point)
+      and the model is confident -> it wins: a finer grid always fits at least as well, so
+      only a coarser one that loses nothing can be the true grid (the heuristic's too-fine
+      harmonic).  Otherwise the heuristic stays.
+    """
+    usable = [o for o in options if o.result.metrics is not None]
+    if heuristic.result.metrics is None:
+        if usable:
+            best = min(usable, key=lambda o: (o.diff_pct, -o.confidence))
+            return best, "heuristic found no grid"
+        return heuristic, "no grid from either"
+    hm = heuristic.result.metrics
+    hd = heuristic.diff_pct
+    best, reason = heuristic, "heuristic kept"
+    for o in usable:
+        om = o.result.metrics
+        if _same_cell(om.cell_w, om.cell_h, hm.cell_w, hm.cell_h):
+            continue
+        if o.diff_pct < best.diff_pct - max(1.0, 0.3 * best.diff_pct):
+            best, reason = o, f"{o.origin}: diff {o.diff_pct:.2f}% vs {hd:.2f}%"
+            continue
+        coarser = om.cell_w >= 1.5 * hm.cell_w and om.cell_h >= 1.5 * hm.cell_h
+        top = o.origin == "model#1"
+        conf = o.suggestion.confidence if o.suggestion is not None else 0.0
+        if best is heuristic and top and coarser and o.diff_pct <= hd + 0.5 and conf >= min_model_conf:
+            best, reason = o, f"{o.origin}: coarser grid fits as well ({om.cell_w:.2f} vs {hm.cell_w:.2f} px)"
+    return best, reason
+
+
+def hybrid_from_array(
+    rgba: np.ndarray,
+    params=None,
+    model: str | Path | Predictor | None = None,
+    has_alpha: bool | None = None,
+    source: Path | None = None,
+    top_k: int = 3,
+    suggestions: list[GridSuggestion] | None = None,
+    heuristic_result=None,
+    thresholds=None,
+) -> HybridResult:
+    """The hybrid on an RGBA array; ``suggestions``/``heuristic_result`` may be passed in when
+    the caller already has them (evaluation), otherwise they are computed."""
+    from pixelperfecter.core.pipeline import reconstruct
+    from pixelperfecter.core.types import ReconstructParams
+
+    params = params or ReconstructParams()
+    if heuristic_result is None:
+        heuristic_result = reconstruct(rgba, params, has_alpha=has_alpha, source=source, thresholds=thresholds)
+    heuristic = HybridOption("heuristic", None, heuristic_result)
+    # The user's own grid overrides always win over any suggestion.
+    if any(v is not None for v in (params.forced_cell_w, params.forced_cell_h, params.offset_x, params.offset_y, params.target_cells)):
+        return HybridResult(heuristic, [heuristic], "user overrides")
+    options = []
+    hm = heuristic.result.metrics
+    if suggestions is None:
+        suggestions = suggest_from_array(rgba, top_k=top_k, model=model)
+    for k, s in enumerate(suggestions, 1):
+        r = refine_suggestion(rgba, s)
+        if hm is not None and _same_cell(r.cell_w, r.cell_h, hm.cell_w, hm.cell_h):
+            continue  # the heuristic's own grid: nothing new to try
+        p = params.with_overrides(cell_w=r.cell_w, cell_h=r.cell_h, offset_x=r.offset_x, offset_y=r.offset_y)
+        options.append(HybridOption(f"model#{k}", s, reconstruct(rgba, p, has_alpha=has_alpha, source=source, thresholds=thresholds)))
+    chosen, reason = choose_hybrid(heuristic, options)
+    return HybridResult(chosen, [heuristic, *options], reason, list(suggestions))
+
+
+def hybrid_reconstruct(path: str | Path, params=None, model: str | Path | Predictor | None = None, thresholds=None, max_pixels: int | None = None):
+    """``reconstruct_file`` with the model's second opinion (for ``perfecter reconstruct --ml``).
+
+    Returns a ``pixelperfecter.core.types.Reconstruction``; raises ``ImageLoadError`` on bad
+    input and ``ModelLoadError`` when the model cannot be loaded.
+    """
+    from pixelperfecter.core.io import load_image
+
+    loaded = load_image(path) if max_pixels is None else load_image(path, max_pixels=max_pixels)
+    hybrid = hybrid_from_array(loaded.rgba, params, model=model, has_alpha=loaded.has_alpha, source=Path(path), thresholds=thresholds)
+    result = hybrid.result
+    result.warnings[:0] = loaded.warnings
+    if hybrid.chosen.origin != "heuristic":
+        result.warnings.append(f"ml: {hybrid.reason}")
+    return result

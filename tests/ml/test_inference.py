@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from pixelperfecter_ml import inference
+from pixelperfecter_ml.export import export_model, load_torchscript
+from pixelperfecter_ml.inference import GridSuggestion, HybridOption, ModelLoadError, choose_hybrid, load_predictor, suggest_parameters
+from pixelperfecter_ml.train import CheckpointError, model_from_checkpoint
+
+
+class Payload:
+    """Stands for any arbitrary object a malicious checkpoint could carry."""
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tiny_run):
+    cfg, _ = tiny_run
+    return cfg.run_dir / "best.pt"
+
+
+def test_export_torchscript_matches_eager(tiny_ckpt, tmp_path):
+    result = export_model(tiny_ckpt, tmp_path / "export")
+    assert result.torchscript.exists()
+    assert result.onnx is None and any("ONNX skipped" in m for m in result.messages)
+    eager, cfg = model_from_checkpoint(tiny_ckpt)
+    scripted, crop = load_torchscript(result.torchscript)
+    assert crop == cfg.crop
+    x = torch.rand(3, 4, crop, crop, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.allclose(eager(x), scripted(x), atol=1e-5)
+    # The exported file serves suggestions too, with the same answers as the checkpoint.
+    img = np.random.default_rng(0).integers(0, 255, (150, 170, 4), dtype=np.uint8)
+    img[..., 3] = 255
+    a = inference.suggest_from_array(img, model=tiny_ckpt)
+    b = inference.suggest_from_array(img, model=result.torchscript)
+    assert [round(s.cell_w, 3) for s in a] == [round(s.cell_w, 3) for s in b]
+
+
+def test_corrupt_and_mismatched_checkpoints_give_clear_errors(tiny_ckpt, tmp_path):
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(tiny_ckpt.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match=r"corrupt.pt: not a readable checkpoint"):
+        model_from_checkpoint(corrupt)
+    with pytest.raises(ModelLoadError, match=r"corrupt.pt: not a readable checkpoint"):
+        load_predictor(corrupt)
+    # A pickle with an arbitrary object is refused, never executed.
+    evil = tmp_path / "evil.pt"
+    torch.save({"kind": "pixelperfecter-grid-estimator", "model": {}, "config": {}, "format": 1, "x": Payload()}, evil)
+    with pytest.raises(CheckpointError, match="refused by the safe loader"):
+        model_from_checkpoint(evil)
+    # Weights from a different architecture than the config describes.
+    state = torch.load(tiny_ckpt, weights_only=True)
+    state["config"]["width"] = state["config"]["width"] * 2
+    mismatched = tmp_path / "mismatched.pt"
+    torch.save(state, mismatched)
+    with pytest.raises(CheckpointError, match="weights do not match"):
+        model_from_checkpoint(mismatched)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(CheckpointError, match="not a pixelperfecter grid-estimator checkpoint"):
+        model_from_checkpoint(other)
+    bad_ts = tmp_path / "bad.ts"
+    bad_ts.write_bytes(b"nope")
+    with pytest.raises(ModelLoadError, match="not a loadable TorchScript model"):
+        load_predictor(bad_ts)
+
+
+def test_suggest_returns_sorted_candidates_and_caches_model(tiny_ckpt, real_images):
+    inference.clear_cache()
+    cands = suggest_parameters(real_images[0], top_k=3, model=tiny_ckpt)
+    assert 1 <= len(cands) <= 3
+    assert all(isinstance(c, GridSuggestion) for c in cands)
+    confs = [c.confidence for c in cands]
+    assert confs == sorted(confs, reverse=True)
+    for c in cands:
+        assert c.cell_w > 0 and c.cell_h > 0 and 0 <= c.offset_x < c.cell_w and 0 <= c.offset_y < c.cell_h
+        assert 0.0 <= c.confidence <= 1.0
+    assert load_predictor(tiny_ckpt) is load_predictor(tiny_ckpt)
+    assert len(suggest_parameters(real_images[0], top_k=1, model=tiny_ckpt)) == 1
+
+
+def test_default_model_is_shipped_and_small():
+    if not inference.DEFAULT_MODEL.exists():
+        pytest.fail(f"{inference.DEFAULT_MODEL} missing: the package must ship a default model")
+    assert inference.DEFAULT_MODEL.stat().st_size <= 5 * 1024 * 1024
+    img = np.zeros((200, 200, 4), np.uint8)
+    img[..., 3] = 255
+    img[::2, ::2, :3] = 200
+    assert inference.suggest_from_array(img)  # loads without arguments
+
+
+def test_shipped_model_hybrid_never_worse_on_ai_tier():
+    from pixelperfecter.core.pipeline import reconstruct
+    from pixelperfecter.core.synth import make_case, score_restoration
+
+    for seed in (31, 32, 33):
+        case = make_case(seed, "ai")
+        heur = score_restoration(reconstruct(case.image).sprite, case.truth)
+        hyb = inference.hybrid_from_array(case.image)
+        assert score_restoration(hyb.result.sprite, case.truth).accuracy >= heur.accuracy - 1e-9, (seed, hyb.reason)
+        top = hyb.suggestions[0]
+        assert abs(top.cell_w - case.cell_w) / case.cell_w < 0.5  # a trained model, not noise
+
+
+def _option(origin: str, cell: float, diff: float, conf: float = 0.5):
+    from pixelperfecter.core.types import Metrics, Reconstruction
+
+    metrics = Metrics(cell, cell, 0.0, 0.0, 10, 10, diff, 0.8, 4, 0.01)
+    result = Reconstruction(image=np.zeros((4, 4, 4), np.uint8), params=None, detection=None, sprite=np.zeros((1, 1, 4), np.uint8), cell_error=None, metrics=metrics)
+    return HybridOption(origin, None if origin == "heuristic" else GridSuggestion(cell, cell, 0, 0, conf), result)
+
+
+def test_hybrid_rule_only_replaces_clearly_better_grids():
+    heur = _option("heuristic", 8.0, 0.5)
+    # Finer candidates always fit as well or better: never taken on a small gain.
+    assert choose_hybrid(heur, [_option("model#1", 4.0, 0.2)])[0] is heur
+    # A coarser grid that fits as well and comes from the model's top candidate wins.
+    coarse = _option("model#1", 16.0, 0.6)
+    assert choose_hybrid(heur, [coarse])[0] is coarse
+    # ... but not when it fits worse, or the model is not confident, or it is only a filler.
+    assert choose_hybrid(heur, [_option("model#1", 16.0, 3.0)])[0] is heur
+    assert choose_hybrid(heur, [_option("model#1", 16.0, 0.6, conf=0.01)])[0] is heur
+    assert choose_hybrid(heur, [_option("model#2", 16.0, 0.6)])[0] is heur
+    # A heuristic grid with a bad fit (too coarse) loses to a clearly better fit.
+    bad = _option("heuristic", 16.0, 12.0)
+    good = _option("model#2", 8.0, 1.0)
+    assert choose_hybrid(bad, [good])[0] is good
+
+
+def test_hybrid_never_worse_than_heuristic_on_synthetic(tiny_ckpt):
+    from pixelperfecter.core.pipeline import reconstruct
+    from pixelperfecter.core.synth import make_case, score_restoration
+
+    for seed in (11, 12, 13):
+        case = make_case(seed, "clean", size=(256, 256))
+        heur = score_restoration(reconstruct(case.image).sprite, case.truth)
+        hyb = inference.hybrid_from_array(case.image, model=tiny_ckpt)
+        score = score_restoration(hyb.result.sprite, case.truth)
+        assert score.accuracy >= heur.accuracy - 1e-9, (seed, hyb.reason)
+        assert hyb.options[0].origin == "heuristic"
+
+
+def test_hybrid_reconstruct_returns_a_reconstruction(tiny_ckpt, real_images):
+    from pixelperfecter.core.types import ReconstructParams, Reconstruction
+
+    result = inference.hybrid_reconstruct(real_images[0], model=tiny_ckpt)
+    assert isinstance(result, Reconstruction) and result.ok and result.source == real_images[0]
+    forced = inference.hybrid_reconstruct(real_images[0], ReconstructParams(cell_size=8.0), model=tiny_ckpt)
+    assert forced.metrics.cell_w == pytest.approx(8.0)
+
+
+def test_cli_suggest_json(tiny_ckpt, real_images):
+    from typer.testing import CliRunner
+
+    from pixelperfecter_ml.cli import ml_app
+
+    result = CliRunner().invoke(ml_app, ["suggest", str(real_images[0]), str(real_images[1]), "--top-k", "2", "--json", "--model", str(tiny_ckpt)])
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [d["image"] for d in lines] == [str(real_images[0]), str(real_images[1])]
+    assert all(1 <= len(d["candidates"]) <= 2 for d in lines)
+    bad = CliRunner().invoke(ml_app, ["suggest", "/nonexistent.png", "--model", str(tiny_ckpt)])
+    assert bad.exit_code == 1 and "file not found" in bad.output
