@@ -13,6 +13,7 @@ from .types import Grid
 # A pixel whose colour differs from the reconstruction by more than this (L-inf) is a mismatch.
 DIFF_THRESHOLD = 48
 DIFF_RED = np.array([255, 0, 0], np.float32)
+DIFF_PINK = np.array([255, 150, 170], np.float32)
 
 
 def upscale(sprite: np.ndarray, factor: int) -> np.ndarray:
@@ -55,13 +56,33 @@ def mismatch_mask(image: np.ndarray, grid: Grid, sprite: np.ndarray, threshold: 
     return diff.max(axis=2) > threshold
 
 
+def core_mask(grid: Grid, margin: float = 0.15) -> np.ndarray:
+    """Pixels inside a cell's core: away from every cell boundary by ``margin`` of the cell.
+
+    Blur and halos make the pixels next to a boundary disagree with any flat colour; only a
+    mismatch in the core means the colour (or the grid) is wrong.
+    """
+
+    def axis_core(lines: np.ndarray, length: int) -> np.ndarray:
+        idx = cell_index(lines, length)
+        pos = np.arange(length) + 0.5
+        a, b = lines[idx], lines[idx + 1]
+        pad = np.maximum(1.0, margin * (b - a))
+        return (pos - a >= pad) & (b - pos >= pad)
+
+    return axis_core(grid.ys, grid.height)[:, None] & axis_core(grid.xs, grid.width)[None, :]
+
+
 def diff_overlay(image: np.ndarray, grid: Grid, sprite: np.ndarray, threshold: int = DIFF_THRESHOLD) -> np.ndarray:
-    """The input, dimmed to grey, with every mismatching pixel painted red."""
+    """The input, dimmed to grey: mismatches inside cells in red, at cell edges in faint pink."""
     rgb = _composite_on_checker(image)
     grey = rgb.mean(axis=2, keepdims=True) * 0.6 + 60
     out = np.repeat(grey, 3, axis=2)
     mask = mismatch_mask(image, grid, sprite, threshold)
-    out[mask] = DIFF_RED
+    core = core_mask(grid)
+    edge = mask & ~core
+    out[edge] = 0.6 * out[edge] + 0.4 * DIFF_PINK
+    out[mask & core] = DIFF_RED
     return _to_rgba(out)
 
 
