@@ -16,7 +16,7 @@ bound (drift, seams, half-cell jumps) and stays on the uniform grid where there 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -45,7 +45,6 @@ MIN_COHERENCE = 0.05
 class AxisFit:
     cell: float
     offset: float
-    lines: np.ndarray
     coherence: float
     mid_ratio: float
     candidates: tuple[GridCandidate, ...]
@@ -112,14 +111,6 @@ def _jpeg_block_step(grad: np.ndarray, axis: int = 1) -> float:
 def _noise_floor(profile: np.ndarray) -> float:
     inner = profile[1:-1]
     return float(np.percentile(inner, 25)) if inner.size else 0.0
-
-
-def _spectrum(profile: np.ndarray, pad: int = 16) -> tuple[np.ndarray, np.ndarray]:
-    """Complex spectrum of the edge profile on a fine frequency grid, and the frequencies."""
-    n = len(profile) * pad
-    spec = np.fft.rfft(profile, n=n)
-    freqs = np.arange(len(spec)) / n
-    return spec, freqs
 
 
 def _phase(profile: np.ndarray, cell: float) -> tuple[float, float]:
@@ -326,7 +317,7 @@ def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float
         if min_cell <= c <= max_cell
     )
     primary = GridCandidate(cell=best.cell, offset=best.offset, score=best.coherence * (1 - min(1.0, best.mid_ratio)))
-    return AxisFit(best.cell, best.offset, best.lines, best.coherence, best.mid_ratio, (primary,) + others + harmonics)
+    return AxisFit(best.cell, best.offset, best.coherence, best.mid_ratio, (primary,) + others + harmonics)
 
 
 def _climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: float) -> AxisFit:
@@ -371,7 +362,7 @@ def _climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: f
     offset, coh = _phase(profile, cell)
     lv, noise = _comb_levels(profile, cell, offset, 1)
     mid = float(noise / lv[0]) if lv[0] > 0 else 1.0
-    return AxisFit(cell=cell, offset=offset, lines=np.empty(0), coherence=coh, mid_ratio=mid, candidates=())
+    return AxisFit(cell=cell, offset=offset, coherence=coh, mid_ratio=mid, candidates=())
 
 
 def place_lines(profile: np.ndarray, cell: float, offset: float, snap: bool = True) -> np.ndarray:
@@ -444,7 +435,6 @@ def _axis_from_override(profile: np.ndarray, cell: float, offset: float | None) 
     return AxisFit(
         cell=cell,
         offset=found_offset if offset is None else offset % cell,
-        lines=np.empty(0),
         coherence=coh,
         mid_ratio=0.0,
         candidates=(),
@@ -481,7 +471,7 @@ def detect_grid(
             continue
         fit = choose_axis(profile)
         if fit is not None and off is not None:
-            fit = AxisFit(fit.cell, off % fit.cell, fit.lines, fit.coherence, fit.mid_ratio, fit.candidates)
+            fit = replace(fit, offset=off % fit.cell)
         fits.append(fit)
 
     fx, fy = fits
@@ -553,6 +543,10 @@ def _bad_cell_share(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, cell_w: fl
     return float(np.mean((errors > 64).mean(axis=2) > 0.15))
 
 
+def _halved(fit: AxisFit) -> AxisFit:
+    return replace(fit, cell=fit.cell / 2, offset=fit.offset % (fit.cell / 2))
+
+
 def _split_if_details(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, fx: AxisFit, fy: AxisFit, split_x: bool, split_y: bool) -> tuple[AxisFit, AxisFit]:
     """Halve the cells when single-cell details show each chosen cell is really 2 (or 2x2).
 
@@ -578,8 +572,7 @@ def _split_if_details(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, fx: Axis
         ch = fy.cell / 2 if sy else fy.cell
         fine = _bad_cell_share(rgba, ex, ey, cw, ch, fx.offset, fy.offset)
         if fine <= 0.4 * coarse:
-            halve = lambda f: AxisFit(f.cell / 2, f.offset % (f.cell / 2), f.lines, f.coherence, f.mid_ratio, f.candidates)  # noqa: E731
-            return (halve(fx) if sx else fx), (halve(fy) if sy else fy)
+            return (_halved(fx) if sx else fx), (_halved(fy) if sy else fy)
     return fx, fy
 
 
