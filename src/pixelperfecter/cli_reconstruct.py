@@ -174,15 +174,26 @@ def reconstruct_command(
     name_width = min(40, max(len(job.path.name) for job in jobs))
     show_progress = console is not None and len(jobs) > 1 and sys.stdout.isatty()
 
+    live_bar: list = []  # the rich Progress while it is on screen
+
+    def say_err(message: str) -> None:
+        # While the bar is live every line must go through its console, or it lands on the bar.
+        if live_bar:
+            from rich.text import Text
+
+            live_bar[0].console.print(Text(message))
+        else:
+            _err(message)
+
     def emit(result: "ImageResult") -> None:
         nonlocal failed
         results.append(result)
         if not result.ok:
             failed += 1
-            _err(f"error: {result.image}: {result.error}")
+            say_err(f"error: {result.image}: {result.error}")
         for warning in result.warnings:
             if not warning.startswith("suspicious:"):
-                _err(f"warning: {result.image}: {warning}")
+                say_err(f"warning: {result.image}: {warning}")
         if json_out:
             typer.echo(json.dumps(result.as_json()))
             sys.stdout.flush()
@@ -204,6 +215,7 @@ def reconstruct_command(
                 console=console, transient=True,
             ) as progress:
                 task = progress.add_task("images", total=len(jobs))
+                live_bar.append(progress)
                 # Advanced as results are shown (input order) and from this thread, so the bar and
                 # the lines printed above it always agree.
                 for result in run_batch(jobs, settings, n_workers):
