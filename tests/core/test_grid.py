@@ -194,3 +194,21 @@ def test_precomputed_profiles_give_the_same_grid():
     assert direct.grid.cell_w == reused.grid.cell_w and direct.grid.cell_h == reused.grid.cell_h
     np.testing.assert_array_equal(direct.grid.xs, reused.grid.xs)
     np.testing.assert_array_equal(direct.grid.ys, reused.grid.ys)
+
+
+def test_strokes_thinner_than_a_cell_do_not_invent_cells():
+    import cv2
+
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        cell = float(rng.uniform(9, 20))
+        case = _case(cell, cell, rng.uniform(0, cell), rng.uniform(0, cell), seed, size=(480, 420), blur_sigma=0.6, noise_sigma=2.0)
+        img = case.image.copy()
+        for _ in range(6):  # a third of a cell wide, at any angle and position
+            p1 = tuple(int(v) for v in rng.integers(0, 420, 2))
+            p2 = tuple(int(v) for v in rng.integers(0, 420, 2))
+            cv2.line(img, p1, p2, (20, 20, 20, 255), max(1, int(cell / 3)))
+        det = detect_grid(img)
+        assert det.grid is not None
+        assert _within(det.grid.cell_w, cell) and _within(det.grid.cell_h, cell), (seed, det.grid.cell_w, cell)
+        assert abs(det.grid.cells_x - case.truth.shape[1]) <= 1

@@ -571,7 +571,9 @@ def _split_if_details(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, fx: Axis
         cw = fx.cell / 2 if sx else fx.cell
         ch = fy.cell / 2 if sy else fy.cell
         fine = _bad_cell_share(rgba, ex, ey, cw, ch, fx.offset, fy.offset)
-        if fine <= 0.4 * coarse:
+        # Real single-cell details vanish almost completely at the right size; sub-cell strokes
+        # (which must not invent cells) only get thinner in share.
+        if fine <= 0.15 * coarse:
             return (_halved(fx) if sx else fx), (_halved(fy) if sy else fy)
     return fx, fy
 
