@@ -308,7 +308,12 @@ def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float
     best = fits[0]
     for fit in fits[1:]:
         # Only towards coarser cells: a finer non-harmonic comb always finds some edges to sit on.
-        if fit.cell > best.cell and best.mid_ratio > SUSPECT_MID and fit.mid_ratio < 0.6 * best.mid_ratio and fit.coherence >= 0.5 * best.coherence:
+        # A whole multiple of the winner with much cleaner cells is the grid the ladder missed
+        # (drift can hide the empty mid-lines of a 1/2 harmonic).
+        ratio = fit.cell / best.cell
+        harmonic = round(ratio) >= 2 and abs(ratio - round(ratio)) < 0.03 * round(ratio)
+        suspect = best.mid_ratio > SUSPECT_MID or (harmonic and fit.mid_ratio < 0.3 * best.mid_ratio)
+        if fit.cell > best.cell and suspect and fit.mid_ratio < 0.6 * best.mid_ratio and fit.coherence >= 0.5 * best.coherence:
             best = fit
     others = tuple(GridCandidate(cell=f.cell, offset=f.offset, score=f.coherence * (1 - min(1.0, f.mid_ratio))) for f in fits if f is not best)
     harmonics = tuple(
@@ -543,38 +548,33 @@ def _bad_cell_share(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, cell_w: fl
     return float(np.mean((errors > 64).mean(axis=2) > 0.15))
 
 
-def _halved(fit: AxisFit) -> AxisFit:
-    return replace(fit, cell=fit.cell / 2, offset=fit.offset % (fit.cell / 2))
+def _divided(fit: AxisFit, by: int) -> AxisFit:
+    return replace(fit, cell=fit.cell / by, offset=fit.offset % (fit.cell / by)) if by > 1 else fit
 
 
 def _split_if_details(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, fx: AxisFit, fy: AxisFit, split_x: bool, split_y: bool) -> tuple[AxisFit, AxisFit]:
-    """Halve the cells when single-cell details show each chosen cell is really 2 (or 2x2).
+    """Divide the cells by 2 or 3 when single-cell details show each chosen cell is several.
 
     Along a 1-D profile a few 1-cell details (eyes, highlights) vanish next to the outlines of
-    2x2 blocks; in 2-D they are cells whose core holds two colours, which halving fixes.
+    larger blocks, and a sprite whose big shapes line up every 2 or 3 cells fakes a coarse
+    grid; in 2-D those cells' cores hold two colours, which the right division fixes.
     """
-    options = []
-    if split_x and split_y:
-        options.append((True, True))
-    if split_x:
-        options.append((True, False))
-    if split_y:
-        options.append((False, True))
-    # Halved cells need a core of a few pixels, or they look clean only for lack of samples.
-    options = [(sx, sy) for sx, sy in options if (not sx or fx.cell / 2 >= 4) and (not sy or fy.cell / 2 >= 4)]
+    divisors = [(dx, dy) for dx in ((1, 2, 3) if split_x else (1,)) for dy in ((1, 2, 3) if split_y else (1,))]
+    # Fewest extra cells first: a coarser fix that works is preferred over a finer one.
+    options = sorted((d for d in divisors if d != (1, 1)), key=lambda d: (d[0] * d[1], d))
+    # Divided cells need a core of a few pixels, or they look clean only for lack of samples.
+    options = [(dx, dy) for dx, dy in options if fx.cell / dx >= 4 and fy.cell / dy >= 4]
     if not options:
         return fx, fy
     coarse = _bad_cell_share(rgba, ex, ey, fx.cell, fy.cell, fx.offset, fy.offset)
     if coarse < MIN_BAD_SHARE:
         return fx, fy
-    for sx, sy in options:
-        cw = fx.cell / 2 if sx else fx.cell
-        ch = fy.cell / 2 if sy else fy.cell
-        fine = _bad_cell_share(rgba, ex, ey, cw, ch, fx.offset, fy.offset)
-        # Real single-cell details vanish almost completely at the right size; sub-cell strokes
-        # (which must not invent cells) only get thinner in share.
+    for dx, dy in options:
+        fine = _bad_cell_share(rgba, ex, ey, fx.cell / dx, fy.cell / dy, fx.offset, fy.offset)
+        # Real details vanish almost completely at the right size; sub-cell strokes (which
+        # must not invent cells) only get thinner in share.
         if fine <= 0.15 * coarse:
-            return (_halved(fx) if sx else fx), (_halved(fy) if sy else fy)
+            return _divided(fx, dx), _divided(fy, dy)
     return fx, fy
 
 
