@@ -59,11 +59,13 @@ def test_integer_upscale_is_exact(cell, half_phase):
     np.testing.assert_array_equal(det.grid.ys, np.round(case.ys).astype(int))
 
 
-def test_coarse_looking_art_keeps_its_single_cell_details():
-    """Art drawn mostly in 2x2 blocks still has 1-cell details: the grid must not double."""
+@pytest.mark.parametrize("block", [2, 3])
+def test_coarse_looking_art_keeps_its_single_cell_details(block):
+    """Art drawn mostly in 2x2 (or 3x3) blocks still has 1-cell details: the grid must not grow."""
     rng = np.random.default_rng(7)
-    coarse = synth.random_sprite(rng, 22, 22)
-    sprite = np.repeat(np.repeat(coarse, 2, axis=0), 2, axis=1)
+    n = 44 // block + 1
+    coarse = synth.random_sprite(rng, n, n)
+    sprite = np.repeat(np.repeat(coarse, block, axis=0), block, axis=1)
     for _ in range(25):
         y, x = rng.integers(0, 44, 2)
         sprite[y, x, :3] = 255 - sprite[y, x, :3]
@@ -71,7 +73,7 @@ def test_coarse_looking_art_keeps_its_single_cell_details():
     case = synth.degrade(sprite, deg, 372, 372, rng)
     det = detect_grid(case.image)
     assert det.grid is not None
-    assert _within(det.grid.cell_w, 9.3) and _within(det.grid.cell_h, 9.3)
+    assert _within(det.grid.cell_w, 9.3) and _within(det.grid.cell_h, 9.3), (det.grid.cell_w, det.grid.cell_h)
 
 
 def test_sharp_integer_grid_is_not_reported_as_a_fine_harmonic():
