@@ -85,6 +85,9 @@ def test_a_wrong_grid_has_a_higher_diff_than_the_right_one():
     assert right.metrics.diff_pct < 1.0
     assert wrong.metrics.diff_pct > 5 * max(right.metrics.diff_pct, 0.5)
     assert wrong.metrics.confidence < right.metrics.confidence
+    # The default thresholds flag the wrong grid and leave the right one alone.
+    assert right.metrics.flags(Thresholds()) == ()
+    assert {"diff_pct", "confidence"} <= set(wrong.metrics.flags(Thresholds()))
 
 
 def test_no_grid_result_has_a_reason_and_no_sprite():

@@ -125,7 +125,8 @@ class ReconstructParams:
 class Thresholds:
     """Limits beyond which a result is flagged as suspicious."""
 
-    max_diff_pct: float = 5.0
+    # Right grids stay under ~0.2% (see metrics.confidence_with_fit); 1% is clearly wrong somewhere.
+    max_diff_pct: float = 1.0
     min_confidence: float = 0.5
     min_cell: float = 4.0
     max_cell: float = 64.0
