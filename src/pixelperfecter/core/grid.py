@@ -1,17 +1,21 @@
 """Grid detection: cell size, phase and the position of every grid line, per axis.
 
-The evidence is an edge profile per axis (colour gradient summed across the other axis).
-Candidate periods come from the peaks of its spectrum; the classic failure is a harmonic,
-so the choice between candidates is made in image space:
+The evidence is an edge profile per axis (the strongest colour step at each pixel boundary,
+summed across the other axis; JPEG's 8-px block steps and the grain floor taken out).
 
-* a period that is too *coarse* (2x, 3x, an icon-sheet layout) leaves real edges in the
-  middle of its cells -> rejected by the "mid-cell edge" test;
-* a period that is too *fine* (1/2 .. 1/6) passes that test too, so among the periods that
-  pass, the largest wins.
+1. Candidate periods are the peaks of a local (Welch-style) spectrum of the profile.
+2. Harmonics are the classic failure, so from each candidate the *harmonic ladder* is walked
+   in image space: finer while the finer comb's extra lines all carry edges (a 2x grid or an
+   icon-sheet layout), coarser while the dropped lines are all empty (a 1/k harmonic, all
+   equally strong on a sharp integer upscale).  The strongest start wins unless another gives
+   clearly cleaner cells (fewer edges mid-cell).
+3. In 2-D, a grid whose cells hold two colours where dividing them by 2 or 3 fixes it is too
+   coarse: single-cell details vanish in a 1-D profile but not here.
+4. The pitch is refined by a robust straight-line fit through the snapped edges, and every
+   line is placed by dynamic programming: it follows local edge evidence within a bound
+   (drift, seams, half-cell jumps) and stays on the uniform grid where there is none.
 
-The winner's pitch is refined by a robust straight-line fit through the snapped edges, and
-every line is then placed by dynamic programming: it follows local edge evidence within a
-bound (drift, seams, half-cell jumps) and stays on the uniform grid where there is none.
+If edges fall mid-cell about as often as on lines, the answer is "no grid" with a reason.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ EMPTY = 0.3
 SUSPECT_MID = 0.15
 # Averaged over both axes, above this the edges ignore any grid: noise, photos, paintings.
 NO_GRID_MID = 0.5
-# Share of two-colour cells below which a grid is not checked for being 2x too coarse.
+# Share of two-colour cells below which a grid is not checked for being 2x/3x too coarse.
 MIN_BAD_SHARE = 0.01
 # Below this spectral coherence an axis has no usable periodic structure.
 MIN_COHERENCE = 0.05
@@ -251,11 +255,11 @@ def _snap_lines(profile: np.ndarray, cell: float, offset: float, window: float) 
     return idx, np.stack([positions, energy, uniform], axis=1)
 
 
-def _robust_pitch(profile: np.ndarray, cell: float, offset: float, floor: float) -> tuple[float, float]:
+def _robust_pitch(profile: np.ndarray, cell: float, offset: float) -> tuple[float, float]:
     """Refine (cell, offset) by a robust straight-line fit through the snapped edge centroids."""
     idx, snapped = _snap_lines(profile, cell, offset, 0.25)
     pos, energy = snapped[:, 0], snapped[:, 1]
-    weight = np.clip(energy - floor, 0, None)
+    weight = np.clip(energy, 0, None)
     keep = weight > 0.1 * (weight.max() if weight.size else 0)
     if keep.sum() < 3:
         return cell, offset
@@ -280,9 +284,10 @@ def _robust_pitch(profile: np.ndarray, cell: float, offset: float, floor: float)
 def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float = MAX_CELL) -> AxisFit | None:
     """Detect the cell size and phase for one axis, or None without periodic evidence.
 
-    Start from the strongest spectral period, then walk the harmonic ladder in image space:
-    go finer while the finer comb's extra lines all carry edges (an icon layout or a 2x-coarse
-    grid), then coarser while the coarser comb's dropped lines are all empty (a 1/k harmonic).
+    Walks the harmonic ladder (see the module docstring) from each strong spectral period
+    and keeps the strongest start's grid unless another start's cells are clearly cleaner.
+    The returned candidates (best first, then the other starts and the 1/2 and 2x harmonics)
+    are what the TUI and the ML track show as alternatives.
     """
     length = len(profile) - 1
     # Fewer than ~8 cells across is not pixel art we can tell from its own layout.
@@ -291,7 +296,6 @@ def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float
         return None
     # Grain adds a flat floor of small gradients everywhere; only what rises above it is edges.
     profile = np.clip(profile - _noise_floor(profile), 0, None)
-    floor = 0.0
     mag, freqs = _coherence_spectrum(profile, max_cell=max_cell)
     peaks = _peak_periods(mag, freqs, min_cell, max_cell)
     if not peaks or peaks[0][1] < MIN_COHERENCE:
@@ -304,12 +308,11 @@ def choose_axis(profile: np.ndarray, min_cell: float = MIN_CELL, max_cell: float
         if all(abs(fit.cell - f.cell) > 0.02 * f.cell for f in fits):
             fits.append(fit)
     # The strongest peak's ladder wins unless another start finds a grid with clearly cleaner
-    # cells (JPEG's 8-px blocks or a sprite layout can out-shout the real grid).
+    # cells (a sprite layout can out-shout the real grid).  Only towards coarser cells: a finer
+    # non-harmonic comb always finds some edges to sit on.  A whole multiple of the winner with
+    # much cleaner cells is the grid the ladder missed (drift hides a 1/2 harmonic's empty lines).
     best = fits[0]
     for fit in fits[1:]:
-        # Only towards coarser cells: a finer non-harmonic comb always finds some edges to sit on.
-        # A whole multiple of the winner with much cleaner cells is the grid the ladder missed
-        # (drift can hide the empty mid-lines of a 1/2 harmonic).
         ratio = fit.cell / best.cell
         harmonic = round(ratio) >= 2 and abs(ratio - round(ratio)) < 0.03 * round(ratio)
         suspect = best.mid_ratio > SUSPECT_MID or (harmonic and fit.mid_ratio < 0.3 * best.mid_ratio)
@@ -363,7 +366,7 @@ def _climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: f
         base, _ = _refine_period(profile, base * best_merge, min_cell, max_cell)
     cell, _ = _refine_period(profile, base, min_cell, max_cell)
     offset, _ = _phase(profile, cell)
-    cell, offset = _robust_pitch(profile, cell, offset, 0.0)
+    cell, offset = _robust_pitch(profile, cell, offset)
     offset, coh = _phase(profile, cell)
     lv, noise = _comb_levels(profile, cell, offset, 1)
     mid = float(noise / lv[0]) if lv[0] > 0 else 1.0
