@@ -214,3 +214,18 @@ def test_strokes_thinner_than_a_cell_do_not_invent_cells():
         assert det.grid is not None
         assert _within(det.grid.cell_w, cell) and _within(det.grid.cell_h, cell), (seed, det.grid.cell_w, cell)
         assert abs(det.grid.cells_x - case.truth.shape[1]) <= 1
+
+
+def test_jpeg_block_grid_is_not_taken_for_the_cell_grid():
+    """JPEG's 8x8 blocks put a small step every 8 px everywhere; a sparse sprite must still win."""
+    case = synth.make_case(10_020_044, "ai")  # 34-px cells, quality 71: once read as an 8-px grid
+    assert case.degradation.jpeg_quality is not None and case.cell_w > 16
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    assert _within(det.grid.cell_w, case.cell_w) and _within(det.grid.cell_h, case.cell_h), (det.grid.cell_w, det.grid.cell_h)
+
+
+def test_clean_8px_grid_at_phase_0_survives_the_jpeg_correction():
+    case = _case(8.0, 8.0, 0.0, 0.0, seed=21, size=(400, 360))
+    det = detect_grid(case.image)
+    assert det.grid.cell_w == pytest.approx(8.0, abs=0.01) and det.grid.cell_h == pytest.approx(8.0, abs=0.01)
