@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .preprocess import PARAM_SCALE, crop_origins, model_input, premultiplied_rgb
+from .preprocess import PARAM_SCALE, busiest_windows, model_input, premultiplied_rgb
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "grid_estimator.pt"
 CROPS_PER_AXIS = 2  # 2 x 2 crops: enough agreement signal, inference stays under ~30 ms
@@ -120,8 +120,8 @@ def predict_crops(predictor: Predictor, rgba: np.ndarray, crops_per_axis: int = 
     """The model's answer for each crop, offsets moved from crop to image coordinates."""
     rgb = premultiplied_rgb(rgba)
     side = predictor.crop
-    h, w = rgb.shape[:2]
-    origins = [(x0, y0) for y0 in crop_origins(h, side, crops_per_axis) for x0 in crop_origins(w, side, crops_per_axis)]
+    # The busiest crops of a 4x4 layout: corners of a big canvas are often empty background.
+    origins = busiest_windows(rgb, side, crops_per_axis * crops_per_axis, steps=2 * crops_per_axis)
     batch = np.stack([model_input(rgb[y0 : y0 + side, x0 : x0 + side], side) for x0, y0 in origins])
     out = predictor(batch)
     preds = []

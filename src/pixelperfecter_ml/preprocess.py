@@ -57,25 +57,30 @@ def crop_origins(length: int, side: int, count: int) -> list[int]:
     return sorted({int(round(v)) for v in np.linspace(0, length - side, count)})
 
 
-def busiest_window(rgb: np.ndarray, side: int, steps: int = 3) -> tuple[int, int]:
-    """(x0, y0) of the ``side`` window with the most edges among a steps x steps layout.
+def busiest_windows(rgb: np.ndarray, side: int, count: int, steps: int = 3) -> list[tuple[int, int]]:
+    """(x0, y0) of the ``count`` ``side`` windows with the most edges among a steps x steps layout.
 
-    Used to pick the cached region of a big real image: a window of flat background
-    would teach the estimator nothing about the grid.
+    A window of flat background teaches the estimator nothing about the grid, and tells it
+    nothing at inference either: real sprites often sit in a large empty canvas.
     """
     h, w = rgb.shape[:2]
     if h <= side and w <= side:
-        return 0, 0
+        return [(0, 0)]
     edges = cv2.Canny(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY), CANNY_LOW, CANNY_HIGH)
     integral = cv2.integral(edges.astype(np.float32) / 255.0)
-    best, best_xy = -1.0, (0, 0)
+    scored = []
     for y0 in crop_origins(h, side, steps):
         for x0 in crop_origins(w, side, steps):
             y1, x1 = min(h, y0 + side), min(w, x0 + side)
             total = integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]
-            if total > best:
-                best, best_xy = float(total), (x0, y0)
-    return best_xy
+            scored.append((-float(total), y0, x0))
+    scored.sort()
+    return [(x0, y0) for _, y0, x0 in scored[:count]]
+
+
+def busiest_window(rgb: np.ndarray, side: int, steps: int = 3) -> tuple[int, int]:
+    """(x0, y0) of the ``side`` window with the most edges among a steps x steps layout."""
+    return busiest_windows(rgb, side, 1, steps)[0]
 
 
 def local_offset(offset: float, cell: float, shift: float) -> float:

@@ -165,3 +165,17 @@ def test_cli_suggest_json(tiny_ckpt, real_images):
     assert all(1 <= len(d["candidates"]) <= 2 for d in lines)
     bad = CliRunner().invoke(ml_app, ["suggest", "/nonexistent.png", "--model", str(tiny_ckpt)])
     assert bad.exit_code == 1 and "file not found" in bad.output
+
+
+def test_crops_are_taken_where_the_sprite_is_not_the_empty_canvas():
+    from pixelperfecter.core.synth import random_sprite
+    from pixelperfecter_ml.preprocess import busiest_windows
+
+    rng = np.random.default_rng(0)
+    canvas = np.full((800, 800, 3), 30, np.uint8)
+    sprite = random_sprite(rng, 20, 20)[..., :3]
+    canvas[500:740, 520:760] = np.repeat(np.repeat(sprite, 12, axis=0), 12, axis=1)
+    windows = busiest_windows(canvas, 160, 4, steps=4)
+    assert len(windows) == 4
+    for x0, y0 in windows:  # every crop overlaps the sprite, none is plain background
+        assert x0 + 160 > 520 and y0 + 160 > 500
