@@ -229,3 +229,31 @@ def test_clean_8px_grid_at_phase_0_survives_the_jpeg_correction():
     case = _case(8.0, 8.0, 0.0, 0.0, seed=21, size=(400, 360))
     det = detect_grid(case.image)
     assert det.grid.cell_w == pytest.approx(8.0, abs=0.01) and det.grid.cell_h == pytest.approx(8.0, abs=0.01)
+
+
+def _icon_sheet(seed: int, cell: float = 14.3, cells: int = 16, gap: int = 40):
+    """A 2x2 sheet of icons on a flat background, each icon on its own phase (up to half a cell)."""
+    rng = np.random.default_rng(seed)
+    background = np.array([40, 44, 52], np.uint8)
+    side = int(cells * cell)
+    size = 2 * side + 3 * gap
+    sheet = np.zeros((size, size, 4), np.uint8)
+    sheet[..., :3] = background
+    sheet[..., 3] = 255
+    for iy in range(2):
+        for ix in range(2):
+            sprite = synth.random_sprite(rng, cells + 2, cells + 2, transparent=True)
+            deg = synth.Degradation(cell_w=cell, cell_h=cell, offset_x=rng.uniform(0, 0.5) * cell, offset_y=rng.uniform(0, 0.5) * cell, blur_sigma=0.7, noise_sigma=2.0)
+            icon = synth.degrade(sprite, deg, side, side, rng).image
+            alpha = icon[..., 3:4].astype(np.float32) / 255
+            x0, y0 = gap + ix * (side + gap), gap + iy * (side + gap)
+            sheet[y0 : y0 + side, x0 : x0 + side, :3] = (icon[..., :3] * alpha + background * (1 - alpha)).astype(np.uint8)
+    return sheet
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_icon_sheet_with_a_phase_per_icon_keeps_the_real_cell_size(seed):
+    """Two combs half a cell apart sum to one comb of half the pitch; the quarters see the truth."""
+    det = detect_grid(_icon_sheet(seed))
+    assert det.grid is not None
+    assert abs(det.grid.cell_w / 14.3 - 1) < 0.02 and abs(det.grid.cell_h / 14.3 - 1) < 0.02, (det.grid.cell_w, det.grid.cell_h)

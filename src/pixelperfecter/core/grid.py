@@ -502,7 +502,17 @@ def detect_grid(
                 reason=f"no consistent grid: edges fall inside cells as often as on lines (score {fx.mid_ratio:.2f}/{fy.mid_ratio:.2f})",
             )
     if params.target_cells is None:
-        fx, fy = _split_if_details(rgba, ex, ey, fx, fy, params.forced_cell_w is None, params.forced_cell_h is None)
+        free_x, free_y = params.forced_cell_w is None, params.forced_cell_h is None
+        coarse = _bad_cell_share(rgba, ex, ey, fx.cell, fy.cell, fx.offset, fy.offset) if free_x or free_y else 0.0
+        # Two-colour cells (the grid is too coarse, or icons of a sheet sit on other phases or
+        # pitches) or many edges mid-cell (two phases summed look like half the pitch): only
+        # then are the costlier checks worth running.
+        if coarse >= MIN_BAD_SHARE or max(fx.mid_ratio, fy.mid_ratio) > SUSPECT_MID:
+            rx, ry = _regional_consensus(rgba, fx, fy, free_x, free_y)
+            # An axis the regions corrected is mixed-phase: its global cells look two-coloured
+            # for that reason, which the 2-D detail check must not take for details.
+            same = rx is fx and ry is fy
+            fx, fy = _split_if_details(rgba, ex, ey, rx, ry, free_x and rx is fx, free_y and ry is fy, coarse if same else None)
 
     ratio = fx.cell / fy.cell
     if ratio > 1.5 or ratio < 1 / 1.5:
@@ -551,11 +561,54 @@ def _bad_cell_share(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, cell_w: fl
     return float(np.mean((errors > 64).mean(axis=2) > 0.15))
 
 
+def _regional_consensus(rgba: np.ndarray, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool) -> tuple[AxisFit, AxisFit]:
+    """Take a whole multiple of the global cell when the image's quarters agree on it.
+
+    Icon sheets often put each icon on its own phase; summed over the whole image, two combs
+    half a cell apart look like one comb of half the pitch.  Each quarter of the image mostly
+    holds one icon on one phase, so it sees the real cell.
+    """
+    height, width = rgba.shape[:2]
+    if min(height, width) < 320:
+        return fx, fy
+    votes: dict[int, list[tuple[float, float]]] = {0: [], 1: []}
+    for y0, y1 in ((0, height // 2), (height // 2, height)):
+        for x0, x1 in ((0, width // 2), (width // 2, width)):
+            tile = rgba[y0:y1, x0:x1]
+            tx, ty = edge_profiles(tile)
+            for axis, profile in ((0, tx), (1, ty)):
+                fit = choose_axis(profile)
+                if fit is not None and fit.mid_ratio < SUSPECT_MID:
+                    votes[axis].append((fit.cell, float(profile.sum())))
+    out = []
+    for axis, fit, free in ((0, fx, free_x), (1, fy, free_y)):
+        chosen = fit
+        total = sum(w for _, w in votes[axis])
+        if free and len(votes[axis]) >= 2 and total > 0:
+            cells = np.array([c for c, _ in votes[axis]])
+            weights = np.array([w for _, w in votes[axis]])
+            consensus = float(np.median(cells))
+            agree = np.abs(cells / consensus - 1) < 0.02
+            ratio = consensus / fit.cell
+            k = round(ratio)
+            # Regions that agree (by most of the edge energy) on a cell the global fit missed,
+            # by a harmonic (k = 2, 3) or by a pull of a few percent (k = 1; under 2% is the
+            # local drift of a single-grid image, not a mix of phases).
+            missed = k in (2, 3) or (k == 1 and abs(ratio - 1) > 0.02)
+            if agree.sum() >= 2 and weights[agree].sum() > 0.5 * total and missed and abs(ratio - k) < 0.06 * k:
+                cell = float(np.median(cells[agree]))
+                chosen = replace(fit, cell=cell, offset=fit.offset % cell)
+        out.append(chosen)
+    return out[0], out[1]
+
+
 def _divided(fit: AxisFit, by: int) -> AxisFit:
     return replace(fit, cell=fit.cell / by, offset=fit.offset % (fit.cell / by)) if by > 1 else fit
 
 
-def _split_if_details(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, fx: AxisFit, fy: AxisFit, split_x: bool, split_y: bool) -> tuple[AxisFit, AxisFit]:
+def _split_if_details(
+    rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, fx: AxisFit, fy: AxisFit, split_x: bool, split_y: bool, coarse: float | None = None
+) -> tuple[AxisFit, AxisFit]:
     """Divide the cells by 2 or 3 when single-cell details show each chosen cell is several.
 
     Along a 1-D profile a few 1-cell details (eyes, highlights) vanish next to the outlines of
@@ -569,7 +622,8 @@ def _split_if_details(rgba: np.ndarray, ex: np.ndarray, ey: np.ndarray, fx: Axis
     options = [(dx, dy) for dx, dy in options if fx.cell / dx >= 4 and fy.cell / dy >= 4]
     if not options:
         return fx, fy
-    coarse = _bad_cell_share(rgba, ex, ey, fx.cell, fy.cell, fx.offset, fy.offset)
+    if coarse is None:
+        coarse = _bad_cell_share(rgba, ex, ey, fx.cell, fy.cell, fx.offset, fy.offset)
     if coarse < MIN_BAD_SHARE:
         return fx, fy
     for dx, dy in options:
