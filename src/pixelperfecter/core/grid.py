@@ -508,7 +508,10 @@ def detect_grid(
         # pitches) or many edges mid-cell (two phases summed look like half the pitch): only
         # then are the costlier checks worth running.
         if coarse >= MIN_BAD_SHARE or max(fx.mid_ratio, fy.mid_ratio) > SUSPECT_MID:
-            rx, ry = _regional_consensus(rgba, fx, fy, free_x, free_y)
+            # Two-colour cells concern both axes; mid-cell edges only the axis that has them.
+            vote_x = free_x and (coarse >= MIN_BAD_SHARE or fx.mid_ratio > SUSPECT_MID)
+            vote_y = free_y and (coarse >= MIN_BAD_SHARE or fy.mid_ratio > SUSPECT_MID)
+            rx, ry = _regional_consensus(rgba, fx, fy, vote_x, vote_y)
             # An axis the regions corrected is mixed-phase: its global cells look two-coloured
             # for that reason, which the 2-D detail check must not take for details.
             same = rx is fx and ry is fy
@@ -576,7 +579,9 @@ def _regional_consensus(rgba: np.ndarray, fx: AxisFit, fy: AxisFit, free_x: bool
         for x0, x1 in ((0, width // 2), (width // 2, width)):
             tile = rgba[y0:y1, x0:x1]
             tx, ty = edge_profiles(tile)
-            for axis, profile in ((0, tx), (1, ty)):
+            for axis, profile, free in ((0, tx, free_x), (1, ty, free_y)):
+                if not free:
+                    continue
                 fit = choose_axis(profile)
                 if fit is not None and fit.mid_ratio < SUSPECT_MID:
                     votes[axis].append((fit.cell, float(profile.sum())))
