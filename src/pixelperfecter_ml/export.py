@@ -9,10 +9,11 @@ checkpoint (no optimizer state) into the package assets as the shipped default m
 from __future__ import annotations
 
 import importlib.util
-import os
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pixelperfecter.core.io import atomic_write
 
 
 @dataclass
@@ -31,12 +32,7 @@ def slim_checkpoint(src: str | Path, dest: str | Path) -> Path:
 
     state = load_checkpoint(src)
     slim = {k: state[k] for k in ("format", "kind", "model", "config", "step", "best_val_mae", "val", "torch_version") if k in state}
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.tmp")
-    torch.save(slim, tmp)
-    os.replace(tmp, dest)
-    return dest
+    return atomic_write(dest, lambda tmp: torch.save(slim, tmp))
 
 
 def export_model(checkpoint: str | Path, out_dir: str | Path, make_default: bool = False) -> ExportResult:
@@ -51,10 +47,7 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, make_default: bool
         # torch.jit is deprecated upstream but still the format that loads without our code.
         warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(model)
-    ts_path = out / "grid_estimator.ts"
-    tmp = ts_path.with_name(f".{ts_path.name}.tmp")
-    scripted.save(str(tmp))
-    os.replace(tmp, ts_path)
+    ts_path = atomic_write(out / "grid_estimator.ts", lambda tmp: scripted.save(str(tmp)))
     result = ExportResult(torchscript=ts_path)
     if importlib.util.find_spec("onnx") is None:
         result.messages.append("ONNX skipped: the onnx package is not installed (pip install onnx)")

@@ -34,6 +34,8 @@ import torch.nn.functional as F
 from .config import SOURCES, TrainConfig, config_from_dict, dump_yaml
 from .dataset import GridDataset, StratifiedSampler, load_splits
 from .model import build_model, decode, period_targets, phase_to_offset
+from pixelperfecter.core.io import atomic_write
+
 from .preprocess import PARAM_SCALE
 
 CHECKPOINT_FORMAT = 1
@@ -229,10 +231,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, cfg: TrainConfig, step: 
         state["rng_cpu"] = torch.get_rng_state()
     if scaler is not None:
         state["scaler"] = scaler.state_dict()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def load_checkpoint(path: str | Path) -> dict:

@@ -211,3 +211,19 @@ def test_iter_images_files_folders_globs(tmp_path):
     assert names(iter_images([tmp_path / "notes.txt", tmp_path / "a.png", tmp_path / "a.png"])) == ["notes.txt", "a.png"]
     assert iter_images([tmp_path / "missing.png"]) == [tmp_path / "missing.png"]
 
+
+
+def test_atomic_write_leaves_nothing_when_the_writer_fails(tmp_path):
+    from pixelperfecter.core.io import atomic_write
+
+    target = tmp_path / "out" / "result.bin"
+
+    def broken(tmp):
+        tmp.write_bytes(b"half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        atomic_write(target, broken)
+    assert not target.exists() and list((tmp_path / "out").iterdir()) == []
+    atomic_write(target, lambda tmp: tmp.write_bytes(b"whole"))
+    assert target.read_bytes() == b"whole" and len(list((tmp_path / "out").iterdir())) == 1

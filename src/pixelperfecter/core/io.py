@@ -6,6 +6,7 @@ import functools
 import os
 import tempfile
 import warnings as _warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -127,14 +128,17 @@ def _new_file_mode() -> int:
 _new_file_mode()  # read the umask now, while the importing program is still single-threaded
 
 
-def save_png(path: str | os.PathLike[str], rgba: np.ndarray, keep_alpha: bool = True) -> Path:
-    """Write a PNG atomically: a temp file in the same folder, then a rename."""
+def atomic_write(path: str | os.PathLike[str], write: Callable[[Path], None]) -> Path:
+    """Run ``write(tmp)`` on a temp file beside ``path``, then rename it into place.
+
+    Readers never see a half-written file, and a failed write leaves nothing behind.
+    """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            to_pil(rgba, keep_alpha).save(fh, format="PNG")
+        write(Path(tmp))
         os.chmod(tmp, _new_file_mode())
         os.replace(tmp, target)
     except BaseException:
@@ -144,24 +148,19 @@ def save_png(path: str | os.PathLike[str], rgba: np.ndarray, keep_alpha: bool = 
             pass
         raise
     return target
+
+
+def save_png(path: str | os.PathLike[str], rgba: np.ndarray, keep_alpha: bool = True) -> Path:
+    """Write a PNG atomically (see ``atomic_write``)."""
+    return atomic_write(path, lambda tmp: to_pil(rgba, keep_alpha).save(tmp, format="PNG"))
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
-        os.chmod(tmp, _new_file_mode())
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    return target
+
+    return atomic_write(path, write)
 
 
 def iter_images(paths: list[Path], recursive: bool = False) -> list[Path]:
