@@ -19,7 +19,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .batch import ImageResult
 
 # Mirrors pixelperfecter.core.synth.TIERS (a test keeps them equal); not imported to keep load light.
-SYNTH_TIERS = ("clean", "fractional", "ai", "drift")
+SYNTH_TIERS = ("clean", "fractional", "ai", "drift", "small", "big", "sheet")
 # Mirrors pixelperfecter.core.io.DEFAULT_MAX_PIXELS (a test keeps them equal).
 DEFAULT_MAX_PIXELS = 64_000_000
 

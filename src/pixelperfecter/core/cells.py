@@ -59,11 +59,6 @@ def median_colors(samples: np.ndarray) -> np.ndarray:
     return np.partition(samples, mid, axis=2)[:, :, mid]
 
 
-def cell_colors(rgba: np.ndarray, grid: Grid) -> np.ndarray:
-    """Median colour of each cell's core: (cells_y, cells_x, 4) uint8."""
-    return median_colors(cell_samples(rgba, grid))
-
-
 def binarize_alpha(sprite: np.ndarray, threshold: int = 128) -> np.ndarray:
     out = sprite.copy()
     opaque = out[..., 3] >= threshold

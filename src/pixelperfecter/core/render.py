@@ -114,9 +114,3 @@ def _to_rgba(rgb: np.ndarray) -> np.ndarray:
     out[..., :3] = np.clip(rgb, 0, 255).round().astype(np.uint8)
     out[..., 3] = 255
     return out
-
-
-def zoom_crop(image: np.ndarray, x: int, y: int, size: int, factor: int) -> np.ndarray:
-    """A square crop upscaled with nearest neighbour, for looking at cells up close."""
-    crop = image[max(0, y) : y + size, max(0, x) : x + size]
-    return upscale(crop, factor)

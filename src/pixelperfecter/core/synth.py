@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-TIERS = ("clean", "fractional", "ai", "drift")
+TIERS = ("clean", "fractional", "ai", "drift", "small", "big", "sheet")
+# The harsh tiers draw art the way artists do (shade ramps, selective outlines, anti-aliasing,
+# dithering, speckled texture) instead of the flat, well-separated blocks of the first four.
+HARSH_TIERS = ("small", "big", "sheet")
 RESTORE_TOLERANCE = 24
 RESTORE_SHARE = 0.99
 
@@ -127,6 +130,128 @@ def random_sprite(rng: np.random.Generator, cells_x: int, cells_y: int, transpar
     return sprite
 
 
+def _shade_ramp(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` shades of one hue, dark to light, neighbours 20-40 levels apart (as artists ramp)."""
+    hue = rng.uniform(0, 1, 3)
+    hue = hue / max(float(hue.max()), 1e-6)
+    # Darker shades lean cool and lighter ones warm (hue shifting), the usual pixel-art ramp.
+    lo, hi = rng.uniform(40, 80), rng.uniform(190, 250)
+    levels = np.linspace(lo, hi, n)
+    shift = np.array([1.0, 0.0, -1.0]) * rng.uniform(0, 12)
+    ramp = levels[:, None] * (0.35 + 0.65 * hue[None, :]) + np.linspace(-1, 1, n)[:, None] * shift[None, :]
+    ramp = np.clip(ramp, 0, 255)
+    # Keep neighbouring shades at least 20 apart in L-inf (closer is one colour to the eye).
+    for i in range(1, n):
+        gap = float(np.abs(ramp[i] - ramp[i - 1]).max())
+        if gap < 20:
+            ramp[i:] = np.clip(ramp[i:] + (20 - gap), 0, 255)
+    return ramp.round().astype(np.uint8)
+
+
+def shaded_sprite(rng: np.random.Generator, cells_x: int, cells_y: int, transparent: bool = False) -> np.ndarray:
+    """A sprite drawn like real pixel art: (cells_y, cells_x, 4) uint8.
+
+    Overlapping parts each shaded with a ramp of 3-5 close shades towards a light direction, a
+    selective 1-cell outline (a darker shade of the part it wraps), anti-aliased steps (an
+    in-between colour where the outline turns a corner), dithered shade boundaries, speckled
+    texture and 1-cell highlights and eyes.
+    """
+    sprite = np.zeros((cells_y, cells_x, 4), np.uint8)
+    background = rng.integers(20, 236, 3).astype(np.uint8)
+    if not transparent:
+        sprite[..., :3] = background
+        sprite[..., 3] = 255
+    yy, xx = np.mgrid[0:cells_y, 0:cells_x].astype(np.float64)
+    light = rng.normal(0, 1, 2)
+    light /= max(float(np.hypot(*light)), 1e-6)
+    body = np.zeros((cells_y, cells_x), bool)
+    owner = np.full((cells_y, cells_x), -1, np.int64)
+    ramps: list[np.ndarray] = []
+    margin = 2.0
+    n_parts = int(rng.integers(2, 2 + max(2, cells_x * cells_y // 400)))
+    for part in range(n_parts):
+        ramp = _shade_ramp(rng, int(rng.integers(3, 6)))
+        ramps.append(ramp)
+        cx = rng.uniform(margin + 2, max(margin + 3, cells_x - margin - 2))
+        cy = rng.uniform(margin + 2, max(margin + 3, cells_y - margin - 2))
+        rx = rng.uniform(2.5, max(3.0, cells_x / 3.5))
+        ry = rng.uniform(2.5, max(3.0, cells_y / 3.5))
+        u, v = (xx - cx) / rx, (yy - cy) / ry
+        if rng.random() < 0.6:
+            r = np.sqrt(u**2 + v**2)
+        else:
+            r = np.maximum(np.abs(u), np.abs(v))
+        mask = (r <= 1) & (xx >= margin) & (yy >= margin) & (xx < cells_x - margin) & (yy < cells_y - margin)
+        if not mask.any():
+            continue
+        # Shade by a light direction plus the distance from the rim (rounded forms).
+        level = 0.5 + 0.45 * (light[0] * u + light[1] * v) * (r <= 1) + 0.35 * (1 - r)
+        index = np.clip(np.floor(level * len(ramp)), 0, len(ramp) - 1).astype(np.int64)
+        if rng.random() < 0.5:
+            # Dither the boundary between two shades: a checkerboard of both over a band.
+            band = (np.abs(level * len(ramp) - np.round(level * len(ramp))) < 0.25) & (((xx + yy) % 2) == 0)
+            index = np.where(band, np.clip(index + 1, 0, len(ramp) - 1), index)
+        # Speckled texture: a few cells one shade off.
+        speckle = rng.random(mask.shape) < rng.uniform(0.02, 0.08)
+        index = np.where(speckle, np.clip(index + rng.choice([-1, 1], mask.shape), 0, len(ramp) - 1), index)
+        sprite[mask, :3] = ramp[index[mask]]
+        sprite[mask, 3] = 255
+        owner[mask] = part
+        body |= mask
+    if not body.any():
+        return random_sprite(rng, cells_x, cells_y, transparent)
+    kernel = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
+    grown = cv2.dilate(body.astype(np.uint8), kernel).astype(bool)
+    ring = grown & ~body
+    # Selective outline: the darkest shade of the neighbouring part, darkened further.
+    near_owner = cv2.dilate((owner + 1).astype(np.uint8), kernel).astype(np.int64) - 1
+    outline = np.zeros((cells_y, cells_x, 3), np.uint8)
+    for part, ramp in enumerate(ramps):
+        outline[near_owner == part] = (ramp[0].astype(np.int32) * 2 // 5).astype(np.uint8)
+    sprite[ring, :3] = outline[ring]
+    sprite[ring, 3] = 255
+    # Anti-aliasing: outside corners of the outline get a colour half-way to the background.
+    full = ring | body
+    diag = cv2.dilate(full.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & ~full
+    aa = diag & (rng.random(diag.shape) < 0.5)
+    near_outline = cv2.dilate(outline, np.ones((3, 3), np.uint8)).astype(np.int32)
+    base = background.astype(np.int32) if not transparent else near_outline
+    mid = ((near_outline + base) // 2).astype(np.uint8)
+    sprite[aa, :3] = mid[aa]
+    sprite[aa, 3] = 255
+    # 1-cell highlights (lighter than the lightest shade) and dark eyes.
+    inside = np.argwhere(body)
+    for _ in range(int(rng.integers(2, 4 + len(inside) // 150))):
+        y, x = inside[int(rng.integers(0, len(inside)))]
+        ramp = ramps[max(0, int(owner[y, x]))]
+        sprite[y, x, :3] = np.clip(ramp[-1].astype(np.int32) + 40, 0, 255) if rng.random() < 0.6 else ramp[0] // 3
+    if transparent:
+        sprite[sprite[..., 3] == 0, :3] = 0
+    return sprite
+
+
+def sheet_sprite(rng: np.random.Generator, cells_x: int, cells_y: int, transparent: bool = False) -> np.ndarray:
+    """Several shaded sprites on one background with gutters between them (one grid)."""
+    sprite = np.zeros((cells_y, cells_x, 4), np.uint8)
+    if not transparent:
+        sprite[..., :3] = rng.integers(20, 236, 3).astype(np.uint8)
+        sprite[..., 3] = 255
+    cols, rows = int(rng.integers(2, 4)), int(rng.integers(1, 4))
+    gutter = int(rng.integers(2, 6))
+    w = (cells_x - gutter * (cols + 1)) // cols
+    h = (cells_y - gutter * (rows + 1)) // rows
+    if w < 8 or h < 8:
+        return shaded_sprite(rng, cells_x, cells_y, transparent)
+    for r in range(rows):
+        for c in range(cols):
+            one = shaded_sprite(rng, w, h, transparent=True)
+            y0, x0 = gutter + r * (h + gutter), gutter + c * (w + gutter)
+            tile = sprite[y0 : y0 + h, x0 : x0 + w]
+            opaque = one[..., 3] > 0
+            tile[opaque] = one[opaque]
+    return sprite
+
+
 # --------------------------------------------------------------------------- degradation
 
 
@@ -236,12 +361,38 @@ def degrade(sprite_fn_or_sprite, deg: Degradation, width: int, height: int, rng:
     )
 
 
+def _ai_stack(rng: np.random.Generator, cell: float, drift: float = 0.0) -> Degradation:
+    """The full generated-image stack on a cell of ``cell`` px: blur, grain, halos, streaks,
+    lighting, JPEG and a 1-4% aspect difference between the axes."""
+    aspect = 1.0 + rng.choice([-1, 1]) * rng.uniform(0.01, 0.04)
+    cell_h = cell * aspect
+    return Degradation(
+        cell_w=cell,
+        cell_h=cell_h,
+        offset_x=rng.uniform(0, cell),
+        offset_y=rng.uniform(0, cell_h),
+        blur_sigma=rng.uniform(0.3, 0.12 * cell + 0.3),
+        noise_sigma=rng.uniform(1.0, 5.0),
+        halo_amount=rng.uniform(0.2, 0.8),
+        texture_amp=rng.uniform(1.0, 4.0),
+        gradient_amp=rng.uniform(4.0, 16.0),
+        jpeg_quality=int(rng.integers(70, 95)) if cell >= 10 else int(rng.integers(85, 96)),
+        drift_frac=drift,
+    )
+
+
 def tier_degradation(tier: str, rng: np.random.Generator) -> Degradation:
     """Seeded random strengths for one benchmark tier."""
     if tier == "clean":
         cell = float(rng.choice([4, 5, 6, 8, 10, 12, 16, 16, 20, 24, 32, 32]))
         offset = float(rng.choice([0.0, cell / 2]))
         return Degradation(cell_w=cell, cell_h=cell, offset_x=offset, offset_y=offset)
+    if tier == "small":
+        return _ai_stack(rng, float(rng.uniform(5.0, 8.0)))
+    if tier == "big":
+        return _ai_stack(rng, float(rng.uniform(32.0, 64.0)), drift=float(rng.uniform(0.1, 0.25)))
+    if tier == "sheet":
+        return _ai_stack(rng, float(np.exp(rng.uniform(np.log(6.0), np.log(20.0)))))
     cell = float(np.exp(rng.uniform(np.log(5.0), np.log(40.0))))
     common = dict(
         cell_w=cell,
@@ -270,19 +421,25 @@ def tier_degradation(tier: str, rng: np.random.Generator) -> Degradation:
     raise ValueError(f"unknown tier {tier!r}; expected one of {', '.join(TIERS)}")
 
 
+# Cells across the image per tier: (low, high) for rng.integers, and the largest side in px.
+_TIER_CELLS = {"small": (60, 200), "big": (16, 41), "sheet": (40, 100)}
+_TIER_MAX_SIDE = {"big": 1536}
+
+
 def make_case(seed: int, tier: str, size: tuple[int, int] | None = None) -> SynthCase:
     """One seeded benchmark case: a random sprite degraded with the tier's artefacts."""
     rng = np.random.default_rng([seed, TIERS.index(tier) if tier in TIERS else 99])
     deg = tier_degradation(tier, rng)
     if size is None:
-        cells = int(rng.integers(16, 64))
-        side = int(np.clip(round(cells * deg.cell_w), 96, 1024))
+        cells = int(rng.integers(*_TIER_CELLS.get(tier, (16, 64))))
+        side = int(np.clip(round(cells * deg.cell_w), 96, _TIER_MAX_SIDE.get(tier, 1024)))
         width = side
-        height = int(np.clip(round(side * rng.uniform(0.75, 1.33)), 96, 1024))
+        height = int(np.clip(round(side * rng.uniform(0.75, 1.33)), 96, _TIER_MAX_SIDE.get(tier, 1024)))
     else:
         width, height = size
     transparent = bool(rng.random() < 0.25)
-    case = degrade(lambda cx, cy: random_sprite(rng, cx, cy, transparent), deg, width, height, rng)
+    draw = {"sheet": sheet_sprite}.get(tier, shaded_sprite if tier in HARSH_TIERS else random_sprite)
+    case = degrade(lambda cx, cy: draw(rng, cx, cy, transparent), deg, width, height, rng)
     case.tier = tier
     case.seed = seed
     return case

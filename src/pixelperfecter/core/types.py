@@ -40,27 +40,20 @@ class Grid:
         """(cells_y, cells_x), the sprite's array shape."""
         return self.cells_y, self.cells_x
 
-    def max_drift(self) -> float:
-        """Largest deviation, in pixels, of any boundary from the uniform model."""
-        dx = _deviation(self.xs, self.cell_w, self.offset_x)
-        dy = _deviation(self.ys, self.cell_h, self.offset_y)
-        return float(max(dx, dy))
-
-
-def _deviation(lines: np.ndarray, cell: float, offset: float) -> float:
-    if len(lines) < 2:
-        return 0.0
-    k = np.round((lines - offset) / cell)
-    return float(np.max(np.abs(lines - (offset + k * cell))))
-
 
 @dataclass(frozen=True)
 class GridCandidate:
-    """One plausible cell size for an axis, with its evidence score (0..1)."""
+    """One candidate grid (both axes): from the spectrum, a user override or a proposer.
 
-    cell: float
-    offset: float
-    score: float
+    ``score`` is the selection stage's 0..1 judgement of it (``grid.select.score_grid``).
+    """
+
+    cell_w: float
+    cell_h: float
+    offset_x: float
+    offset_y: float
+    source: str = "spectrum"
+    score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -70,8 +63,8 @@ class GridDetection:
     grid: Grid | None
     confidence: float
     reason: str | None = None
-    candidates_x: tuple[GridCandidate, ...] = ()
-    candidates_y: tuple[GridCandidate, ...] = ()
+    # Every candidate the selection stage scored, best first (the chosen grid's among them).
+    candidates: tuple[GridCandidate, ...] = ()
     warnings: tuple[str, ...] = ()
 
     @property

@@ -1,0 +1,201 @@
+"""Grid detection: cell size, phase and the position of every grid line, per axis.
+
+The stages, in order (one module each; every tuned constant is in ``DetectorConfig``):
+
+1. ``profiles``: edge profiles per axis (JPEG block steps and the grain floor taken out);
+2. ``spectrum``: candidate periods from a local (Welch-style) spectrum;
+3. ``ladder``: the harmonic ladder from each period, and a robust pitch and phase fit;
+4. ``checks``: 2-D checks (two-colour cells, a regional vote, axis harmonics);
+5. ``select``: one scoring of candidate grids from the spectrum, overrides and proposers;
+6. ``lines``: every line placed by dynamic programming (drift, seams, half-cell jumps).
+
+Pixel art is never refused: weak evidence gives the best grid with a low confidence.  "No grid"
+is for images without any periodic structure (flat images, noise without a comb).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+import numpy as np
+
+from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
+from .checks import regional_consensus, smoothness, split_if_details, two_colour_share
+from .config import DEFAULT_CONFIG, DetectorConfig
+from .ladder import AxisFit, WindowMax, fit_axis, mid_ratio
+from .lines import place_lines
+from .profiles import Profiles, denoised, edge_profiles
+from .select import GridProposer, GridScore, Scorer, select_grid
+from .spectrum import comb_phase
+
+__all__ = [
+    "AxisFit", "DetectorConfig", "DEFAULT_CONFIG", "GridProposer", "GridScore", "Profiles", "Scorer",
+    "detect_grid", "edge_profiles", "fit_axis", "place_lines",
+]
+
+
+def detect_grid(
+    rgba: np.ndarray,
+    params: ReconstructParams | None = None,
+    profiles: Profiles | None = None,
+    proposers: Sequence[GridProposer] = (),
+    config: DetectorConfig = DEFAULT_CONFIG,
+) -> GridDetection:
+    """Find the pixel-art grid of an RGBA image, honouring any overrides in ``params``.
+
+    ``profiles`` are the image's ``edge_profiles``: they depend only on the pixels, so callers
+    that re-run one image with many overrides (the TUI) compute them once and pass them in.
+    ``proposers`` add candidate grids (the ML model); the selection stage scores them beside
+    the detector's own.
+    """
+    params = params or ReconstructParams()
+    height, width = rgba.shape[:2]
+    if min(width, height) < 2:
+        return GridDetection(grid=None, confidence=0.0, reason=f"image too small ({width}x{height})")
+    profiles = profiles if profiles is not None else edge_profiles(rgba)
+    ex, ey = profiles
+    forced = params.forced_cell_w is not None or params.forced_cell_h is not None or params.target_cells is not None
+    if ex.sum() <= 0 and ey.sum() <= 0 and not forced:
+        return GridDetection(grid=None, confidence=0.0, reason="image is flat (no edges)")
+
+    fx, fy, warnings = _fit_axes(profiles, params, width, height, config)
+    if fx is None or fy is None:
+        return GridDetection(grid=None, confidence=0.0, reason="no periodic grid found (not pixel art?)")
+    if params.target_cells is None:
+        fx, fy = _two_d_checks(rgba, profiles, fx, fy, params, config)
+    candidates: tuple[GridCandidate, ...] = ()
+    own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="override" if forced else "spectrum")
+    user_offsets = params.offset_x is not None or params.offset_y is not None
+    if proposers and not forced and not user_offsets:
+        scorer = Scorer(rgba, profiles, config)
+        proposed = [scorer.refine(c) for p in proposers for c in p(rgba)]
+        best, candidates = select_grid(scorer, own, proposed)
+        if best.source != own.source:
+            fx = _as_fit(best.cell_w, best.offset_x, fx)
+            fy = _as_fit(best.cell_h, best.offset_y, fy)
+            warnings.append(f"grid from {best.source} (score {best.score:.2f} vs {candidates[[c.source for c in candidates].index(own.source)].score:.2f})")
+
+    smooth = 0.0 if forced else smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
+    if smooth > config.smooth_refuse:
+        return GridDetection(
+            grid=None,
+            confidence=0.0,
+            reason=f"colours change inside cells about as much as between them (smoothness {smooth:.2f}): a photo or painting, not pixel art",
+        )
+    ratio = fx.cell / fy.cell
+    if ratio > 1.5 or ratio < 1 / 1.5:
+        warnings.append(f"cell width and height differ a lot ({fx.cell:.2f} x {fy.cell:.2f})")
+    xs = _lines(ex, fx, params.snap_lines, params.target_cells[0] if params.target_cells else None, width, config)
+    ys = _lines(ey, fy, params.snap_lines, params.target_cells[1] if params.target_cells else None, height, config)
+    grid = Grid(cell_w=float(fx.cell), cell_h=float(fy.cell), offset_x=float(fx.offset), offset_y=float(fy.offset), xs=xs, ys=ys, width=width, height=height)
+    return GridDetection(grid=grid, confidence=_confidence(fx, fy, smooth, config), candidates=candidates, warnings=tuple(warnings))
+
+
+def _fit_axes(profiles: Profiles, params: ReconstructParams, width: int, height: int, config: DetectorConfig) -> tuple[AxisFit | None, AxisFit | None, list[str]]:
+    """Stages 1-3 per axis: the override if given, else the ladder's fit of the profile."""
+    fits: list[AxisFit | None] = []
+    for profile, forced, off, target_n, length in (
+        (profiles[0], params.forced_cell_w, params.offset_x, params.target_cells[0] if params.target_cells else None, width),
+        (profiles[1], params.forced_cell_h, params.offset_y, params.target_cells[1] if params.target_cells else None, height),
+    ):
+        if forced is None and target_n:
+            forced = length / float(target_n)
+        if forced is not None:
+            fits.append(_axis_from_override(profile, float(forced), off))
+            continue
+        fit = fit_axis(denoised(profile, config), config=config)
+        if fit is not None and off is not None:
+            fit = replace(fit, offset=off % fit.cell)
+        fits.append(fit)
+    fx, fy = fits
+    warnings: list[str] = []
+    if fx is None and fy is None:
+        return None, None, warnings
+    # One axis without evidence (a sprite made of vertical stripes, say): cells are near-square.
+    if fx is None:
+        assert fy is not None
+        fx = _axis_from_override(profiles[0], fy.cell, params.offset_x)
+        warnings.append("no grid evidence along x; assumed square cells")
+    if fy is None:
+        fy = _axis_from_override(profiles[1], fx.cell, params.offset_y)
+        warnings.append("no grid evidence along y; assumed square cells")
+    return fx, fy, warnings
+
+
+def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, params: ReconstructParams, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
+    """Stage 4: axis harmonics, then (only when cells look mixed) regional votes and splits."""
+    free_x, free_y = params.forced_cell_w is None, params.forced_cell_h is None
+    if not (free_x or free_y):
+        return fx, fy
+    fx, fy = _resolve_axis_harmonic(rgba, profiles, fx, fy, free_x, free_y, config)
+    coarse = two_colour_share(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
+    # Two-colour cells (the grid is too coarse, or icons of a sheet sit on other phases or
+    # pitches) or many edges mid-cell (two phases summed look like half the pitch): only
+    # then are the costlier checks worth running.
+    if coarse < config.min_bad_share and max(fx.mid_ratio, fy.mid_ratio) <= config.suspect_mid:
+        return fx, fy
+    # Two-colour cells concern both axes; mid-cell edges only the axis that has them.
+    vote_x = free_x and (coarse >= config.min_bad_share or fx.mid_ratio > config.suspect_mid)
+    vote_y = free_y and (coarse >= config.min_bad_share or fy.mid_ratio > config.suspect_mid)
+    rx, ry = regional_consensus(rgba, fx, fy, vote_x, vote_y, config)
+    # An axis the regions corrected is mixed-phase: its global cells look two-coloured for that
+    # reason, which the 2-D detail check must not take for details.
+    same = rx is fx and ry is fy
+    return split_if_details(rgba, profiles, rx, ry, free_x and rx is fx, free_y and ry is fy, coarse if same else None, config)
+
+
+def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
+    """When the axes disagree by about a whole multiple, test both readings in 2-D.
+
+    Generated art has near-square cells (1-4% apart), so cells of 11.2 x 22.3 px mean one axis
+    sits on a harmonic: either the coarse axis is 2x too coarse or the fine one 2x too fine.
+    Each axis is refitted near the other's cell and the selection stage's score decides.
+    """
+    ratio = max(fx.cell, fy.cell) / min(fx.cell, fy.cell)
+    k = round(ratio)
+    if k < 2 or abs(ratio - k) > config.axis_harmonic_tol * k or not (free_x and free_y):
+        return fx, fy
+    clean = (denoised(profiles[0], config), denoised(profiles[1], config))
+    options = [(fx, fy)]
+    for axis in (0, 1):
+        other = fy if axis == 0 else fx
+        near = fit_axis(clean[axis], other.cell * (1 - config.axis_harmonic_tol), other.cell * (1 + config.axis_harmonic_tol), config)
+        if near is None:
+            cell = other.cell
+            offset, coherence = comb_phase(clean[axis], cell)
+            near = AxisFit(cell, offset, coherence, mid_ratio(WindowMax(clean[axis]), cell, offset, config))
+        options.append((near, fy) if axis == 0 else (fx, near))
+    scorer = Scorer(rgba, profiles, config)
+    own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="spectrum")
+    alternatives = [GridCandidate(ax.cell, ay.cell, ax.offset, ay.offset, source=f"axis-harmonic-{i}") for i, (ax, ay) in enumerate(options[1:])]
+    best, _ = select_grid(scorer, own, alternatives)
+    if best.source == own.source:
+        return fx, fy
+    return options[1 + [c.source for c in alternatives].index(best.source)]
+
+
+def _as_fit(cell: float, offset: float, like: AxisFit) -> AxisFit:
+    return replace(like, cell=cell, offset=offset % cell)
+
+
+def _axis_from_override(profile: np.ndarray, cell: float, offset: float | None) -> AxisFit:
+    found_offset, coherence = comb_phase(profile, cell)
+    return AxisFit(cell=cell, offset=found_offset if offset is None else offset % cell, coherence=coherence, mid_ratio=0.0)
+
+
+def _lines(profile: np.ndarray, fit: AxisFit, snap: bool, target_n: int | None, length: int, config: DetectorConfig) -> np.ndarray:
+    lines = place_lines(profile, fit.cell, fit.offset, snap=snap, config=config)
+    if target_n and len(lines) - 1 != target_n:
+        # A forced output size is a promise: exactly that many cells, even where lines are unclear.
+        lines = np.round(np.linspace(0, length, target_n + 1)).astype(np.int64)
+    return lines
+
+
+def _confidence(fx: AxisFit, fy: AxisFit, smooth: float, config: DetectorConfig) -> float:
+    """0..1 from the spectral coherence, the cleanliness of the cells on both axes and how
+    blocky the colours are on the grid (smooth colour is a photo's, not pixel art's)."""
+    coherence = min(fx.coherence, fy.coherence)
+    clean = 1.0 - min(1.0, max(fx.mid_ratio, fy.mid_ratio))
+    blocky = 1.0 - np.clip((smooth - config.smooth_ok) / (config.smooth_refuse - config.smooth_ok), 0, 1)
+    return float(np.clip(coherence / config.coherence_full, 0, 1) * clean * blocky)

@@ -1,0 +1,182 @@
+"""Stage 4: checks in 2-D that a 1-D profile cannot make.
+
+* two-colour cells: a grid 2x or 3x too coarse, whose single-cell details (eyes, highlights)
+  vanish in a 1-D profile next to the outlines of larger blocks;
+* a regional vote: icons of a sheet on their own phases sum to a comb of half the pitch;
+* axis harmonics: one axis locked onto a harmonic while the other is right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..types import Grid
+from .config import DEFAULT_CONFIG, DetectorConfig
+from .ladder import AxisFit, fit_axis
+from .lines import place_lines
+from .profiles import Profiles, denoised, edge_profiles
+
+
+def cell_evidence(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: float, offset_x: float, offset_y: float, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[float, float, float]:
+    """2-D evidence for one grid: (two-colour share, live-line share along x, along y).
+
+    * two-colour share: cells whose core holds two colours, a sign the grid is too coarse or
+      shifted;
+    * live-line share: of the lines between the first and last that any colour crosses, those
+      that some cell colour changes across.  A 1/k harmonic's in-between lines cross no colour
+      change at all, however strong JPEG's block grid or grain makes them in a 1-D profile.
+    """
+    from ..cells import cell_samples, median_colors, sample_errors  # cells imports nothing from here
+
+    height, width = rgba.shape[:2]
+    ex, ey = profiles
+    # Snapped lines, so that a seam (which a uniform grid cuts through) is not mistaken for detail.
+    xs = place_lines(ex, cell_w, offset_x, config=config)
+    ys = place_lines(ey, cell_h, offset_y, config=config)
+    grid = Grid(cell_w, cell_h, offset_x, offset_y, xs, ys, width, height)
+    # A 4x4 lattice per cell is enough to see a second colour, at a third of the full cost.
+    samples = cell_samples(rgba, grid, max_samples=4)
+    colours = median_colors(samples)
+    errors = sample_errors(samples, colours)
+    share = float(np.mean((errors > config.two_colour_step).mean(axis=2) > config.two_colour_share))
+    return share, _live_lines(colours, 1, config), _live_lines(colours, 0, config)
+
+
+def _live_lines(colours: np.ndarray, axis: int, config: DetectorConfig) -> float:
+    """Share of the inner lines across ``axis`` that some cell's colour changes across."""
+    c = colours.astype(np.int16)
+    step = np.abs(np.diff(c, axis=axis)).max(axis=-1)
+    changes = (step > config.live_step).sum(axis=1 - axis)
+    live = np.nonzero(changes > 0)[0]
+    if live.size < 2:
+        return 0.0
+    inner = changes[live[0] : live[-1] + 1]
+    return float(np.mean(inner > 0))
+
+
+def two_colour_share(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: float, offset_x: float, offset_y: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
+    """Share of cells whose core holds two colours: a sign the grid is too coarse."""
+    return cell_evidence(rgba, profiles, cell_w, cell_h, offset_x, offset_y, config)[0]
+
+
+def divided(fit: AxisFit, by: int) -> AxisFit:
+    return replace(fit, cell=fit.cell / by, offset=fit.offset % (fit.cell / by)) if by > 1 else fit
+
+
+def split_if_details(
+    rgba: np.ndarray,
+    profiles: Profiles,
+    fx: AxisFit,
+    fy: AxisFit,
+    split_x: bool,
+    split_y: bool,
+    coarse: float | None = None,
+    config: DetectorConfig = DEFAULT_CONFIG,
+) -> tuple[AxisFit, AxisFit]:
+    """Divide the cells by 2 or 3 when single-cell details show each chosen cell is several.
+
+    A sprite whose big shapes line up every 2 or 3 cells fakes a coarse grid; in 2-D those
+    cells' cores hold two colours, which the right division fixes, while sub-cell strokes
+    only get thinner in share.
+    """
+    divisors = [(dx, dy) for dx in ((1, 2, 3) if split_x else (1,)) for dy in ((1, 2, 3) if split_y else (1,))]
+    # Fewest extra cells first: a coarser fix that works is preferred over a finer one.
+    options = sorted((d for d in divisors if d != (1, 1)), key=lambda d: (d[0] * d[1], d))
+    options = [(dx, dy) for dx, dy in options if fx.cell / dx >= config.min_split_cell and fy.cell / dy >= config.min_split_cell]
+    if not options:
+        return fx, fy
+    if coarse is None:
+        coarse = two_colour_share(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
+    if coarse < config.min_bad_share:
+        return fx, fy
+    for dx, dy in options:
+        fine = two_colour_share(rgba, profiles, fx.cell / dx, fy.cell / dy, fx.offset, fy.offset, config)
+        if fine <= config.split_residual * coarse:
+            return divided(fx, dx), divided(fy, dy)
+    return fx, fy
+
+
+def regional_consensus(rgba: np.ndarray, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[AxisFit, AxisFit]:
+    """Take a whole multiple of the global cell when the image's quarters agree on it.
+
+    Icon sheets often put each icon on its own phase; summed over the whole image, two combs
+    half a cell apart look like one comb of half the pitch.  Each quarter of the image mostly
+    holds one icon on one phase, so it sees the real cell.
+    """
+    height, width = rgba.shape[:2]
+    if min(height, width) < config.region_min_side:
+        return fx, fy
+    votes: dict[int, list[tuple[float, float]]] = {0: [], 1: []}
+    for y0, y1 in ((0, height // 2), (height // 2, height)):
+        for x0, x1 in ((0, width // 2), (width // 2, width)):
+            tile_profiles = edge_profiles(rgba[y0:y1, x0:x1])
+            for axis, free in ((0, free_x), (1, free_y)):
+                if not free:
+                    continue
+                profile = tile_profiles[axis]
+                fit = fit_axis(denoised(profile, config), config=config)
+                if fit is not None and fit.mid_ratio < config.suspect_mid:
+                    votes[axis].append((fit.cell, float(profile.sum())))
+    out = []
+    for axis, fit, free in ((0, fx, free_x), (1, fy, free_y)):
+        chosen = fit
+        total = sum(w for _, w in votes[axis])
+        if free and len(votes[axis]) >= 2 and total > 0:
+            cells = np.array([c for c, _ in votes[axis]])
+            weights = np.array([w for _, w in votes[axis]])
+            consensus = float(np.median(cells))
+            agree = np.abs(cells / consensus - 1) < config.region_agree
+            ratio = consensus / fit.cell
+            k = round(ratio)
+            # Regions that agree (by most of the edge energy) on a cell the global fit missed,
+            # by a harmonic (k = 2, 3) or by a pull of a few percent (k = 1).
+            missed = k in (2, 3) or (k == 1 and abs(ratio - 1) > config.region_agree)
+            if agree.sum() >= 2 and weights[agree].sum() > 0.5 * total and missed and abs(ratio - k) < config.region_multiple_tol * k:
+                cell = float(np.median(cells[agree]))
+                chosen = replace(fit, cell=cell, offset=fit.offset % cell)
+        out.append(chosen)
+    return out[0], out[1]
+
+
+def smoothness(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: float, offset_x: float, offset_y: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
+    """How much colour changes *inside* cells relative to *between* them (0 = blocky).
+
+    Pixel art is piecewise constant on its grid: the two halves of a cell's core have the same
+    median colour, under any grain, texture or JPEG noise, while neighbouring cells step.  In a
+    photo or a painting colour varies smoothly, so half a cell apart it has changed about as
+    much as a whole cell apart.  Only the pairs of cells with the largest steps between them count.
+    """
+    from ..cells import cell_samples, sample_points
+
+    height, width = rgba.shape[:2]
+    xs = place_lines(profiles[0], cell_w, offset_x, config=config)
+    ys = place_lines(profiles[1], cell_h, offset_y, config=config)
+    samples = cell_samples(rgba, Grid(cell_w, cell_h, offset_x, offset_y, xs, ys, width, height), max_samples=4)
+    ny, nx = samples.shape[:2]
+    ky, kx = sample_points(ys, 4).shape[1], sample_points(xs, 4).shape[1]
+    if min(kx, ky) < 2 or min(nx, ny) < 3:
+        return 0.0  # cores too small to split: no evidence either way
+    # Premultiplied, with alpha as a fourth channel: colour hidden under transparency is noise.
+    alpha = samples[..., 3:].astype(np.int32)
+    lattice = np.concatenate([samples[..., :3] * alpha // 255, alpha], axis=-1).reshape(ny, nx, ky, kx, 4).astype(np.int16)
+    ratios = []
+    for axis in (0, 1):
+        # Halves across x (axis 0: split lattice columns) or across y (axis 1: lattice rows).
+        k = kx if axis == 0 else ky
+        a = lattice[:, :, :, : k // 2] if axis == 0 else lattice[:, :, : k // 2, :]
+        b = lattice[:, :, :, k - k // 2 :] if axis == 0 else lattice[:, :, k - k // 2 :, :]
+        ma = np.median(a.reshape(ny, nx, -1, 4), axis=2)
+        mb = np.median(b.reshape(ny, nx, -1, 4), axis=2)
+        whole = np.median(lattice.reshape(ny, nx, -1, 4), axis=2)
+        inside = np.abs(ma - mb).max(axis=-1)
+        between = np.abs(np.diff(whole, axis=1 - axis)).max(axis=-1)
+        inside_pair = np.maximum(inside[:, 1:], inside[:, :-1]) if axis == 0 else np.maximum(inside[1:], inside[:-1])
+        # The strongest quarter of the neighbour differences (at least a small step): low-contrast
+        # photos have few steps over ``live_step``, and flat pixel-art areas have none at all.
+        steps = between > max(config.smooth_min_step, float(np.percentile(between, 75)))
+        if steps.sum() < 8:
+            continue
+        ratios.append(float(np.mean(inside_pair[steps]) / np.mean(between[steps])))
+    return float(np.mean(ratios)) if ratios else 0.0

@@ -1,0 +1,103 @@
+"""Every tuned constant of grid detection, in one frozen object, each with the reason for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Knobs of the grid detector.  Pass a modified copy to ``detect_grid`` to experiment."""
+
+    # Cells under 2.5 px are not pixel art a generator makes; over 80 px the image holds too few
+    # cells for its own layout to tell the grid.
+    min_cell: float = 2.5
+    max_cell: float = 80.0
+    # Fewer than ~8 cells across is not pixel art we can tell from its own layout.
+    min_cells_across: float = 8.0
+    # Edge steps summed over a whole line under this share of a pixel's max step count as grain.
+    noise_percentile: float = 25.0
+    # Welch spectrum: segments at least this long (and 6 of the largest cells), 16x zero padding.
+    spectrum_min_segment: int = 256
+    spectrum_cells_per_segment: float = 6.0
+    spectrum_pad: int = 16
+    # Below this spectral coherence an axis has no usable periodic structure.
+    min_coherence: float = 0.05
+    # Spectral peaks closer than 3% are one peak; at most 4 starts are walked.
+    peak_separation: float = 0.03
+    max_peaks: int = 4
+    # Other spectral starts are walked only when at least half as strong as the strongest.
+    start_strength: float = 0.5
+    # Harmonic ladder: a finer comb's extra lines are "filled" at this share of the old lines'
+    # strength; a coarser comb's dropped lines are "empty" below this share.
+    filled: float = 0.5
+    empty: float = 0.3
+    max_split: int = 6
+    max_merge: int = 12
+    # The line window of a comb reaches a quarter cell (not the neighbouring line of a fine
+    # comb); the mid-cell window 12% of a cell (blur around a line must not count as mid-cell).
+    line_window: float = 0.25
+    mid_window: float = 0.12
+    # Period refinement searches +-4% around a ladder rung (the rung's own error).
+    refine_window: float = 0.04
+    # A grid whose mid-cell edges reach this share of its line edges is suspect: try other starts.
+    suspect_mid: float = 0.15
+    # Another start replaces the strongest only when its cells are clearly cleaner (mid-cell
+    # share under 60%, or under 30% for a whole multiple) and it keeps half the coherence.
+    cleaner_start: float = 0.6
+    cleaner_multiple: float = 0.3
+    start_coherence: float = 0.5
+    # Averaged over both axes, above this share the edges ignore the grid; with the colour
+    # statistics of ``looks_like_photo`` it tells photos and paintings from noisy pixel art.
+    no_grid_mid: float = 0.5
+    # Robust pitch fit: Tukey scale of 8% of a cell (at least 0.75 px), 4 reweighting rounds,
+    # and a fitted pitch further than 10% from the start is rejected.
+    tukey_scale: float = 0.08
+    tukey_rounds: int = 4
+    pitch_tolerance: float = 0.10
+    # Line snapping may move a line this far (fraction of a cell) from the uniform grid: a
+    # half-cell column jump needs a little over half a cell.
+    max_snap: float = 0.55
+    # DP line placement: a weak pull to the uniform grid, a cost for changing the deviation
+    # between neighbouring lines (seams are rare, jitter is noise).
+    snap_prior: float = 0.15
+    snap_jump: float = 3.0
+    # Share of two-colour cells below which a grid is not checked for being 2x/3x too coarse.
+    min_bad_share: float = 0.01
+    # A sample further than 64 from its cell's median is a second colour; 15% of a core (a
+    # 1-cell detail in a 2x2-cell core fills a quarter) makes the cell two-coloured.
+    two_colour_step: int = 64
+    two_colour_share: float = 0.15
+    # A division by 2 or 3 is right when it removes all but 15% of the two-colour cells
+    # (sub-cell strokes only get thinner and must not invent cells).
+    split_residual: float = 0.15
+    # Divided cells need a core of a few pixels, or they look clean only for lack of samples.
+    min_split_cell: float = 4.0
+    # Regional vote: images at least 320 px on both sides are split in quarters; regions agree
+    # within 2%, by more than half the edge energy, on a whole multiple (2, 3) of the global
+    # cell or one a few percent (over 2%, the local drift of a single grid) away.
+    region_min_side: int = 320
+    region_agree: float = 0.02
+    region_multiple_tol: float = 0.06
+    # Axes whose cells differ by about 2x or 3x (within 8%) are a harmonic on one axis: cells
+    # are near-square in generated art, so the disagreeing axis is tested in 2-D.
+    axis_harmonic_tol: float = 0.08
+    # Selection: a cell core share of two-colour cells of 25% scores 0 ("single" colour term);
+    # another candidate must beat the detector's own by 25% (near-ties are noise).
+    two_colour_full: float = 0.25
+    # A cell colour step over 32 (L-inf) across a line is a real change: the median of a core
+    # lattice holds grain and JPEG noise well under that.
+    live_step: int = 32
+    select_ratio: float = 1.25
+    # Photos and paintings: colour changes inside cells about as much as between them.  Pixel
+    # art stays under ~0.15 (synthetic tiers <= 0.08, real generated images <= 0.14, texture
+    # tiles 0.34); scikit-image's photographs reach 0.24-1.0.  Over 0.4 is refused as "no grid";
+    # between 0.15 and 0.4 the confidence falls to 0, so the result is flagged.
+    smooth_ok: float = 0.15
+    smooth_min_step: int = 8
+    smooth_refuse: float = 0.4
+    # Confidence: coherence saturates at 0.3.
+    coherence_full: float = 0.3
+
+
+DEFAULT_CONFIG = DetectorConfig()

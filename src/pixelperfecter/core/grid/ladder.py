@@ -1,0 +1,203 @@
+"""Stage 3: the harmonic ladder, walked in image space, and the robust pitch fit.
+
+From a spectral period, go *finer* while the finer comb's extra lines all carry edges (a 2x
+grid, an icon-sheet layout), then *coarser* while the dropped lines are all empty (a 1/k
+harmonic, which on a sharp integer upscale is as strong as the real grid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .config import DEFAULT_CONFIG, DetectorConfig
+from .spectrum import comb_phase, refine_period
+
+
+@dataclass(frozen=True)
+class AxisFit:
+    """One axis of a grid: pitch, phase, spectral coherence and the share of edges mid-cell."""
+
+    cell: float
+    offset: float
+    coherence: float
+    mid_ratio: float
+
+
+class WindowMax:
+    """Running maxima of one profile, computed once per radius (the ladder asks for many)."""
+
+    def __init__(self, profile: np.ndarray) -> None:
+        self.profile = profile
+        self._cache: dict[int, np.ndarray] = {}
+
+    def __call__(self, radius: int) -> np.ndarray:
+        out = self._cache.get(radius)
+        if out is None:
+            padded = np.pad(self.profile, radius, mode="constant")
+            out = np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1).max(axis=1)
+            self._cache[radius] = out
+        return out
+
+
+def comb_levels(maxima: WindowMax, base: float, offset: float, multiple: int, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, float]:
+    """Mean edge strength at each comb phase j of period base*multiple, and the mid-cell level.
+
+    Entry j averages, over the image, the strongest edge within a quarter cell of the lines
+    offset + (n*multiple + j)*base.  The second value is the same average half-way between
+    lines, where a correct comb of period ``base`` has no edges: it measures texture and noise.
+    """
+    length = len(maxima.profile) - 1
+    # Windows must not reach the neighbouring line of a fine comb, or every line looks busy.
+    line_max = maxima(int(config.line_window * base))
+    mid_max = maxima(int(round(config.mid_window * base)))
+    n = np.arange(int(np.ceil((1 - offset) / base)), int(np.floor((length - 1 - offset) / base)) + 1)
+    if n.size < 2 * multiple:
+        return np.zeros(multiple), 0.0
+    pos = np.round(offset + n * base).astype(np.int64)
+    phase = np.mod(n, multiple)
+    levels = np.bincount(phase, weights=line_max[pos], minlength=multiple) / np.maximum(np.bincount(phase, minlength=multiple), 1)
+    mids = np.round(offset + (n[:-1] + 0.5) * base).astype(np.int64)
+    return levels, float(mid_max[mids].mean())
+
+
+def mid_ratio(maxima: WindowMax, cell: float, offset: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
+    """Edge strength half-way between lines over that on lines: ~0 on the right comb."""
+    lv, noise = comb_levels(maxima, cell, offset, 1, config)
+    return float(noise / lv[0]) if lv[0] > 0 else 1.0
+
+
+def snap_lines(profile: np.ndarray, cell: float, offset: float, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each uniform line inside the profile: its index, and (edge centroid, energy, uniform)."""
+    length = len(profile) - 1
+    idx = np.arange(np.ceil((0 - offset) / cell), np.floor((length - offset) / cell) + 1)
+    uniform = offset + idx * cell
+    half = max(1, int(round(window * cell)))
+    centres = np.round(uniform).astype(np.int64)
+    # One window per line, vectorised: positions outside the profile count as no edge.
+    span = np.arange(-half, half + 1)
+    pos = centres[:, None] + span[None, :]
+    inside = (pos >= 0) & (pos <= length)
+    seg = np.where(inside, profile[np.clip(pos, 0, length)], -1.0)
+    peak = np.argmax(seg, axis=1)
+    rows = np.arange(len(uniform))
+    energy = seg[rows, peak]
+    # Centroid of the peak and its two neighbours (sub-pixel edge position of a blurred step).
+    step = np.array([-1, 0, 1])
+    nb = peak[:, None] + step[None, :]
+    valid = (nb >= 0) & (nb < len(span))
+    nb = np.clip(nb, 0, len(span) - 1)
+    w = np.where(valid, np.clip(seg[rows[:, None], nb], 0, None), 0.0)
+    s = w.sum(axis=1)
+    at = pos[rows[:, None], nb]
+    centroid = np.where(s > 0, (w * at).sum(axis=1) / np.where(s > 0, s, 1), pos[rows, peak])
+    return idx, np.stack([centroid.astype(np.float64), energy, uniform], axis=1)
+
+
+def robust_pitch(profile: np.ndarray, cell: float, offset: float, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[float, float]:
+    """Refine (cell, offset) by a robust straight-line fit through the snapped edge centroids."""
+    idx, snapped = snap_lines(profile, cell, offset, config.line_window)
+    pos, energy = snapped[:, 0], snapped[:, 1]
+    weight = np.clip(energy, 0, None)
+    keep = weight > 0.1 * (weight.max() if weight.size else 0)
+    if keep.sum() < 3:
+        return cell, offset
+    n, x, w = idx[keep], pos[keep], np.sqrt(weight[keep])
+    coef = np.array([offset, cell])
+    for _ in range(config.tukey_rounds):
+        A = np.stack([np.ones_like(n), n], axis=1)
+        sw = np.sqrt(w)
+        coef, *_ = np.linalg.lstsq(A * sw[:, None], x * sw, rcond=None)
+        resid = x - A @ coef
+        # Tukey-style reweighting: seams and jumps must not bias the pitch.
+        scale = max(config.tukey_scale * cell, 0.75)
+        w = w * np.clip(1 - (resid / (3 * scale)) ** 2, 0, None) ** 2
+        if (w > 0).sum() < 3:
+            break
+    b0, b1 = float(coef[0]), float(coef[1])
+    if not ((1 - config.pitch_tolerance) * cell < b1 < (1 + config.pitch_tolerance) * cell):
+        return cell, offset
+    return b1, b0 % b1
+
+
+def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG, maxima: WindowMax | None = None) -> AxisFit:
+    """From a spectral period, walk the harmonic ladder to the grid it belongs to."""
+    maxima = maxima or WindowMax(profile)
+
+    def levels(b: float, m: int) -> tuple[np.ndarray, float]:
+        offset, _ = comb_phase(profile, b)
+        lv, noise = comb_levels(maxima, b, offset, m, config)
+        return np.roll(lv, -int(np.argmax(lv))), noise
+
+    # Finer: the largest split whose new lines are all about as busy as the old ones.
+    best_split = 1
+    for m in range(2, config.max_split + 1):
+        if base / m < min_cell:
+            break
+        lv, noise = levels(base / m, m)
+        signal = lv - noise
+        if signal[0] > 0 and signal[1:].min() >= config.filled * signal[0]:
+            best_split = m
+    if best_split > 1:
+        base = refine_period(profile, base / best_split, min_cell, max_cell, config)
+    # Coarser: repeatedly take the largest merge whose dropped lines are all empty.
+    for _ in range(4):
+        best_merge = 1
+        for m in range(2, config.max_merge + 1):
+            if base * m > max_cell:
+                break
+            lv, noise = levels(base, m)
+            signal = np.clip(lv - noise, 0, None)
+            # Every dropped phase near empty, and together not much either: in a sparse sprite
+            # a wrong merge spreads the real edges thinly over several phases.
+            if signal[0] > 0 and signal[1:].max() <= config.empty * signal[0] and signal[1:].sum() <= 2 * config.empty * signal[0]:
+                best_merge = m
+        if best_merge == 1:
+            break
+        base = refine_period(profile, base * best_merge, min_cell, max_cell, config)
+    cell = refine_period(profile, base, min_cell, max_cell, config)
+    offset, _ = comb_phase(profile, cell)
+    cell, offset = robust_pitch(profile, cell, offset, config)
+    offset, coherence = comb_phase(profile, cell)
+    return AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config))
+
+
+def fit_axis(profile: np.ndarray, min_cell: float | None = None, max_cell: float | None = None, config: DetectorConfig = DEFAULT_CONFIG) -> AxisFit | None:
+    """The cell size and phase of one axis, or None without periodic evidence.
+
+    ``profile`` is an edge profile with its grain floor already taken out (``denoised``).
+    Walks the ladder from each strong spectral period and keeps the strongest start's grid
+    unless another start's cells are clearly cleaner: only towards coarser cells (a finer
+    non-harmonic comb always finds some edges to sit on), and a whole multiple of the winner
+    with much cleaner cells is the grid the ladder missed (drift hides a 1/2 harmonic's empty
+    lines).
+    """
+    from .spectrum import coherence_spectrum, peak_periods
+
+    min_cell = config.min_cell if min_cell is None else min_cell
+    length = len(profile) - 1
+    max_cell = min(config.max_cell if max_cell is None else max_cell, length / config.min_cells_across)
+    if max_cell <= min_cell:
+        return None
+    mag, freqs = coherence_spectrum(profile, max_cell, config)
+    peaks = peak_periods(mag, freqs, min_cell, max_cell, config)
+    if not peaks or peaks[0][1] < config.min_coherence:
+        return None
+    maxima = WindowMax(profile)
+    fits: list[AxisFit] = []
+    for start, strength in peaks:
+        if strength < config.start_strength * peaks[0][1]:
+            break
+        fit = climb_ladder(profile, start, min_cell, max_cell, config, maxima)
+        if all(abs(fit.cell - f.cell) > 0.02 * f.cell for f in fits):
+            fits.append(fit)
+    best = fits[0]
+    for fit in fits[1:]:
+        ratio = fit.cell / best.cell
+        k = round(ratio)
+        harmonic = k >= 2 and abs(ratio - k) < 0.03 * k
+        suspect = best.mid_ratio > config.suspect_mid or (harmonic and fit.mid_ratio < config.cleaner_multiple * best.mid_ratio)
+        if fit.cell > best.cell and suspect and fit.mid_ratio < config.cleaner_start * best.mid_ratio and fit.coherence >= config.start_coherence * best.coherence:
+            best = fit
+    return best

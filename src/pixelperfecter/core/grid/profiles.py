@@ -1,0 +1,88 @@
+"""Stage 1: edge profiles, the evidence every later stage reads.
+
+``ex[k]`` is the strongest channel step between pixel columns k-1 and k, summed over the rows
+(and ``ey`` likewise per row boundary).  JPEG's 8-px block steps are taken back out.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .config import DEFAULT_CONFIG, DetectorConfig
+
+Profiles = tuple[np.ndarray, np.ndarray]
+
+
+def edge_profiles(rgba: np.ndarray) -> Profiles:
+    """Edge strength at every pixel boundary: arrays of length W+1 and H+1.
+
+    The image borders (0 and W) carry no edge.  Works on uint8 with OpenCV, several times
+    faster than float NumPy on a 1024-px image.
+    """
+    gx, gy = _gradients(rgba)
+    ex = np.zeros(rgba.shape[1] + 1, np.float64)
+    ey = np.zeros(rgba.shape[0] + 1, np.float64)
+    ex[1:-1] = cv2.reduce(gx, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    ey[1:-1] = cv2.reduce(gy, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+    step_x = jpeg_block_step(gx)
+    step_y = jpeg_block_step(gy.T)
+    if step_x > 0 and step_y > 0:
+        # JPEG's 8x8 blocks add a small step on every block boundary, in flat areas too; summed
+        # over a whole column it can out-shout a sparse sprite's grid.  Take it back out.
+        ex[8::8] = np.clip(ex[8::8] - step_x * rgba.shape[0], 0, None)
+        ey[8::8] = np.clip(ey[8::8] - step_y * rgba.shape[1], 0, None)
+    return ex, ey
+
+
+def _gradients(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel strongest channel step along x (H, W-1) and y (H-1, W), uint8."""
+    img = np.ascontiguousarray(rgba)
+    if img.shape[2] == 4 and int(img[..., 3].min()) < 255:
+        # Premultiply so that the hidden colour of transparent pixels does not make edges.
+        alpha = img[..., 3]
+        channels = [cv2.multiply(img[..., c], alpha, scale=1 / 255.0) for c in range(3)] + [alpha]
+    else:
+        channels = list(cv2.split(img))[:3]
+    gx = _strongest([cv2.absdiff(ch[:, 1:], ch[:, :-1]) for ch in channels])
+    gy = _strongest([cv2.absdiff(ch[1:, :], ch[:-1, :]) for ch in channels])
+    return gx, gy
+
+
+def _strongest(diffs: list[np.ndarray]) -> np.ndarray:
+    out = diffs[0]
+    for d in diffs[1:]:
+        out = cv2.max(out, d)
+    return out
+
+
+def jpeg_block_step(grad: np.ndarray) -> float:
+    """Mean extra step on JPEG block boundaries in flat areas (0 when there is no blocking).
+
+    ``grad[:, j]`` is the step between columns j and j+1, so boundaries at multiples of 8 are
+    the columns j = 7 mod 8.  Only small steps count: real edges are large, and a clean
+    8-px grid has no small steps at all, so it is left alone.
+    """
+    if grad.shape[1] < 32:
+        return 0.0
+    rows = grad[:: max(1, grad.shape[0] // 256)]
+    low = rows < 16
+    j = np.arange(rows.shape[1])
+    on = (j % 8) == 7
+    at_boundary = rows[:, on][low[:, on]]
+    elsewhere = rows[:, ~on][low[:, ~on]]
+    if at_boundary.size < 100 or elsewhere.size < 100:
+        return 0.0
+    a, b = float(at_boundary.mean()), float(elsewhere.mean())
+    return a - b if a > 1.3 * b and a - b > 0.5 else 0.0
+
+
+def noise_floor(profile: np.ndarray, config: DetectorConfig = DEFAULT_CONFIG) -> float:
+    """The grain level of a profile: a low percentile, which real edges (sparse) do not reach."""
+    inner = profile[1:-1]
+    return float(np.percentile(inner, config.noise_percentile)) if inner.size else 0.0
+
+
+def denoised(profile: np.ndarray, config: DetectorConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """The profile with its grain floor taken out (only what rises above it is edges)."""
+    return np.clip(profile - noise_floor(profile, config), 0, None)

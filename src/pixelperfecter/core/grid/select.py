@@ -1,0 +1,106 @@
+"""Stage 6: one scoring of candidate grids, whatever proposed them.
+
+Candidates come from the spectrum (the detector's own fit and its axis harmonics), from user
+overrides and from any proposer passed to ``detect_grid`` (the ML model is one).  The score
+must tell a right grid from its harmonics and shifted phases, which diff % on cell cores
+cannot (every finer harmonic passes it):
+
+* ``support``: every line of the grid has some cell colour change across it; a 1/k harmonic's
+  in-between lines cross none (even where JPEG blocks or grain put edges on them);
+* ``clean``: no edges half-way between lines; a shifted phase or a 2x-coarse grid has them;
+* ``single``: cell cores hold one colour; a grid too coarse in 2-D does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from ..types import GridCandidate
+from .checks import cell_evidence
+from .config import DEFAULT_CONFIG, DetectorConfig
+from .ladder import WindowMax, mid_ratio, robust_pitch
+from .profiles import Profiles, denoised
+from .spectrum import comb_phase, refine_period
+
+# Anything that proposes candidate grids for an RGBA image (the ML model's port).
+GridProposer = Callable[[np.ndarray], Sequence[GridCandidate]]
+
+
+@dataclass(frozen=True)
+class GridScore:
+    """The parts of a candidate's score (each 0..1, 1 is best) and their product."""
+
+    support_x: float
+    support_y: float
+    clean_x: float
+    clean_y: float
+    single: float
+
+    @property
+    def total(self) -> float:
+        # The 1-D cleanliness counts at half weight (a square root): JPEG's block grid and
+        # texture put edges mid-cell on the right grid too, which the 2-D terms do not see.
+        return float(self.support_x * self.support_y * np.sqrt(self.clean_x * self.clean_y) * self.single)
+
+
+class Scorer:
+    """Scores candidates of one image; the per-axis running maxima are computed once."""
+
+    def __init__(self, rgba: np.ndarray, profiles: Profiles, config: DetectorConfig = DEFAULT_CONFIG) -> None:
+        self.rgba = rgba
+        self.profiles = profiles
+        self.config = config
+        self.clean_profiles = (denoised(profiles[0], config), denoised(profiles[1], config))
+        self.maxima = (WindowMax(self.clean_profiles[0]), WindowMax(self.clean_profiles[1]))
+
+    def score(self, c: GridCandidate) -> GridScore:
+        cfg = self.config
+        mx, my = self.maxima
+        share, live_x, live_y = cell_evidence(self.rgba, self.profiles, c.cell_w, c.cell_h, c.offset_x, c.offset_y, cfg)
+        return GridScore(
+            support_x=live_x,
+            support_y=live_y,
+            clean_x=1.0 - min(1.0, mid_ratio(mx, c.cell_w, c.offset_x, cfg)),
+            clean_y=1.0 - min(1.0, mid_ratio(my, c.cell_h, c.offset_y, cfg)),
+            single=1.0 - min(1.0, share / cfg.two_colour_full),
+        )
+
+    def scored(self, c: GridCandidate) -> GridCandidate:
+        return replace(c, score=self.score(c).total)
+
+    def refine(self, c: GridCandidate) -> GridCandidate:
+        """A proposer's candidate sharpened on this image's own evidence, within a few percent.
+
+        Only locally (the spectral peak within ``refine_window``, then the robust line fit):
+        refinement must never turn a candidate into a different grid, such as the detector's.
+        """
+        cfg = self.config
+        out = []
+        for profile, cell in ((self.clean_profiles[0], c.cell_w), (self.clean_profiles[1], c.cell_h)):
+            cell = refine_period(profile, cell, cfg.min_cell, cfg.max_cell, cfg)
+            offset, _ = comb_phase(profile, cell)
+            refined, offset = robust_pitch(profile, cell, offset, cfg)
+            if abs(refined / cell - 1) > cfg.refine_window:
+                refined = cell
+            out.append((refined, comb_phase(profile, refined)[0]))
+        (cw, ox), (ch, oy) = out
+        return replace(c, cell_w=cw, cell_h=ch, offset_x=ox, offset_y=oy)
+
+
+def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate]) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
+    """The best of the detector's own candidate and the others, with all of them scored.
+
+    The detector's own grid stays unless another scores clearly higher (``select_ratio``):
+    near-ties are noise, and the detector's grid also passed its 2-D checks.
+    """
+    own = scorer.scored(own)
+    scored = [own] + [scorer.scored(c) for c in others]
+    best = own
+    for c in scored[1:]:
+        if c.score > best.score * scorer.config.select_ratio:
+            best = c
+    ranked = tuple(sorted(scored, key=lambda c: -c.score))
+    return best, ranked

@@ -1,0 +1,44 @@
+"""Pixel art is never refused; photographs are refused or flagged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pixelperfecter.core import synth
+from pixelperfecter.core.io import load_image
+from pixelperfecter.core.pipeline import reconstruct
+from pixelperfecter.core.types import Thresholds
+
+
+def _photos() -> list[Path]:
+    try:
+        import skimage
+    except ImportError:  # the dev extra installs it; without it there is nothing to test
+        return []
+    data = Path(skimage.__file__).parent / "data"
+    return sorted(p for p in data.iterdir() if p.suffix in (".png", ".jpg") and "chessboard" not in p.name)
+
+
+@pytest.mark.parametrize("path", _photos(), ids=lambda p: p.name)
+def test_real_photographs_are_refused_or_flagged(path: Path):
+    loaded = load_image(path)
+    result = reconstruct(loaded.rgba, has_alpha=loaded.has_alpha)
+    if result.ok:
+        assert "confidence" in result.metrics.flags(Thresholds()), (result.metrics.confidence, result.metrics.cell_w)
+    else:
+        assert result.error
+
+
+def test_skimage_ships_photographs():
+    pytest.importorskip("skimage")
+    assert len(_photos()) >= 15
+
+
+@pytest.mark.parametrize("tier", synth.HARSH_TIERS)
+@pytest.mark.parametrize("seed", [500, 501, 502])
+def test_harsh_pixel_art_is_never_refused(tier: str, seed: int):
+    case = synth.make_case(seed, tier)
+    result = reconstruct(case.image, has_alpha=case.has_alpha)
+    assert result.ok, result.error
