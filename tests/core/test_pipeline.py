@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixelperfecter.core import cells, render, synth
+from pixelperfecter.core import palette, cells, render, synth
 from pixelperfecter.core.pipeline import OutputOptions, reconstruct, write_outputs
 from pixelperfecter.core.types import Metrics, ReconstructParams, Thresholds
 
@@ -60,15 +60,38 @@ def test_colour_cleanup_gives_one_colour_per_flat_area():
     assert cleaned.metrics.n_colors <= 2 * truth_colours
 
 
-def test_merge_colors_keeps_distinct_palette_entries():
-    sprite = np.zeros((4, 4, 4), np.uint8)
+def test_palette_keeps_distinct_shades_and_snaps_noise():
+    rng = np.random.default_rng(0)
+    sprite = np.zeros((40, 40, 4), np.uint8)
     sprite[..., 3] = 255
-    sprite[:2, :, :3] = (100, 100, 100)
-    sprite[0, 0, :3] = (104, 98, 101)  # noise around the same colour
-    sprite[2:, :, :3] = (130, 100, 100)  # a distinct neighbour 30 levels away
-    merged = cells.merge_colors(sprite, 10)
-    assert cells.count_colors(merged) == 2
-    assert tuple(merged[0, 0, :3]) == (100, 100, 100)
+    # Three shades of one ramp, 20 levels apart (as artists ramp), each cell with grain.
+    shades = np.array([(100, 60, 60), (120, 80, 72), (140, 100, 84)])
+    which = rng.integers(0, 3, (40, 40))
+    noisy = shades[which] + rng.integers(-3, 4, (40, 40, 3))
+    sprite[..., :3] = np.clip(noisy, 0, 255)
+    unified = palette.unify_palette(sprite)
+    assert cells.count_colors(unified) == 3
+    err = np.abs(unified[..., :3].astype(int) - shades[which]).max()
+    assert err <= 2  # every cell within 2 levels of its true shade (the grain was up to 3)
+
+
+def test_palette_never_moves_a_colour_far():
+    sprite = np.zeros((10, 10, 4), np.uint8)
+    sprite[..., 3] = 255
+    sprite[..., :3] = (50, 50, 50)
+    sprite[5, 5, :3] = (90, 50, 50)  # a lone distinct detail
+    unified = palette.unify_palette(sprite)
+    assert tuple(unified[5, 5, :3]) == (90, 50, 50)
+
+
+def test_palette_on_a_busy_image_moves_no_colour_beyond_the_snap_distance():
+    # Painterly: every cell its own colour (the old greedy merge was quadratic here).
+    rng = np.random.default_rng(1)
+    sprite = np.dstack([rng.integers(0, 256, (200, 200, 3)), np.full((200, 200), 255)]).astype(np.uint8)
+    unified = palette.unify_palette(sprite)
+    moved = np.linalg.norm(palette.srgb_to_oklab(unified[..., :3]) - palette.srgb_to_oklab(sprite[..., :3]), axis=-1)
+    assert moved.max() <= palette.SNAP + 1e-6
+    assert cells.count_colors(unified) < cells.count_colors(sprite)
 
 
 def test_metrics_flag_suspicious_values():

@@ -2,8 +2,8 @@
 
 Generated images blur across cell edges and put light/dark halos on the rims, so only the
 core of each cell is sampled, on a small lattice of points, and reduced with a median
-(robust to grain, streaks and JPEG blocks).  An optional cleanup merges near-identical
-colours into one palette entry so flat areas come out as exactly one colour.
+(robust to grain, streaks and JPEG blocks).  ``core.palette`` then unifies the colours
+across the image.
 """
 
 from __future__ import annotations
@@ -65,53 +65,6 @@ def binarize_alpha(sprite: np.ndarray, threshold: int = 128) -> np.ndarray:
     out[..., 3] = np.where(opaque, 255, 0)
     out[~opaque, :3] = 0
     return out
-
-
-def merge_colors(sprite: np.ndarray, distance: float = 16.0) -> np.ndarray:
-    """Merge colours closer than ``distance`` (L-inf, RGB) into one palette entry.
-
-    Greedy, most frequent first, with fixed cluster seeds so a slow gradient cannot chain
-    distinct colours together.  Each cluster's palette entry is the per-channel median of its
-    members.  Transparent cells are left alone.
-    """
-    if distance <= 0:
-        return sprite
-    flat = sprite.reshape(-1, 4)
-    opaque = flat[:, 3] > 0
-    if not opaque.any():
-        return sprite
-    keys, inverse, counts = np.unique(_rgb_keys(flat[opaque, :3]), return_inverse=True, return_counts=True)
-    inverse = inverse.reshape(-1)
-    colors = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1)
-    order = np.argsort(-counts, kind="stable")
-    seeds: list[np.ndarray] = []
-    assign = np.full(len(colors), -1, dtype=np.int64)
-    col = colors.astype(np.int32)
-    for i in order:
-        if assign[i] >= 0:
-            continue
-        seed = col[i]
-        seeds.append(seed)
-        near = (np.abs(col - seed).max(axis=1) <= distance) & (assign < 0)
-        assign[near] = len(seeds) - 1
-    cluster_of_cell = assign[inverse]
-    opaque_rgb = flat[opaque, :3]
-    palette = np.empty((len(seeds), 3), np.int32)
-    by_cluster = np.argsort(cluster_of_cell, kind="stable")
-    bounds = np.searchsorted(cluster_of_cell[by_cluster], np.arange(len(seeds) + 1))
-    for cid in range(len(seeds)):
-        members = by_cluster[bounds[cid] : bounds[cid + 1]]
-        palette[cid] = np.median(opaque_rgb[members], axis=0).round()
-    # Each colour goes to its nearest palette entry, and only if that entry is within
-    # ``distance`` of it: a cluster's median can drift from a member at its edge (two dark
-    # outline shades 20 levels apart must stay two colours).
-    dist = np.abs(col[:, None, :] - palette[None, :, :]).max(axis=2)
-    nearest = dist.argmin(axis=1)
-    close = dist[np.arange(len(col)), nearest] <= distance
-    mapped = np.where(close[:, None], palette[nearest], col).astype(np.uint8)
-    out = flat.copy()
-    out[opaque, :3] = mapped[inverse]
-    return out.reshape(sprite.shape)
 
 
 def _rgb_keys(rgb: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cells, render
+from . import cells, palette, render
 from .grid import detect_grid
 from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, save_png
 from .metrics import confidence_with_fit, diff_pct_from_errors
@@ -49,7 +49,7 @@ def reconstruct(
     elif not has_alpha:
         sprite[..., 3] = 255
     if params.cleanup_colors:
-        sprite = cells.merge_colors(sprite, params.color_merge_distance)
+        sprite = palette.unify_palette(sprite, snap=params.palette_snap)
     errors = cells.sample_errors(samples, sprite)
     diff_pct = diff_pct_from_errors(errors)
     error = cells.cell_error(errors)

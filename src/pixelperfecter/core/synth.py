@@ -362,8 +362,9 @@ def degrade(sprite_fn_or_sprite, deg: Degradation, width: int, height: int, rng:
 
 
 def _ai_stack(rng: np.random.Generator, cell: float, drift: float = 0.0) -> Degradation:
-    """The full generated-image stack on a cell of ``cell`` px: blur, grain, halos, streaks,
-    lighting, JPEG and a 1-4% aspect difference between the axes."""
+    """The full generated-image stack on a cell of ``cell`` px, at the strengths seen in real
+    generations (harsher than the "ai" tier): blur, grain, halos, streaks, lighting, JPEG and
+    a 1-4% aspect difference between the axes."""
     aspect = 1.0 + rng.choice([-1, 1]) * rng.uniform(0.01, 0.04)
     cell_h = cell * aspect
     return Degradation(
@@ -371,12 +372,12 @@ def _ai_stack(rng: np.random.Generator, cell: float, drift: float = 0.0) -> Degr
         cell_h=cell_h,
         offset_x=rng.uniform(0, cell),
         offset_y=rng.uniform(0, cell_h),
-        blur_sigma=rng.uniform(0.3, 0.12 * cell + 0.3),
-        noise_sigma=rng.uniform(1.0, 5.0),
-        halo_amount=rng.uniform(0.2, 0.8),
-        texture_amp=rng.uniform(1.0, 4.0),
-        gradient_amp=rng.uniform(4.0, 16.0),
-        jpeg_quality=int(rng.integers(70, 95)) if cell >= 10 else int(rng.integers(85, 96)),
+        blur_sigma=rng.uniform(0.4, 0.15 * cell + 0.5),
+        noise_sigma=rng.uniform(2.0, 8.0),
+        halo_amount=rng.uniform(0.3, 1.2),
+        texture_amp=rng.uniform(2.0, 7.0),
+        gradient_amp=rng.uniform(8.0, 24.0),
+        jpeg_quality=int(rng.integers(65, 92)) if cell >= 10 else int(rng.integers(80, 95)),
         drift_frac=drift,
     )
 

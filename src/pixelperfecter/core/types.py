@@ -90,7 +90,8 @@ class ReconstructParams:
     cleanup_colors: bool = True
     binarize_alpha: bool = True
     alpha_threshold: int = 128
-    color_merge_distance: float = 16.0
+    # Oklab distance within which a cell snaps to its palette cluster (see core.palette).
+    palette_snap: float = 0.035
 
     @property
     def forced_cell_w(self) -> float | None:
