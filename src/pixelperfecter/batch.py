@@ -12,7 +12,6 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +19,9 @@ from .core.io import IMAGE_SUFFIXES, ImageLoadError, iter_images, load_image
 from .core.metrics import metrics_row
 from .core.pipeline import OutputOptions, reconstruct, write_outputs
 from .core.types import Metrics, ReconstructParams, Thresholds
+from .runner import Ordered, WorkerFailure, make_executor, run_unordered
+from .runner import default_workers as default_workers  # re-exported: the CLI imports it from here
+from .runner import one_line as _one_line
 
 DEFAULT_INPUT_DIR = Path("input")
 DEFAULT_OUTPUT_DIR = Path("output")
@@ -257,10 +259,6 @@ def check_output_dir(out_dir: Path) -> str | None:
 # --------------------------------------------------------------------------- one image
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
 def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
     """Load, reconstruct and write one image; never raises for a bad image."""
     start = time.perf_counter()
@@ -318,10 +316,6 @@ def _safe_process(job: ImageJob, settings: BatchSettings) -> ImageResult:
 # --------------------------------------------------------------------------- the batch
 
 
-def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
-
-
 def run_batch(
     jobs: Sequence[ImageJob],
     settings: BatchSettings,
@@ -333,27 +327,25 @@ def run_batch(
     ``on_done`` is called for every finished image in completion order (progress bars).  With
     one worker or one image everything runs in this process: no pool start-up, easy debugging.
     """
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            result = _safe_process(job, settings)
-            if on_done:
-                on_done(result)
-            yield result
-        return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
-    try:
-        futures: list[Future[ImageResult]] = [pool.submit(_safe_process, job, settings) for job in jobs]
+    executor = make_executor("local", workers, len(jobs))
+    order: Ordered[ImageResult] = Ordered()
+    for index, value in run_unordered(_BoundProcess(settings), jobs, executor):
+        result = value if not isinstance(value, WorkerFailure) else _failed(jobs[index], value.reason)
         if on_done:
-            for fut, job in zip(futures, jobs):
-                fut.add_done_callback(lambda f, job=job: on_done(_future_result(f, job)))
-        for fut, job in zip(futures, jobs):
-            yield _future_result(fut, job)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+            on_done(result)
+        yield from order.push(index, result)
 
 
-def _future_result(fut: Future[ImageResult], job: ImageJob) -> ImageResult:
-    try:
-        return fut.result()
-    except Exception as exc:  # a worker died (killed, out of memory): that image failed
-        return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(f"worker failed ({type(exc).__name__}: {exc})"))
+@dataclass(frozen=True)
+class _BoundProcess:
+    """``_safe_process`` with the settings bound (picklable, unlike a lambda)."""
+
+    settings: BatchSettings
+
+    def __call__(self, job: ImageJob) -> ImageResult:
+        return _safe_process(job, self.settings)
+
+
+def _failed(job: ImageJob, reason: str) -> ImageResult:
+    return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(reason))
+
