@@ -1,5 +1,12 @@
 """Batch reconstruction: expand inputs, give every image a clash-free output name, run the
-pipeline on each (inline or in a process pool) and hand back one result per image, in input order.
+pipeline on each (inline, a local process pool or Dask: ``pixelperfecter.runner``) and hand back
+one result per image, in input order.
+
+Workers only *stage* an image's output set (temp names beside the final ones, ``outputset``);
+the driver - this process - renames each set into place and records it (metrics row, then the
+run manifest) as soon as it arrives, with SIGINT/SIGTERM held off for those few syscalls.  So
+every output set is complete or absent, has its metrics row, and the metrics CSV and the
+manifest have a single writer, whichever executor ran the work.
 
 No Typer and no printing here: ``cli_reconstruct`` turns the results into human lines or JSON.
 Every per-image failure (bad file, no grid, unwritable output) becomes an ``ImageResult`` with
@@ -8,18 +15,23 @@ Every per-image failure (bad file, no grid, unwritable output) becomes an ``Imag
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from . import __version__
 from .core.io import IMAGE_SUFFIXES, ImageLoadError, iter_images, load_image
-from .core.metrics import metrics_row
-from .core.pipeline import OutputOptions, reconstruct, write_outputs
+from .core.metrics import append_metrics, metrics_row, printable_path
+from .core.pipeline import OutputOptions, reconstruct
 from .core.types import Metrics, ReconstructParams, Thresholds
-from .runner import Ordered, WorkerFailure, make_executor, run_unordered
+from .manifest import MANIFEST_NAME, InputStamp, Manifest, Record, now_iso, params_key, stamp
+from .outputset import OutputTooLarge, StagedFile, check_output_size, commit, discard, new_run_tag, output_names, stage_outputs, sweep_temps
+from .runner import Executor, Ordered, WorkerFailure, make_executor, run_unordered
 from .runner import default_workers as default_workers  # re-exported: the CLI imports it from here
 from .runner import one_line as _one_line
 
@@ -42,6 +54,15 @@ class BatchSettings:
     max_pixels: int = Thresholds().max_pixels
     # Check the ML model's grid suggestions with the pipeline (the `ml` extra's hybrid).
     use_ml: bool = False
+    # Names this run's temp files, so the driver can sweep exactly those after a kill.
+    run_tag: str = field(default_factory=new_run_tag)
+
+    def shaping_key(self) -> str:
+        """Hash of every option that shapes the output files (the manifest's ``params``)."""
+        return params_key({
+            "params": asdict(self.params), "outputs": asdict(self.outputs), "max_pixels": self.max_pixels,
+            "use_ml": self.use_ml, "version": __version__,
+        })
 
 
 @dataclass(frozen=True)
@@ -89,6 +110,10 @@ class ImageResult:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    # Worker -> driver only: the output set under temp names, and what the input file was.
+    staged: list[StagedFile] = field(default_factory=list)
+    input_stamp: InputStamp | None = None
+    stem: str = ""
 
     @property
     def ok(self) -> bool:
@@ -105,11 +130,11 @@ class ImageResult:
                 "flags": list(self.flags),
             }
         return {
-            "image": self.image,
+            "image": printable_path(self.image),
             "status": self.status,
             "grid": self.grid.as_dict() if self.grid is not None else None,
             "metrics": metrics,
-            "outputs": dict(self.outputs),
+            "outputs": {k: printable_path(v) for k, v in self.outputs.items()},
             "warnings": list(self.warnings),
             "error": self.error,
         }
@@ -148,12 +173,19 @@ def _nothing_found(p: Path, is_dir: bool, recursive: bool) -> str:
     return f"no images found in folder{hint}"
 
 
-def collect_inputs(paths: Sequence[str | Path], recursive: bool = False, exclude_dir: Path | None = None) -> InputSelection:
+def collect_inputs(
+    paths: Sequence[str | Path],
+    recursive: bool = False,
+    exclude_dir: Path | None = None,
+    earlier_outputs: Manifest | None = None,
+) -> InputSelection:
     """Expand files, folders and globs, in argument order, without duplicates.
 
     Folder expansion skips ``exclude_dir`` (the output folder) so that ``perfecter reconstruct .
-    --recursive`` does not feed last run's results back in.  A named file is always kept, even
-    with an odd suffix or when missing, so that it gets its own clear error later.
+    --recursive`` does not feed last run's results back in, and every file the run manifest
+    ``earlier_outputs`` lists as an output (``--out`` equal to the input folder).  A named file
+    is always kept, even with an odd suffix or when missing, so that it gets its own clear
+    error later - unless it is an earlier output, which is an error of its own.
     """
     files: list[Path] = []
     seen: set[Path] = set()
@@ -176,8 +208,13 @@ def collect_inputs(paths: Sequence[str | Path], recursive: bool = False, exclude
             if is_glob:
                 # A glob names the images in a place; notes and other files there are not inputs.
                 found = [f for f in found if f.suffix.lower() in IMAGE_SUFFIXES]
+            if earlier_outputs is not None:
+                found = [f for f in found if not earlier_outputs.is_output(f)]
             if not found:
                 problems.append((text, _nothing_found(p, is_dir, recursive)))
+        elif earlier_outputs is not None and earlier_outputs.is_output(p):
+            problems.append((text, f"an output of an earlier run (listed in {earlier_outputs.path}), not used as an input"))
+            continue
         for f in found:
             key = f.resolve() if f.exists() else f.absolute()
             if key not in seen:
@@ -187,17 +224,8 @@ def collect_inputs(paths: Sequence[str | Path], recursive: bool = False, exclude
 
 
 def _output_names(stem: str, outputs: OutputOptions) -> list[str]:
-    """Every file name ``write_outputs`` would write for ``stem`` (mirrors its naming)."""
-    names = [f"{stem}.png"]
-    if outputs.upscale and outputs.upscale > 1:
-        names.append(f"{stem}_x{outputs.upscale}.png")
-    if outputs.diff:
-        names.append(f"{stem}_diff.png")
-    if outputs.heatmap:
-        names.append(f"{stem}_heatmap.png")
-    if outputs.grid:
-        names.append(f"{stem}_grid.png")
-    return names
+    """Every file name the output set of ``stem`` has."""
+    return list(output_names(stem, outputs).values())
 
 
 def plan_jobs(files: Sequence[Path], out_dir: Path, outputs: OutputOptions = OutputOptions()) -> list[ImageJob]:
@@ -256,51 +284,63 @@ def check_output_dir(out_dir: Path) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- one image
+# --------------------------------------------------------------------------- one image (in a worker)
+
+
+def _reconstruct(job: ImageJob, settings: BatchSettings, result: ImageResult):  # type: ignore[no-untyped-def]
+    loaded = load_image(job.path, max_pixels=settings.max_pixels)
+    result.warnings.extend(loaded.warnings)
+    if settings.use_ml:
+        from pixelperfecter_ml.inference import hybrid_from_array
+
+        return hybrid_from_array(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds).result
+    return reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds)
 
 
 def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
-    """Load, reconstruct and write one image; never raises for a bad image."""
+    """Load, reconstruct and stage the outputs of one image; never raises for a bad image.
+
+    The outputs are left under temp names (``result.staged``) for the driver to commit.
+    """
     start = time.perf_counter()
-    result = ImageResult(index=job.index, image=str(job.path), status="error")
+    result = ImageResult(index=job.index, image=str(job.path), status="error", stem=job.stem)
     if job.renamed_because:
         result.warnings.append(job.renamed_because)
-    try:
-        loaded = load_image(job.path, max_pixels=settings.max_pixels)
-    except ImageLoadError as exc:
-        result.error = _one_line(str(exc))
-        result.seconds = time.perf_counter() - start
-        return result
-    result.warnings.extend(loaded.warnings)
-    try:
-        if settings.use_ml:
-            from pixelperfecter_ml.inference import hybrid_from_array
 
-            rec = hybrid_from_array(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds).result
-        else:
-            rec = reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds)
-    except Exception as exc:  # a crash in the pipeline must not kill the batch
-        result.error = _one_line(f"internal error while reconstructing ({type(exc).__name__}: {exc})")
+    def failed(reason: str) -> ImageResult:
+        result.error = _one_line(reason)
         result.seconds = time.perf_counter() - start
         return result
+
+    try:
+        rec = _reconstruct(job, settings, result)
+    except ImageLoadError as exc:
+        return failed(str(exc))
+    except MemoryError:
+        return failed("out of memory while reconstructing")
+    except Exception as exc:  # a crash in the pipeline must not kill the batch
+        return failed(f"internal error while reconstructing ({type(exc).__name__}: {exc})")
+    with contextlib.suppress(OSError):
+        result.input_stamp = stamp(job.path)
     result.warnings.extend(w for w in rec.warnings if w not in result.warnings)
     if rec.grid is not None:
         g = rec.grid
         result.grid = GridSummary(g.cell_w, g.cell_h, g.offset_x, g.offset_y, g.cells_x, g.cells_y)
     if not rec.ok or rec.metrics is None:
-        result.error = _one_line(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
-        result.seconds = time.perf_counter() - start
-        return result
+        return failed(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
     result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
     result.flags = rec.metrics.flags(settings.thresholds)
     try:
-        written = write_outputs(rec, settings.out_dir, job.stem, settings.outputs)
+        check_output_size(rec, settings.outputs, settings.max_pixels)
+        result.staged = stage_outputs(rec, settings.out_dir, job.stem, settings.outputs, settings.run_tag)
+    except OutputTooLarge as exc:
+        return failed(str(exc))
+    except MemoryError:
+        return failed("out of memory while writing the outputs (try a smaller --upscale)")
     except OSError as exc:
         where = exc.filename or settings.out_dir
-        result.error = _one_line(f"cannot write output {where} ({exc.strerror or exc})")
-        result.seconds = time.perf_counter() - start
-        return result
-    result.outputs = written.as_dict()
+        return failed(f"cannot write output {printable_path(where)} ({exc.strerror or exc})")
+    result.outputs = {item.kind: item.final for item in result.staged}
     result.status = "ok"
     result.seconds = time.perf_counter() - start
     return result
@@ -310,30 +350,7 @@ def _safe_process(job: ImageJob, settings: BatchSettings) -> ImageResult:
     try:
         return process_image(job, settings)
     except Exception as exc:  # belt and braces: one image, one error line, batch goes on
-        return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(f"internal error ({type(exc).__name__}: {exc})"))
-
-
-# --------------------------------------------------------------------------- the batch
-
-
-def run_batch(
-    jobs: Sequence[ImageJob],
-    settings: BatchSettings,
-    workers: int = 1,
-    on_done: Callable[[ImageResult], None] | None = None,
-) -> Iterator[ImageResult]:
-    """Process ``jobs`` and yield their results in input order, as soon as each is ready.
-
-    ``on_done`` is called for every finished image in completion order (progress bars).  With
-    one worker or one image everything runs in this process: no pool start-up, easy debugging.
-    """
-    executor = make_executor("local", workers, len(jobs))
-    order: Ordered[ImageResult] = Ordered()
-    for index, value in run_unordered(_BoundProcess(settings), jobs, executor):
-        result = value if not isinstance(value, WorkerFailure) else _failed(jobs[index], value.reason)
-        if on_done:
-            on_done(result)
-        yield from order.push(index, result)
+        return _failed(job, f"internal error ({type(exc).__name__}: {exc})")
 
 
 @dataclass(frozen=True)
@@ -347,5 +364,117 @@ class _BoundProcess:
 
 
 def _failed(job: ImageJob, reason: str) -> ImageResult:
-    return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(reason))
+    return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(reason), stem=job.stem)
 
+
+# --------------------------------------------------------------------------- the driver
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM back while an image is committed and recorded (a few syscalls).
+
+    A signal that arrives meanwhile is delivered - and its handler runs - right after, so an
+    interrupted run never leaves an output set half renamed or without its metrics row.
+    """
+    held = {signal.SIGINT, signal.SIGTERM}
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, ValueError, OSError):  # not POSIX, or not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@dataclass
+class Recorder:
+    """Where the driver records finished images: the metrics CSV and the run manifest."""
+
+    thresholds: Thresholds
+    metrics_path: Path | None
+    manifest: Manifest | None
+    params: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+    def record(self, result: ImageResult) -> None:
+        """Metrics row first, manifest last: an image the manifest lists is complete."""
+        if self.metrics_path is not None:
+            self.warnings.extend(append_metrics(self.metrics_path, [result.metrics_row(self.thresholds)]))
+        if self.manifest is not None and result.input_stamp is not None:
+            s = result.input_stamp
+            self.manifest.append([Record(
+                input=os.path.abspath(result.image), size=s.size, mtime_ns=s.mtime_ns, sha256=s.sha256,
+                params=self.params, stem=result.stem, status=result.status,
+                outputs={k: os.path.abspath(v) for k, v in result.outputs.items()}, error=result.error, finished=now_iso(),
+            )])
+
+
+def finish(result: ImageResult, recorder: Recorder | None) -> ImageResult:
+    """Commit a worker's staged outputs and record the image (in the driver)."""
+    with signals_held():
+        if result.staged:
+            try:
+                result.outputs = commit(result.staged)
+            except OSError as exc:
+                result.status, result.outputs = "error", {}
+                result.error = _one_line(f"cannot write output {printable_path(exc.filename or '')} ({exc.strerror or exc})")
+            result.staged = []
+        if recorder is not None:
+            try:
+                recorder.record(result)
+            except BaseException:
+                # Not recorded means not done: take the set back out so it is never orphaned.
+                for path in result.outputs.values():
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+                raise
+    return result
+
+
+def run_batch(
+    jobs: Sequence[ImageJob],
+    settings: BatchSettings,
+    workers: int = 1,
+    on_done: Callable[[ImageResult], None] | None = None,
+    executor: Executor | None = None,
+    recorder: Recorder | None = None,
+    on_progress: Callable[[ImageResult], None] | None = None,
+) -> Iterator[ImageResult]:
+    """Process ``jobs``; commit, record and yield their results in input order.
+
+    ``on_progress`` is called as each worker hands an image back (completion order: progress
+    bars); the image is committed and recorded once every image before it has been, then
+    ``on_done`` is called and it is yielded.  In input order, the metrics CSV and the manifest
+    come out the same whatever the executor and the worker count, and an interrupted run
+    stops at a clean prefix: what was not committed is swept.  With one worker or one image
+    everything runs in this process.  However the run ends (done, Ctrl-C, SIGTERM, a metrics
+    error), the workers are stopped and this run's temp files removed before it returns.
+    """
+    chosen = executor or make_executor("local", workers, len(jobs))
+    order: Ordered[ImageResult] = Ordered()
+    try:
+        for index, value in run_unordered(_BoundProcess(settings), jobs, chosen):
+            result = value if not isinstance(value, WorkerFailure) else _failed(jobs[index], value.reason)
+            if on_progress:
+                on_progress(result)
+            for ready in order.push(index, result):
+                finish(ready, recorder)
+                if on_done:
+                    on_done(ready)
+                yield ready
+    finally:
+        chosen.close()
+        sweep_temps(settings.out_dir, settings.run_tag)
+
+
+def manifest_path(out_dir: Path) -> Path:
+    return out_dir / MANIFEST_NAME
+
+
+__all__ = [
+    "BatchSettings", "GridSummary", "ImageJob", "ImageResult", "InputSelection", "Recorder", "check_output_dir",
+    "collect_inputs", "default_workers", "discard", "finish", "manifest_path", "plan_jobs", "process_image", "run_batch",
+]
