@@ -370,23 +370,63 @@ def _failed(job: ImageJob, reason: str) -> ImageResult:
 # --------------------------------------------------------------------------- the driver
 
 
-@contextlib.contextmanager
-def signals_held() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM back while an image is committed and recorded (a few syscalls).
+class Interrupted(Exception):
+    """SIGINT or SIGTERM reached the driver."""
 
-    A signal that arrives meanwhile is delivered - and its handler runs - right after, so an
-    interrupted run never leaves an output set half renamed or without its metrics row.
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _SignalGate:
+    """Defers SIGINT/SIGTERM while the driver commits and records an image.
+
+    Masking the signal (``pthread_sigmask``) is not enough: the OS hands it to any thread
+    that does not block it (the pool's manager thread), and Python then runs the handler in
+    the main thread at once.  So the handler asks this gate, which holds the signal until the
+    critical section ends.
     """
-    held = {signal.SIGINT, signal.SIGTERM}
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: int | None = None
+
+    def deliver(self, signum: int, _frame: object = None) -> None:
+        if self.depth:
+            self.pending = signum
+            return
+        raise Interrupted(signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if self.depth == 0 and self.pending is not None:
+                signum, self.pending = self.pending, None
+                raise Interrupted(signum)
+
+
+_GATE = _SignalGate()
+signals_held = _GATE.held
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` in the driver, never inside a commit."""
+    previous: dict[int, object] = {}
     try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):  # not POSIX, or not the main thread
-        yield
-        return
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _GATE.deliver)
+    except ValueError:  # not the main thread (an embedding app): leave signals alone
+        pass
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -398,6 +438,8 @@ class Recorder:
     manifest: Manifest | None
     params: str = ""
     warnings: list[str] = field(default_factory=list)
+    recorded: int = 0
+    failed: int = 0
 
     def record(self, result: ImageResult) -> None:
         """Metrics row first, manifest last: an image the manifest lists is complete."""
@@ -410,6 +452,8 @@ class Recorder:
                 params=self.params, stem=result.stem, status=result.status,
                 outputs={k: os.path.abspath(v) for k, v in result.outputs.items()}, error=result.error, finished=now_iso(),
             )])
+        self.recorded += 1
+        self.failed += not result.ok
 
 
 def finish(result: ImageResult, recorder: Recorder | None) -> ImageResult:
@@ -475,6 +519,7 @@ def manifest_path(out_dir: Path) -> Path:
 
 
 __all__ = [
-    "BatchSettings", "GridSummary", "ImageJob", "ImageResult", "InputSelection", "Recorder", "check_output_dir",
+    "BatchSettings", "GridSummary", "ImageJob", "ImageResult", "InputSelection", "Interrupted", "Recorder", "check_output_dir",
     "collect_inputs", "default_workers", "discard", "finish", "manifest_path", "plan_jobs", "process_image", "run_batch",
+    "signals_held", "stop_on_signals",
 ]

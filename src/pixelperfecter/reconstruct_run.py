@@ -12,8 +12,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,12 +21,14 @@ from .batch import (
     BatchSettings,
     ImageJob,
     ImageResult,
+    Interrupted,
     Recorder,
     check_output_dir,
     collect_inputs,
     manifest_path,
     plan_jobs,
     run_batch,
+    stop_on_signals,
 )
 from .core.metrics import MetricsWriteError, printable_path
 from .manifest import Manifest
@@ -51,34 +52,6 @@ class ReconstructRequest:
     scheduler: str | None = None
     resume: bool = False
     err: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr))
-
-
-class Interrupted(Exception):
-    """SIGINT or SIGTERM reached the driver."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-def _raise_interrupted(signum: int, _frame: object) -> None:
-    raise Interrupted(signum)
-
-
-@contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM raise ``Interrupted`` in the driver (and only for this run)."""
-    previous: dict[int, Any] = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            previous[sig] = signal.signal(sig, _raise_interrupted)
-    except ValueError:  # not the main thread (an embedding app): leave signals alone
-        pass
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _error_json(image: str, reason: str) -> str:
@@ -210,11 +183,11 @@ def run_reconstruct(request: ReconstructRequest) -> int:
         try:
             _run(todo, settings, n_workers, screen, executor, recorder)
         except MetricsWriteError as exc:
-            request.err(f"error: {printable_path(exc.filename or '')}: {exc.strerror}; stopped after {screen.finished} of {len(todo)} images")
+            request.err(f"error: {printable_path(exc.filename or '')}: {exc.strerror}; stopped after {recorder.recorded} of {len(todo)} images")
             return 1
         except (Interrupted, KeyboardInterrupt) as stop:
             signum = stop.signum if isinstance(stop, Interrupted) else signal.SIGINT
-            request.err(_interrupted_line(signal.Signals(signum).name, screen, len(todo), out))
+            request.err(_interrupted_line(signal.Signals(signum).name, recorder, len(todo), out))
             return EXIT_SIGNAL[signum]
     for warning in dict.fromkeys(recorder.warnings):
         request.err(f"warning: {warning}")
@@ -240,11 +213,12 @@ def _resume(request: ReconstructRequest, jobs: list[ImageJob], earlier: Manifest
     return todo
 
 
-def _interrupted_line(name: str, screen: _Screen, total: int, out: Path) -> str:
-    ok = screen.finished - screen.failed
+def _interrupted_line(name: str, recorder: Recorder, total: int, out: Path) -> str:
+    # Counted where images are recorded: one may be recorded just before the signal is acted on.
+    done, failed = recorder.recorded, recorder.failed
     return (
-        f"interrupted by {name}: {screen.finished} of {total} images finished ({ok} ok, {screen.failed} failed; "
-        f"each has its outputs in {out}/ and its metrics row), {total - screen.finished} not started or unfinished "
+        f"interrupted by {name}: {done} of {total} images finished ({done - failed} ok, {failed} failed; "
+        f"each has its outputs in {out}/ and its metrics row), {total - done} not started or unfinished "
         f"and left out; run the same command with --resume to finish"
     )
 
