@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import __version__
 from .core.io import IMAGE_SUFFIXES, ImageLoadError, iter_images, load_image
@@ -287,7 +288,7 @@ def check_output_dir(out_dir: Path) -> str | None:
 # --------------------------------------------------------------------------- one image (in a worker)
 
 
-def _reconstruct(job: ImageJob, settings: BatchSettings, result: ImageResult):  # type: ignore[no-untyped-def]
+def _reconstruct(job: ImageJob, settings: BatchSettings, result: ImageResult) -> Any:
     loaded = load_image(job.path, max_pixels=settings.max_pixels)
     result.warnings.extend(loaded.warnings)
     if settings.use_ml:
@@ -416,7 +417,7 @@ signals_held = _GATE.held
 @contextlib.contextmanager
 def stop_on_signals() -> Iterator[None]:
     """SIGINT and SIGTERM raise ``Interrupted`` in the driver, never inside a commit."""
-    previous: dict[int, object] = {}
+    previous: dict[signal.Signals, Any] = {}
     try:
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, _GATE.deliver)
@@ -425,8 +426,8 @@ def stop_on_signals() -> Iterator[None]:
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
 
 
 @dataclass

@@ -131,7 +131,7 @@ def discard(staged: list[StagedFile]) -> None:
 
 def sweep_temps(out_dir: Path, tag: str) -> list[Path]:
     """Remove every temp file of this run left in ``out_dir`` (killed workers leave them)."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(out_dir))
     except OSError:

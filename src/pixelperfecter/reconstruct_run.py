@@ -36,7 +36,7 @@ from .runner import default_workers, make_executor, one_line
 
 DEFAULT_INPUT_DIR = Path("input")
 METRICS_NAME = "metrics.csv"
-EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
+EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
 @dataclass

@@ -34,6 +34,7 @@ R = TypeVar("R")
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 EXECUTORS = ("local", "dask")
+CONNECT_TIMEOUT = "5s"  # for --scheduler ADDRESS: a wrong address fails fast with one line
 
 
 def default_workers() -> int:
@@ -192,13 +193,14 @@ class DaskExecutor:
             raise RuntimeError("--executor dask needs the 'cluster' extra: pip install -e '.[cluster]'") from None
         self._cluster: Any = None
         if scheduler:
-            self.client = Client(scheduler, timeout="10s")
+            self.client = Client(scheduler, timeout=CONNECT_TIMEOUT)
         else:
             n = workers or default_workers()
             with single_thread_env():
+                # Loopback only, dashboard on a free port (a fixed :8787 clashes with any other run).
                 self._cluster = LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=processes,
-                    dashboard_address=None, silence_logs=50,
+                    n_workers=n, threads_per_worker=1, processes=processes, host="127.0.0.1",
+                    dashboard_address="127.0.0.1:0", silence_logs=50,
                 )
             self.client = Client(self._cluster)
         self._futures: list[Any] = []

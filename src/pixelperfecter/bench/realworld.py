@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -61,7 +61,7 @@ def evaluate_real(job: tuple[str, RealLabel, float]) -> RealOutcome:
     from ..core.pipeline import reconstruct_file
 
     path, label, tolerance = job
-    base = dict(file=label.file, kind=label.kind, confidence=label.confidence,
+    base: dict[str, Any] = dict(file=label.file, kind=label.kind, confidence=label.confidence,
                 label_cell_w=label.cell_w, label_cell_h=label.cell_h, cell_tolerance=tolerance)
     try:
         result = reconstruct_file(path)
@@ -127,7 +127,8 @@ def _on_checker(rgba: np.ndarray, square: int = 8) -> np.ndarray:
     checker = np.where(((yy // square + xx // square) % 2) == 0, 200.0, 235.0)
     alpha = rgba[..., 3:4].astype(np.float32) / 255.0
     rgb = rgba[..., :3].astype(np.float32) * alpha + checker[..., None] * (1 - alpha)
-    return np.clip(rgb, 0, 255).round().astype(np.uint8)
+    shown: np.ndarray = np.clip(rgb, 0, 255).round().astype(np.uint8)
+    return shown
 
 
 def _blank_panel() -> np.ndarray:

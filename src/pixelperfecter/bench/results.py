@@ -360,13 +360,12 @@ def summarize_realworld(results: Sequence[RealResult]) -> list[RealSummary]:
 
 
 def realworld_check(summaries: Sequence[RealSummary], targets: Targets) -> Check:
-    unambiguous = next((s for s in summaries if s.group == UNAMBIGUOUS), None)
-    measured = unambiguous is not None and unambiguous.n > 0
+    unambiguous = next((s for s in summaries if s.group == UNAMBIGUOUS and s.n > 0), None)
     return Check(
         name=f"real world: {UNAMBIGUOUS} cell within {targets.cell_tolerance * 100:g}%",
-        value=f"{unambiguous.ok_pct:.1f}% ({unambiguous.n_ok}/{unambiguous.n})" if measured else "-",
+        value=f"{unambiguous.ok_pct:.1f}% ({unambiguous.n_ok}/{unambiguous.n})" if unambiguous is not None else "-",
         target=f">= {targets.realworld_unambiguous_pct:g}%",
-        passed=(unambiguous.ok_pct >= targets.realworld_unambiguous_pct) if measured else None,
+        passed=(unambiguous.ok_pct >= targets.realworld_unambiguous_pct) if unambiguous is not None else None,
     )
 
 

@@ -9,6 +9,7 @@ import io
 import os
 import stat
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -89,7 +90,7 @@ def csv_rows_text(rows: list[dict[str, object]], columns: list[str], header: boo
     if header:
         csv.writer(buf, lineterminator="\n").writerow(columns)
     for row in rows:
-        quoting = csv.QUOTE_ALL if any("\r" in str(v) for v in row.values()) else csv.QUOTE_MINIMAL
+        quoting: Literal[0, 1] = csv.QUOTE_ALL if any("\r" in str(v) for v in row.values()) else csv.QUOTE_MINIMAL
         csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n", quoting=quoting).writerow(row)
     return buf.getvalue()
 
