@@ -217,12 +217,13 @@ class DaskExecutor:
         futures = self.client.map(fn, list(jobs), pure=False)
         self._futures = futures
         index_of = {fut.key: i for i, fut in enumerate(futures)}
-        for fut in as_completed(futures):
+        # with_results: results are gathered in the background as tasks finish, instead of one
+        # blocking round trip to a worker per image in this loop.
+        for fut, value in as_completed(futures, with_results=True, raise_errors=False):
             index = index_of[fut.key]
-            try:
-                value = fut.result()
-            except Exception as exc:  # a worker died or the task could not run there
-                yield index, WorkerFailure(f"worker failed ({one_line(exc)})")
+            if fut.status == "error" or isinstance(value, BaseException):
+                # A worker died or the task could not run there: that job failed, the batch goes on.
+                yield index, WorkerFailure(f"worker failed ({one_line(value)})")
             else:
                 yield index, value
             fut.release()
