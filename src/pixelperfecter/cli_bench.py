@@ -31,10 +31,11 @@ def bench_command(
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any target fails (default: always 0, it's a report)."),
     scale: bool = typer.Option(False, "--scale", help="Instead: batch throughput of the local pool (1 and 2 workers) and Dask (LocalCluster, scheduler + 2 workers) on the same images."),
     scale_images: int = typer.Option(200, "--scale-images", min=2, help="Images for --scale."),
+    scale_repeats: int = typer.Option(3, "--scale-repeats", min=1, help="Rounds for --scale (round-robin over the configurations; medians reported)."),
 ) -> None:
     """Benchmark the pipeline on seeded synthetic tiers (beside an oracle) and on labelled real images."""
     if scale:
-        _scale(scale_images, seed, out, workers or 2, json_out)
+        _scale(scale_images, seed, out, workers or 2, json_out, scale_repeats)
         return
     # Thread pools read these when NumPy/OpenCV load, so they only matter before the heavy
     # imports: then this whole process stays single-threaded.  When NumPy is already loaded
@@ -91,13 +92,13 @@ def bench_command(
         raise typer.Exit(1)
 
 
-def _scale(n_images: int, seed: int, out: Path, workers: int, json_out: bool) -> None:
+def _scale(n_images: int, seed: int, out: Path, workers: int, json_out: bool, repeats: int) -> None:
     from dataclasses import asdict
 
     from .bench import scale
     from .core.io import write_text_atomic
 
-    report = scale.run_scale(n_images, seed, out / "scale", workers, progress=lambda message: typer.echo(f"scale: {message}", err=True))
+    report = scale.run_scale(n_images, seed, out / "scale", workers, progress=lambda message: typer.echo(f"scale: {message}", err=True), repeats=repeats)
     markdown = scale.scale_markdown(report, workers)
     written = write_text_atomic(out / "scale.md", markdown)
     if json_out:

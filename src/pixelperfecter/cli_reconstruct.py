@@ -74,7 +74,7 @@ def reconstruct_command(
     no_snap: bool = typer.Option(False, "--no-snap", metavar="", help="Keep grid lines uniform (no snapping to local edges)."),
     no_cleanup: bool = typer.Option(False, "--no-cleanup", metavar="", help="Do not merge near-identical colours."),
     keep_alpha: bool = typer.Option(False, "--keep-alpha", metavar="", help="Keep partial transparency (do not binarize alpha)."),
-    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse images with more pixels (decompression-bomb guard)."),
+    max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse inputs (decompression-bomb guard) and --upscale outputs with more pixels."),
     max_diff: Optional[float] = typer.Option(None, "--max-diff", min=0.0, max=100.0, help="Flag results whose diff % is above this (default: 1)."),
     min_confidence: Optional[float] = typer.Option(None, "--min-confidence", min=0.0, max=1.0, help="Flag results whose confidence is below this (default: 0.5)."),
     json_out: bool = typer.Option(False, "--json", metavar="", help="One JSON object per image on stdout, nothing else."),

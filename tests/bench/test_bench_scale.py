@@ -32,7 +32,7 @@ def test_overhead_and_projection_come_from_the_steady_rates() -> None:
 
 def test_bench_scale_runs_every_configuration_on_the_same_images(tmp_path) -> None:
     pytest.importorskip("distributed")
-    result = CliRunner().invoke(app, ["bench", "--scale", "--scale-images", "3", "--out", str(tmp_path), "--json"])
+    result = CliRunner().invoke(app, ["bench", "--scale", "--scale-images", "3", "--scale-repeats", "1", "--out", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert [r["name"] for r in summary["runs"]] == ["local x1", "local x2", "dask LocalCluster x2", "dask scheduler + 2"]

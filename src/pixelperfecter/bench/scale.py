@@ -1,6 +1,6 @@
 """``perfecter bench --scale``: batch throughput of the runner's executors on the same images.
 
-Four configurations over the same N images (default 200, seeded ``ai``-tier cases, 512x512),
+Four configurations over the same N images (3 rounds, round-robin, medians reported) (default 200, seeded ``ai``-tier cases, 512x512),
 each through the real batch path (``batch.run_batch``: staged outputs, driver commits, metrics
 CSV and manifest), wall-clock from the first submit to the last record, pool start included:
 
@@ -181,28 +181,56 @@ def _environment() -> str:
 
 
 def run_scale(n_images: int = 200, seed: int = 0, work_dir: Path = Path("output/bench/scale"), workers: int = 2,
-              progress: Callable[[str], None] | None = None) -> ScaleReport:
-    """Every configuration over the same images; the image folder is kept, outputs are redone."""
+              progress: Callable[[str], None] | None = None, repeats: int = 3) -> ScaleReport:
+    """Every configuration over the same images, ``repeats`` rounds, round-robin.
+
+    Round-robin and medians because a shared machine's load drifts within a minute: running
+    each configuration's repeats back to back would compare them under different loads.
+    """
     say = progress or (lambda _message: None)
     say(f"making {n_images} input images")
     files = make_inputs(work_dir / "inputs", n_images, seed)
     environment = _environment()
-    runs = []
-    for w in sorted({1, workers}):
-        say(f"local pool x{w}")
-        runs.append(time_batch(f"local x{w}", files, work_dir / f"out_local{w}", "local", w))
     try:
         import distributed  # noqa: F401
+
+        have_dask = True
     except ImportError:
-        return ScaleReport(n_images, seed, runs, environment, ["dask not installed (the 'cluster' extra): Dask rows skipped"])
-    say(f"dask LocalCluster x{workers}")
-    runs.append(time_batch(f"dask LocalCluster x{workers}", files, work_dir / "out_dask_local", "dask", workers,
-                           note="cluster start-up included"))
-    say(f"dask scheduler + {workers} workers")
-    with local_scheduler(workers) as address:
-        runs.append(time_batch(f"dask scheduler + {workers}", files, work_dir / "out_dask_sched", "dask", workers, scheduler=address,
-                               note="scheduler and workers already running"))
-    return ScaleReport(n_images, seed, runs, environment)
+        have_dask = False
+    rounds: dict[str, list[ScaleRun]] = {}
+
+    def one_round(address: str | None) -> None:
+        configs: list[tuple[str, str, int, str | None, str]] = [(f"local x{w}", "local", w, None, "") for w in sorted({1, workers})]
+        if have_dask:
+            configs.append((f"dask LocalCluster x{workers}", "dask", workers, None, "cluster start-up included"))
+            configs.append((f"dask scheduler + {workers}", "dask", workers, address, "scheduler and workers already running"))
+        for name, kind, w, scheduler, note in configs:
+            say(f"{name} (round {len(rounds.get(name, [])) + 1}/{repeats})")
+            slug = name.replace(" ", "_").replace("+", "")
+            rounds.setdefault(name, []).append(time_batch(name, files, work_dir / f"out_{slug}", kind, w, scheduler=scheduler, note=note))
+
+    if have_dask:
+        with local_scheduler(workers) as address:
+            for _ in range(repeats):
+                one_round(address)
+    else:
+        for _ in range(repeats):
+            one_round(None)
+    runs = [_median_run(r) for r in rounds.values()]
+    notes = [] if have_dask else ["dask not installed (the 'cluster' extra): Dask rows skipped"]
+    environment = f"before: {environment}; after: {_environment()}"
+    return ScaleReport(n_images, seed, runs, environment, notes)
+
+
+def _median_run(runs: list[ScaleRun]) -> ScaleRun:
+    """The run with the median steady time, its note saying the spread over the rounds."""
+    ordered = sorted(runs, key=lambda r: r.steady_ms_per_image)
+    middle = ordered[len(ordered) // 2]
+    digests = {r.digest for r in runs}
+    spread = f"median of {len(runs)}, steady ms/image {ordered[0].steady_ms_per_image:.1f}-{ordered[-1].steady_ms_per_image:.1f}"
+    note = "; ".join(filter(None, [middle.note, spread]))
+    return ScaleRun(middle.name, middle.executor, middle.workers, middle.images, middle.seconds, middle.ok, middle.failed,
+                    middle.digest if len(digests) == 1 else "differs between rounds", note, middle.steady_seconds)
 
 
 def overhead_pct(dask: ScaleRun, local: ScaleRun) -> float:
