@@ -1,5 +1,12 @@
 """Batch reconstruction: expand inputs, give every image a clash-free output name, run the
-pipeline on each (inline or in a process pool) and hand back one result per image, in input order.
+pipeline on each (inline, a local process pool or Dask: ``pixelperfecter.runner``) and hand back
+one result per image, in input order.
+
+Workers only *stage* an image's output set (temp names beside the final ones, ``outputset``);
+the driver - this process - renames each set into place and records it (metrics row, then the
+run manifest) as soon as it arrives, with SIGINT/SIGTERM held off for those few syscalls.  So
+every output set is complete or absent, has its metrics row, and the metrics CSV and the
+manifest have a single writer, whichever executor ran the work.
 
 No Typer and no printing here: ``cli_reconstruct`` turns the results into human lines or JSON.
 Every per-image failure (bad file, no grid, unwritable output) becomes an ``ImageResult`` with
@@ -8,18 +15,26 @@ Every per-image failure (bad file, no grid, unwritable output) becomes an ``Imag
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
+from . import __version__
 from .core.io import IMAGE_SUFFIXES, ImageLoadError, iter_images, load_image
-from .core.metrics import metrics_row
-from .core.pipeline import OutputOptions, reconstruct, write_outputs
+from .core.metrics import append_metrics, metrics_row, printable_path
+from .core.pipeline import OutputOptions, reconstruct
 from .core.types import Metrics, ReconstructParams, Thresholds
+from .manifest import MANIFEST_NAME, InputStamp, Manifest, Record, now_iso, params_key, stamp
+from .outputset import OutputTooLarge, StagedFile, check_output_size, commit, discard, new_run_tag, output_names, stage_outputs, sweep_temps
+from .runner import Executor, Ordered, WorkerFailure, make_executor, run_unordered
+from .runner import default_workers as default_workers  # re-exported: the CLI imports it from here
+from .runner import one_line as _one_line
 
 DEFAULT_INPUT_DIR = Path("input")
 DEFAULT_OUTPUT_DIR = Path("output")
@@ -40,6 +55,15 @@ class BatchSettings:
     max_pixels: int = Thresholds().max_pixels
     # Check the ML model's grid suggestions with the pipeline (the `ml` extra's hybrid).
     use_ml: bool = False
+    # Names this run's temp files, so the driver can sweep exactly those after a kill.
+    run_tag: str = field(default_factory=new_run_tag)
+
+    def shaping_key(self) -> str:
+        """Hash of every option that shapes the output files (the manifest's ``params``)."""
+        return params_key({
+            "params": asdict(self.params), "outputs": asdict(self.outputs), "max_pixels": self.max_pixels,
+            "use_ml": self.use_ml, "version": __version__,
+        })
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,10 @@ class ImageResult:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    # Worker -> driver only: the output set under temp names, and what the input file was.
+    staged: list[StagedFile] = field(default_factory=list)
+    input_stamp: InputStamp | None = None
+    stem: str = ""
 
     @property
     def ok(self) -> bool:
@@ -103,11 +131,11 @@ class ImageResult:
                 "flags": list(self.flags),
             }
         return {
-            "image": self.image,
+            "image": printable_path(self.image),
             "status": self.status,
             "grid": self.grid.as_dict() if self.grid is not None else None,
             "metrics": metrics,
-            "outputs": dict(self.outputs),
+            "outputs": {k: printable_path(v) for k, v in self.outputs.items()},
             "warnings": list(self.warnings),
             "error": self.error,
         }
@@ -146,12 +174,19 @@ def _nothing_found(p: Path, is_dir: bool, recursive: bool) -> str:
     return f"no images found in folder{hint}"
 
 
-def collect_inputs(paths: Sequence[str | Path], recursive: bool = False, exclude_dir: Path | None = None) -> InputSelection:
+def collect_inputs(
+    paths: Sequence[str | Path],
+    recursive: bool = False,
+    exclude_dir: Path | None = None,
+    earlier_outputs: Manifest | None = None,
+) -> InputSelection:
     """Expand files, folders and globs, in argument order, without duplicates.
 
     Folder expansion skips ``exclude_dir`` (the output folder) so that ``perfecter reconstruct .
-    --recursive`` does not feed last run's results back in.  A named file is always kept, even
-    with an odd suffix or when missing, so that it gets its own clear error later.
+    --recursive`` does not feed last run's results back in, and every file the run manifest
+    ``earlier_outputs`` lists as an output (``--out`` equal to the input folder).  A named file
+    is always kept, even with an odd suffix or when missing, so that it gets its own clear
+    error later - unless it is an earlier output, which is an error of its own.
     """
     files: list[Path] = []
     seen: set[Path] = set()
@@ -174,8 +209,13 @@ def collect_inputs(paths: Sequence[str | Path], recursive: bool = False, exclude
             if is_glob:
                 # A glob names the images in a place; notes and other files there are not inputs.
                 found = [f for f in found if f.suffix.lower() in IMAGE_SUFFIXES]
+            if earlier_outputs is not None:
+                found = [f for f in found if not earlier_outputs.is_output(f)]
             if not found:
                 problems.append((text, _nothing_found(p, is_dir, recursive)))
+        elif earlier_outputs is not None and earlier_outputs.is_output(p):
+            problems.append((text, f"an output of an earlier run (listed in {earlier_outputs.path}), not used as an input"))
+            continue
         for f in found:
             key = f.resolve() if f.exists() else f.absolute()
             if key not in seen:
@@ -185,17 +225,8 @@ def collect_inputs(paths: Sequence[str | Path], recursive: bool = False, exclude
 
 
 def _output_names(stem: str, outputs: OutputOptions) -> list[str]:
-    """Every file name ``write_outputs`` would write for ``stem`` (mirrors its naming)."""
-    names = [f"{stem}.png"]
-    if outputs.upscale and outputs.upscale > 1:
-        names.append(f"{stem}_x{outputs.upscale}.png")
-    if outputs.diff:
-        names.append(f"{stem}_diff.png")
-    if outputs.heatmap:
-        names.append(f"{stem}_heatmap.png")
-    if outputs.grid:
-        names.append(f"{stem}_grid.png")
-    return names
+    """Every file name the output set of ``stem`` has."""
+    return list(output_names(stem, outputs).values())
 
 
 def plan_jobs(files: Sequence[Path], out_dir: Path, outputs: OutputOptions = OutputOptions()) -> list[ImageJob]:
@@ -254,55 +285,63 @@ def check_output_dir(out_dir: Path) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- one image
+# --------------------------------------------------------------------------- one image (in a worker)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def _reconstruct(job: ImageJob, settings: BatchSettings, result: ImageResult) -> Any:
+    loaded = load_image(job.path, max_pixels=settings.max_pixels)
+    result.warnings.extend(loaded.warnings)
+    if settings.use_ml:
+        from pixelperfecter_ml.inference import hybrid_from_array
+
+        return hybrid_from_array(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds).result
+    return reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds)
 
 
 def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
-    """Load, reconstruct and write one image; never raises for a bad image."""
+    """Load, reconstruct and stage the outputs of one image; never raises for a bad image.
+
+    The outputs are left under temp names (``result.staged``) for the driver to commit.
+    """
     start = time.perf_counter()
-    result = ImageResult(index=job.index, image=str(job.path), status="error")
+    result = ImageResult(index=job.index, image=str(job.path), status="error", stem=job.stem)
     if job.renamed_because:
         result.warnings.append(job.renamed_because)
-    try:
-        loaded = load_image(job.path, max_pixels=settings.max_pixels)
-    except ImageLoadError as exc:
-        result.error = _one_line(str(exc))
-        result.seconds = time.perf_counter() - start
-        return result
-    result.warnings.extend(loaded.warnings)
-    try:
-        if settings.use_ml:
-            from pixelperfecter_ml.inference import hybrid_from_array
 
-            rec = hybrid_from_array(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds).result
-        else:
-            rec = reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds)
-    except Exception as exc:  # a crash in the pipeline must not kill the batch
-        result.error = _one_line(f"internal error while reconstructing ({type(exc).__name__}: {exc})")
+    def failed(reason: str) -> ImageResult:
+        result.error = _one_line(reason)
         result.seconds = time.perf_counter() - start
         return result
+
+    try:
+        rec = _reconstruct(job, settings, result)
+    except ImageLoadError as exc:
+        return failed(str(exc))
+    except MemoryError:
+        return failed("out of memory while reconstructing")
+    except Exception as exc:  # a crash in the pipeline must not kill the batch
+        return failed(f"internal error while reconstructing ({type(exc).__name__}: {exc})")
+    with contextlib.suppress(OSError):
+        result.input_stamp = stamp(job.path)
     result.warnings.extend(w for w in rec.warnings if w not in result.warnings)
     if rec.grid is not None:
         g = rec.grid
         result.grid = GridSummary(g.cell_w, g.cell_h, g.offset_x, g.offset_y, g.cells_x, g.cells_y)
     if not rec.ok or rec.metrics is None:
-        result.error = _one_line(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
-        result.seconds = time.perf_counter() - start
-        return result
+        return failed(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
     result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
     result.flags = rec.metrics.flags(settings.thresholds)
     try:
-        written = write_outputs(rec, settings.out_dir, job.stem, settings.outputs)
+        check_output_size(rec, settings.outputs, settings.max_pixels)
+        result.staged = stage_outputs(rec, settings.out_dir, job.stem, settings.outputs, settings.run_tag)
+    except OutputTooLarge as exc:
+        return failed(str(exc))
+    except MemoryError:
+        return failed("out of memory while writing the outputs (try a smaller --upscale)")
     except OSError as exc:
         where = exc.filename or settings.out_dir
-        result.error = _one_line(f"cannot write output {where} ({exc.strerror or exc})")
-        result.seconds = time.perf_counter() - start
-        return result
-    result.outputs = written.as_dict()
+        return failed(f"cannot write output {printable_path(where)} ({exc.strerror or exc})")
+    result.outputs = {item.kind: item.final for item in result.staged}
     result.status = "ok"
     result.seconds = time.perf_counter() - start
     return result
@@ -312,14 +351,132 @@ def _safe_process(job: ImageJob, settings: BatchSettings) -> ImageResult:
     try:
         return process_image(job, settings)
     except Exception as exc:  # belt and braces: one image, one error line, batch goes on
-        return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(f"internal error ({type(exc).__name__}: {exc})"))
+        return _failed(job, f"internal error ({type(exc).__name__}: {exc})")
 
 
-# --------------------------------------------------------------------------- the batch
+@dataclass(frozen=True)
+class _BoundProcess:
+    """``_safe_process`` with the settings bound (picklable, unlike a lambda)."""
+
+    settings: BatchSettings
+
+    def __call__(self, job: ImageJob) -> ImageResult:
+        return _safe_process(job, self.settings)
 
 
-def default_workers() -> int:
-    return max(1, os.cpu_count() or 1)
+def _failed(job: ImageJob, reason: str) -> ImageResult:
+    return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(reason), stem=job.stem)
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM reached the driver."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class _SignalGate:
+    """Defers SIGINT/SIGTERM while the driver commits and records an image.
+
+    Masking the signal (``pthread_sigmask``) is not enough: the OS hands it to any thread
+    that does not block it (the pool's manager thread), and Python then runs the handler in
+    the main thread at once.  So the handler asks this gate, which holds the signal until the
+    critical section ends.
+    """
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.pending: int | None = None
+
+    def deliver(self, signum: int, _frame: object = None) -> None:
+        if self.depth:
+            self.pending = signum
+            return
+        raise Interrupted(signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+            if self.depth == 0 and self.pending is not None:
+                signum, self.pending = self.pending, None
+                raise Interrupted(signum)
+
+
+_GATE = _SignalGate()
+signals_held = _GATE.held
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Interrupted`` in the driver, never inside a commit."""
+    previous: dict[signal.Signals, Any] = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, _GATE.deliver)
+    except ValueError:  # not the main thread (an embedding app): leave signals alone
+        pass
+    try:
+        yield
+    finally:
+        for restored, handler in previous.items():
+            signal.signal(restored, handler)
+
+
+@dataclass
+class Recorder:
+    """Where the driver records finished images: the metrics CSV and the run manifest."""
+
+    thresholds: Thresholds
+    metrics_path: Path | None
+    manifest: Manifest | None
+    params: str = ""
+    warnings: list[str] = field(default_factory=list)
+    recorded: int = 0
+    failed: int = 0
+
+    def record(self, result: ImageResult) -> None:
+        """Metrics row first, manifest last: an image the manifest lists is complete."""
+        if self.metrics_path is not None:
+            self.warnings.extend(append_metrics(self.metrics_path, [result.metrics_row(self.thresholds)]))
+        if self.manifest is not None and result.input_stamp is not None:
+            s = result.input_stamp
+            self.manifest.append([Record(
+                input=os.path.abspath(result.image), size=s.size, mtime_ns=s.mtime_ns, sha256=s.sha256,
+                params=self.params, stem=result.stem, status=result.status,
+                outputs={k: os.path.abspath(v) for k, v in result.outputs.items()}, error=result.error, finished=now_iso(),
+            )])
+        self.recorded += 1
+        self.failed += not result.ok
+
+
+def finish(result: ImageResult, recorder: Recorder | None) -> ImageResult:
+    """Commit a worker's staged outputs and record the image (in the driver)."""
+    with signals_held():
+        if result.staged:
+            try:
+                result.outputs = commit(result.staged)
+            except OSError as exc:
+                result.status, result.outputs = "error", {}
+                result.error = _one_line(f"cannot write output {printable_path(exc.filename or '')} ({exc.strerror or exc})")
+            result.staged = []
+        if recorder is not None:
+            try:
+                recorder.record(result)
+            except BaseException:
+                # Not recorded means not done: take the set back out so it is never orphaned.
+                for path in result.outputs.values():
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
+                raise
+    return result
 
 
 def run_batch(
@@ -327,33 +484,43 @@ def run_batch(
     settings: BatchSettings,
     workers: int = 1,
     on_done: Callable[[ImageResult], None] | None = None,
+    executor: Executor | None = None,
+    recorder: Recorder | None = None,
+    on_progress: Callable[[ImageResult], None] | None = None,
 ) -> Iterator[ImageResult]:
-    """Process ``jobs`` and yield their results in input order, as soon as each is ready.
+    """Process ``jobs``; commit, record and yield their results in input order.
 
-    ``on_done`` is called for every finished image in completion order (progress bars).  With
-    one worker or one image everything runs in this process: no pool start-up, easy debugging.
+    ``on_progress`` is called as each worker hands an image back (completion order: progress
+    bars); the image is committed and recorded once every image before it has been, then
+    ``on_done`` is called and it is yielded.  In input order, the metrics CSV and the manifest
+    come out the same whatever the executor and the worker count, and an interrupted run
+    stops at a clean prefix: what was not committed is swept.  With one worker or one image
+    everything runs in this process.  However the run ends (done, Ctrl-C, SIGTERM, a metrics
+    error), the workers are stopped and this run's temp files removed before it returns.
     """
-    if workers <= 1 or len(jobs) <= 1:
-        for job in jobs:
-            result = _safe_process(job, settings)
-            if on_done:
-                on_done(result)
-            yield result
-        return
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(jobs)))
+    chosen = executor or make_executor("local", workers, len(jobs))
+    order: Ordered[ImageResult] = Ordered()
     try:
-        futures: list[Future[ImageResult]] = [pool.submit(_safe_process, job, settings) for job in jobs]
-        if on_done:
-            for fut, job in zip(futures, jobs):
-                fut.add_done_callback(lambda f, job=job: on_done(_future_result(f, job)))
-        for fut, job in zip(futures, jobs):
-            yield _future_result(fut, job)
+        for index, value in run_unordered(_BoundProcess(settings), jobs, chosen):
+            result = value if not isinstance(value, WorkerFailure) else _failed(jobs[index], value.reason)
+            if on_progress:
+                on_progress(result)
+            for ready in order.push(index, result):
+                finish(ready, recorder)
+                if on_done:
+                    on_done(ready)
+                yield ready
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        chosen.close()
+        sweep_temps(settings.out_dir, settings.run_tag)
 
 
-def _future_result(fut: Future[ImageResult], job: ImageJob) -> ImageResult:
-    try:
-        return fut.result()
-    except Exception as exc:  # a worker died (killed, out of memory): that image failed
-        return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(f"worker failed ({type(exc).__name__}: {exc})"))
+def manifest_path(out_dir: Path) -> Path:
+    return out_dir / MANIFEST_NAME
+
+
+__all__ = [
+    "BatchSettings", "GridSummary", "ImageJob", "ImageResult", "InputSelection", "Interrupted", "Recorder", "check_output_dir",
+    "collect_inputs", "default_workers", "discard", "finish", "manifest_path", "plan_jobs", "process_image", "run_batch",
+    "signals_held", "stop_on_signals",
+]

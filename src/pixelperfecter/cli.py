@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import typer
 
+from pixelperfecter_ml.cli import ml_app
+
 from . import __version__
 from .cli_bench import bench_command
 from .cli_reconstruct import reconstruct_command, synth_command
 from .tui.command import tui_command
-from pixelperfecter_ml.cli import ml_app
 
 app = typer.Typer(
     name="perfecter",

@@ -29,8 +29,14 @@ def bench_command(
     quick: bool = typer.Option(False, "--quick", help="Smoke run: 8 per tier, 3 speed cases, no real-world speed pass."),
     json_out: bool = typer.Option(False, "--json", help="Print a machine-readable summary instead of the tables."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any target fails (default: always 0, it's a report)."),
+    scale: bool = typer.Option(False, "--scale", help="Instead: batch throughput of the local pool (1 and 2 workers) and Dask (LocalCluster, scheduler + 2 workers) on the same images."),
+    scale_images: int = typer.Option(200, "--scale-images", min=2, help="Images for --scale."),
+    scale_repeats: int = typer.Option(3, "--scale-repeats", min=1, help="Rounds for --scale (round-robin over the configurations; medians reported)."),
 ) -> None:
     """Benchmark the pipeline on seeded synthetic tiers (beside an oracle) and on labelled real images."""
+    if scale:
+        _scale(scale_images, seed, out, workers or 2, json_out, scale_repeats)
+        return
     # Thread pools read these when NumPy/OpenCV load, so they only matter before the heavy
     # imports: then this whole process stays single-threaded.  When NumPy is already loaded
     # (a test runner) they would change nothing here, so the environment is left alone; the
@@ -67,7 +73,8 @@ def bench_command(
         out_dir=str(out),
     )
     try:
-        report, outcomes = bench.run_bench(settings, progress=_progress_printer())
+        # Targets looked up here (not inside run_bench) so a caller or test can swap bench.Targets.
+        report, outcomes = bench.run_bench(settings, targets=bench.Targets(), progress=_progress_printer())
     except (OSError, ValueError) as exc:
         _fail(str(exc))
     report.notes[:0] = notes
@@ -83,6 +90,27 @@ def bench_command(
         _print_report(report, written)
     if strict and not report.all_passed:
         raise typer.Exit(1)
+
+
+def _scale(n_images: int, seed: int, out: Path, workers: int, json_out: bool, repeats: int) -> None:
+    from dataclasses import asdict
+
+    from .bench import scale
+    from .core.io import write_text_atomic
+
+    report = scale.run_scale(n_images, seed, out / "scale", workers, progress=lambda message: typer.echo(f"scale: {message}", err=True), repeats=repeats)
+    markdown = scale.scale_markdown(report, workers)
+    written = write_text_atomic(out / "scale.md", markdown)
+    if json_out:
+        import json
+
+        runs = [{**asdict(r), "images_per_s": r.images_per_s, "ms_per_image": r.ms_per_image} for r in report.runs]
+        projection = [{"machines": m, "images_per_s": rate, "hours": hours} for m, rate, hours in scale.projection(report, workers)]
+        typer.echo(json.dumps({"runs": runs, "identical": report.identical, "projection": projection, "environment": report.environment,
+                               "notes": report.notes, "file": str(written)}, indent=2))
+    else:
+        typer.echo(markdown)
+        typer.echo(f"wrote {written}", err=True)
 
 
 def _fail(message: str) -> None:

@@ -50,12 +50,21 @@ def prepare_command(
     synthetic: int = typer.Option(2000, "--synthetic", min=0, help="Number of seeded synthetic cases."),
     seed: int = typer.Option(0, "--seed", help="Seed of the synthetic cache."),
     val_fraction: float = typer.Option(0.1, "--val-fraction", min=0.0, max=0.9, help="Validation share per label source."),
+    workers: int = typer.Option(1, "--workers", "-j", min=1, help="Workers for the synthetic cache (local pool, or the LocalCluster's size)."),
+    executor: str = typer.Option("local", "--executor", metavar="local|dask", help="Where the synthetic cache is made: local or dask (the 'cluster' extra)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help="With --executor dask: a running scheduler; without it a LocalCluster."),
 ) -> None:
     """Build or update the dataset (only new or changed items are processed)."""
     require_torch()
+    if executor not in ("local", "dask"):
+        raise typer.BadParameter(f"expected local or dask, got {executor!r}", param_hint="--executor")
     from .dataset import prepare_dataset
 
-    report = prepare_dataset(out, feedback_log=feedback, input_dir=input_dir, synthetic=synthetic, seed=seed, val_fraction=val_fraction, progress=sys.stderr.isatty())
+    try:
+        report = prepare_dataset(out, feedback_log=feedback, input_dir=input_dir, synthetic=synthetic, seed=seed, val_fraction=val_fraction,
+                                 progress=sys.stderr.isatty(), workers=workers, executor=executor, scheduler=scheduler)
+    except RuntimeError as exc:
+        _fail(str(exc).splitlines()[0])
     for note in report.skipped:
         typer.echo(f"skipped: {note}", err=True)
     typer.echo(report.summary())

@@ -314,6 +314,42 @@ def _synthetic_sample(seed: int, index: int, out_dir: Path) -> Sample:
     )
 
 
+@dataclass(frozen=True)
+class _SyntheticJob:
+    """``_synthetic_sample`` with the seed and folder bound (picklable for the runner)."""
+
+    seed: int
+    out_dir: Path
+
+    def __call__(self, index: int) -> Sample:
+        return _synthetic_sample(self.seed, index, self.out_dir)
+
+
+def _make_synthetic(indices: list[int], seed: int, out: Path, workers: int, executor: str, scheduler: str | None, progress: bool) -> dict[int, Sample]:
+    from pixelperfecter.runner import WorkerFailure, make_executor, run_unordered
+
+    if not indices:
+        return {}
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(indices), desc="synthetic", unit="case", leave=False)
+    made: dict[int, Sample] = {}
+    try:
+        chosen = make_executor(executor, workers, len(indices), scheduler=scheduler)
+        for position, value in run_unordered(_SyntheticJob(seed, out), indices, chosen):
+            if isinstance(value, WorkerFailure):
+                raise RuntimeError(f"synthetic case {indices[position]}: {value.reason}")
+            made[indices[position]] = value
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return made
+
+
 # --------------------------------------------------------------------------- prepare
 
 
@@ -343,8 +379,15 @@ def prepare_dataset(
     seed: int = 0,
     val_fraction: float = 0.1,
     progress: bool = False,
+    workers: int = 1,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> PrepareReport:
-    """Build or update the dataset under ``out_dir``; only new keys are processed."""
+    """Build or update the dataset under ``out_dir``; only new keys are processed.
+
+    ``workers``/``executor``/``scheduler`` choose where the synthetic cache is made
+    (``pixelperfecter.runner``: inline, a local process pool, or Dask).
+    """
     from pixelperfecter.core.io import IMAGE_SUFFIXES, ImageLoadError
 
     out = Path(out_dir)
@@ -379,19 +422,17 @@ def prepare_dataset(
                 added["human"] += 1
             rows.append(s)
 
-    # Synthetic cache.
-    indices = range(max(0, synthetic))
-    iterator: Iterator[int] = iter(indices)
-    if progress:
-        from tqdm import tqdm
-
-        iterator = iter(tqdm(indices, desc="synthetic", unit="case", leave=False))
-    for i in iterator:
-        key = f"syn-{SYNTH_VERSION}-{seed}-{i}"
+    # Synthetic cache: the cases not cached yet, made on the project's one runner (inline, a
+    # local pool or Dask, like `perfecter reconstruct`); each case is deterministic.
+    keys = [f"syn-{SYNTH_VERSION}-{seed}-{i}" for i in range(max(0, synthetic))]
+    cached = {key: reuse(key) for key in keys}
+    missing = [i for i, key in enumerate(keys) if cached[key] is None]
+    made = _make_synthetic(missing, seed, out, workers, executor, scheduler, progress)
+    for i, key in enumerate(keys):
         wanted.add(key)
-        s = reuse(key)
+        s = cached[key]
         if s is None:
-            s = _synthetic_sample(seed, i, out)
+            s = made[i]
             added["synthetic"] += 1
         rows.append(s)
 

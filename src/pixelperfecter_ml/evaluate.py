@@ -150,7 +150,10 @@ def _markdown(rows: list[dict[str, object]], header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_evaluation(model=None, out_dir: str | Path = "runs/evaluate", per_tier: int = 25, tiers: list[str] | None = None, seed: int = 20_000, realworld: str | Path | None = "../shared/realworld") -> EvalReport:
+def run_evaluation(
+    model=None, out_dir: str | Path = "runs/evaluate", per_tier: int = 25, tiers: list[str] | None = None,
+    seed: int = 20_000, realworld: str | Path | None = "../shared/realworld",
+) -> EvalReport:
     from pixelperfecter.core.io import write_text_atomic
 
     from .inference import load_predictor

@@ -27,8 +27,8 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 OUTPUTS = 7  # cell_w, cell_h, sin_x, cos_x, sin_y, cos_y, confidence logit
 MIN_PERIOD, MAX_PERIOD = 3.0, 96.0

@@ -13,8 +13,8 @@ edge map of the same crop, all scaled to 0..1.  Torch-free (NumPy + OpenCV).
 
 from __future__ import annotations
 
-import numpy as np
 import cv2
+import numpy as np
 
 PARAM_SCALE = 256.0  # grid parameters are stored as original pixels / 256, clamped to [0, 1]
 CACHE_SIDE = 320  # side of the native-resolution region cached per labelled image

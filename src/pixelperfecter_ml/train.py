@@ -31,11 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import SOURCES, TrainConfig, config_from_dict, dump_yaml
-from .dataset import GridDataset, StratifiedSampler, load_splits
-from .model import build_model, decode, period_targets, phase_to_offset
 from pixelperfecter.core.io import atomic_write
 
+from .config import TrainConfig, config_from_dict, dump_yaml
+from .dataset import GridDataset, StratifiedSampler, load_splits
+from .model import build_model, decode, period_targets, phase_to_offset
 from .preprocess import PARAM_SCALE
 
 CHECKPOINT_FORMAT = 1
@@ -315,7 +315,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step, best = 0, float("inf")
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
+    last_path = run_dir / "last.pt"
     if cfg.resume:
         if not last_path.exists():
             raise CheckpointError(f"{last_path}: nothing to resume")

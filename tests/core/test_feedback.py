@@ -118,3 +118,24 @@ def test_older_schema_header_still_reads(tmp_path: Path) -> None:
 def test_entry_dataclass_defaults() -> None:
     e = FeedbackEntry(timestamp="t", image="i", verdict="correct")
     assert e.to_row()["cell_w"] == "" and e.to_row()["source"] == "tui" and e.overrides_dict == {}
+
+
+def test_a_lone_carriage_return_in_notes_keeps_the_log_whole(tmp_path):
+    """Issue 9: a note with a lone "\\r" was written unquoted; every later append then added a
+    header line (the reader saw a broken last header) and rows were lost."""
+    import pandas as pd
+
+    from pixelperfecter.core.feedback import FEEDBACK_COLUMNS, append_feedback, make_entry, read_feedback
+
+    log = tmp_path / "feedback_log.csv"
+    notes = ["cr\ronly", "crlf\r\nmix", "plain", "trailing\r"]
+    for i in range(40):
+        append_feedback(log, [make_entry(f"img{i}.png", "correct", notes=notes[i % len(notes)], app_version="t")])
+    text = log.read_text(encoding="utf-8")
+    header = ",".join(FEEDBACK_COLUMNS)
+    assert text.count(header) == 1
+    read = read_feedback(log)
+    assert read.warnings == []
+    assert [e.notes for e in read.entries] == [notes[i % len(notes)] for i in range(40)]
+    frame = pd.read_csv(log, keep_default_na=False)
+    assert len(frame) == 40 and list(frame["notes"][:4]) == notes

@@ -145,7 +145,7 @@ def test_hybrid_never_worse_than_heuristic_on_synthetic(tiny_ckpt):
 
 
 def test_hybrid_reconstruct_returns_a_reconstruction(tiny_ckpt, real_images):
-    from pixelperfecter.core.types import ReconstructParams, Reconstruction
+    from pixelperfecter.core.types import Reconstruction, ReconstructParams
 
     result = inference.hybrid_reconstruct(real_images[0], model=tiny_ckpt)
     assert isinstance(result, Reconstruction) and result.ok and result.source == real_images[0]

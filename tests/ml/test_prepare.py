@@ -83,3 +83,13 @@ def test_splits_are_stratified_by_source_and_stable(tmp_path, real_images):
     assert all(splits[r.key] == r.split for r in rows2 if r.key in splits)
     syn = [r for r in rows2 if r.source == "synthetic"]
     assert abs(sum(r.split == "val" for r in syn) - 7) <= 1
+
+
+def test_synthetic_cache_is_the_same_on_the_local_pool(tmp_path):
+    """`ml prepare --workers 2` runs the cache on the shared runner: same files, same manifest."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    prepare_dataset(one, feedback_log=None, input_dir=None, synthetic=6, seed=4)
+    prepare_dataset(two, feedback_log=None, input_dir=None, synthetic=6, seed=4, workers=2)
+    rows_one = [(r.key, r.content_hash, r.split) for r in read_manifest(one / MANIFEST)]
+    rows_two = [(r.key, r.content_hash, r.split) for r in read_manifest(two / MANIFEST)]
+    assert rows_one == rows_two and len(rows_one) == 6

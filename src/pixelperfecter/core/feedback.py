@@ -44,6 +44,7 @@ import os
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 from .locking import locked
 
@@ -174,9 +175,11 @@ def append_feedback(path: str | os.PathLike[str], entries: list[FeedbackEntry]) 
             buf.write("\n")
         if _current_header(existing.decode("utf-8", errors="replace")) != FEEDBACK_COLUMNS:
             buf.write(_header_line())
-        writer = csv.DictWriter(buf, fieldnames=FEEDBACK_COLUMNS, lineterminator="\n")
         for entry in entries:
-            writer.writerow(entry.to_row())
+            row = entry.to_row()
+            # csv quotes "\n" but not a lone "\r", which readers take for a line end: quote it all.
+            quoting: Literal[0, 1] = csv.QUOTE_ALL if any("\r" in v for v in row.values()) else csv.QUOTE_MINIMAL
+            csv.DictWriter(buf, fieldnames=FEEDBACK_COLUMNS, lineterminator="\n", quoting=quoting).writerow(row)
         with open(target, "a", encoding="utf-8", newline="") as fh:
             fh.write(buf.getvalue())
             fh.flush()

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import stat
+import struct
+import sys
 import tempfile
 import warnings as _warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,37 +60,55 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     p = Path(path)
     notes: list[str] = []
     try:
-        size = p.stat().st_size
+        st = p.stat()
     except FileNotFoundError:
-        raise ImageLoadError("file not found") from None
+        raise ImageLoadError("dangling symbolic link (its target is missing)" if p.is_symlink() else "file not found") from None
     except PermissionError:
         raise ImageLoadError("permission denied") from None
     except OSError as exc:
         raise ImageLoadError(f"cannot read file ({exc.strerror or exc})") from None
-    if p.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise ImageLoadError("is a directory, not an image")
-    if size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        # A FIFO would block the read forever; devices and sockets are not images either.
+        raise ImageLoadError("not a regular file")
+    if st.st_size == 0:
         raise ImageLoadError("empty file (0 bytes)")
+    with _decoder_messages() as messages:
+        rgba, has_alpha = _decode(p, max_pixels, notes)
+    notes.extend(messages)
+    if min(rgba.shape[:2]) < MIN_SIDE:
+        raise ImageLoadError(f"image too small ({rgba.shape[1]}x{rgba.shape[0]}; needs at least {MIN_SIDE}x{MIN_SIDE})")
+    if has_alpha and bool((rgba[..., 3] == 255).all()):
+        has_alpha = False
+    return LoadedImage(rgba=rgba, has_alpha=has_alpha, path=p, warnings=notes)
+
+
+def _decode(p: Path, max_pixels: int, notes: list[str]) -> tuple[np.ndarray, bool]:
+    """Pillow's part of ``load_image``; every failure becomes an ImageLoadError."""
     old_limit = Image.MAX_IMAGE_PIXELS
     try:
-        Image.MAX_IMAGE_PIXELS = max_pixels
-        with _warnings.catch_warnings():
-            _warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(p) as img:
-                w, h = img.size
-                if w * h > max_pixels:
-                    raise ImageLoadError(f"image too large ({w}x{h} = {w * h:,} pixels, limit {max_pixels:,})")
-                n_frames = getattr(img, "n_frames", 1)
-                if n_frames > 1:
-                    notes.append(f"animated image with {n_frames} frames: using the first frame")
-                    img.seek(0)
-                img.load()
-                img = ImageOps.exif_transpose(img) or img
-                img = _to_8bit(img)
-                has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
-                if img.mode == "CMYK":
-                    img = img.convert("RGB")
-                rgba = np.asarray(img.convert("RGBA"), dtype=np.uint8).copy()
+        # Pillow's own guard reports twice the limit ("exceeds limit of 2000000 pixels" for
+        # --max-pixels 1000000): it is switched off and the size is checked here instead,
+        # from the header, before any pixel is decoded.
+        Image.MAX_IMAGE_PIXELS = None
+        with Image.open(p) as img:
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageLoadError(f"image too large ({w}x{h} = {w * h:,} pixels, limit {max_pixels:,}; see --max-pixels)")
+            n_frames = getattr(img, "n_frames", 1)
+            if n_frames > 1:
+                notes.append(f"animated image with {n_frames} frames: using the first frame")
+                img.seek(0)
+            img.load()
+            img = ImageOps.exif_transpose(img) or img
+            img = _to_8bit(img)
+            has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+            if img.mode == "CMYK":
+                img = img.convert("RGB")
+            if img.width * img.height > max_pixels:  # a frame or EXIF rotation larger than the header said
+                raise ImageLoadError(f"image too large ({img.width}x{img.height}, limit {max_pixels:,} pixels; see --max-pixels)")
+            rgba = np.asarray(img.convert("RGBA"), dtype=np.uint8).copy()
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -95,15 +117,58 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
         raise ImageLoadError("not an image (unrecognised format)") from None
     except PermissionError:
         raise ImageLoadError("permission denied") from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise ImageLoadError(f"corrupt or truncated image ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+    except MemoryError:
+        raise ImageLoadError("out of memory while decoding") from None
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, IndexError, KeyError, TypeError, ZeroDivisionError) as exc:
+        # Mutated headers make Pillow's plugins fail in many ways; all mean "corrupt".
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImageLoadError(f"corrupt or truncated image ({' '.join(first.split())})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
-    if min(rgba.shape[:2]) < MIN_SIDE:
-        raise ImageLoadError(f"image too small ({rgba.shape[1]}x{rgba.shape[0]}; needs at least {MIN_SIDE}x{MIN_SIDE})")
-    if has_alpha and bool((rgba[..., 3] == 255).all()):
-        has_alpha = False
-    return LoadedImage(rgba=rgba, has_alpha=has_alpha, path=p, warnings=notes)
+    return rgba, has_alpha
+
+
+@contextlib.contextmanager
+def _decoder_messages() -> Iterator[list[str]]:
+    """Collect what decoders say instead of letting it reach the terminal.
+
+    Pillow warns through ``warnings`` (caught here); libtiff and other C libraries write to
+    file descriptor 2 directly, which is pointed at a temp file while decoding.  What was said
+    comes back as at most one summary line, so the user sees ``warning: PATH: ...`` once.
+    """
+    messages: list[str] = []
+    with _warnings.catch_warnings(record=True) as caught, _fd2_captured() as c_text:
+        _warnings.simplefilter("always")
+        yield messages
+    said = [" ".join(str(w.message).split()) for w in caught]
+    said += [" ".join(line.split()) for line in c_text().splitlines() if line.strip()]
+    said = [m for m in dict.fromkeys(said) if m]
+    if said:
+        more = f" (+{len(said) - 1} more)" if len(said) > 1 else ""
+        messages.append(f"decoder: {said[0][:200]}{more}")
+
+
+@contextlib.contextmanager
+def _fd2_captured() -> Iterator[Callable[[], str]]:
+    captured: list[str] = []
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all: nothing can leak
+        yield lambda: ""
+        return
+    sink = tempfile.TemporaryFile()
+    try:
+        sys.stderr.flush()
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield lambda: "".join(captured)
+        finally:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            captured.append(sink.read(65536).decode("utf-8", "replace"))
+    finally:
+        os.close(saved)
+        sink.close()
 
 
 def to_pil(rgba: np.ndarray, keep_alpha: bool = True) -> Image.Image:
@@ -163,6 +228,11 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write(path, write)
 
 
+def _is_walked_dir(path: Path, recursive: bool) -> bool:
+    """A folder the recursive walk descends into (its images are listed on their own)."""
+    return recursive and path.is_dir() and any(True for _ in path.iterdir())
+
+
 def iter_images(paths: list[Path], recursive: bool = False) -> list[Path]:
     """Expand files, folders and globs into a sorted, de-duplicated list of candidate files.
 
@@ -184,7 +254,9 @@ def iter_images(paths: list[Path], recursive: bool = False) -> list[Path]:
         if p.is_dir():
             pattern = "**/*" if recursive else "*"
             for child in sorted(p.glob(pattern)):
-                if child.is_file() and child.suffix.lower() in IMAGE_SUFFIXES and not child.name.startswith("."):
+                # Not only regular files: a dangling link or a folder named like an image is an
+                # input gone missing, and load_image gives it a clear error instead of silence.
+                if child.suffix.lower() in IMAGE_SUFFIXES and not child.name.startswith(".") and not _is_walked_dir(child, recursive):
                     add(child)
         elif any(ch in text for ch in "*?[") and not p.exists():
             anchor = Path(text.split("*")[0].split("?")[0].split("[")[0])

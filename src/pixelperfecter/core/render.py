@@ -33,7 +33,8 @@ def render_back(sprite: np.ndarray, grid: Grid) -> np.ndarray:
     """The reconstruction drawn on the input's geometry (each cell filled with its colour)."""
     rows = cell_index(grid.ys, grid.height)
     cols = cell_index(grid.xs, grid.width)
-    return sprite[rows[:, None], cols[None, :]]
+    back: np.ndarray = sprite[rows[:, None], cols[None, :]]
+    return back
 
 
 def _composite_on_checker(rgba: np.ndarray, square: int = 8) -> np.ndarray:
@@ -53,7 +54,8 @@ def mismatch_mask(image: np.ndarray, grid: Grid, sprite: np.ndarray, threshold: 
     if image.shape[2] == 4:
         clear = (src[..., 3] < 128) & (back[..., 3] < 128)
         diff[..., :3][clear] = 0
-    return diff.max(axis=2) > threshold
+    mask: np.ndarray = diff.max(axis=2) > threshold
+    return mask
 
 
 def core_mask(grid: Grid, margin: float = 0.15) -> np.ndarray:
@@ -68,9 +70,11 @@ def core_mask(grid: Grid, margin: float = 0.15) -> np.ndarray:
         pos = np.arange(length) + 0.5
         a, b = lines[idx], lines[idx + 1]
         pad = np.maximum(1.0, margin * (b - a))
-        return (pos - a >= pad) & (b - pos >= pad)
+        inside: np.ndarray = (pos - a >= pad) & (b - pos >= pad)
+        return inside
 
-    return axis_core(grid.ys, grid.height)[:, None] & axis_core(grid.xs, grid.width)[None, :]
+    core: np.ndarray = axis_core(grid.ys, grid.height)[:, None] & axis_core(grid.xs, grid.width)[None, :]
+    return core
 
 
 def diff_overlay(image: np.ndarray, grid: Grid, sprite: np.ndarray, threshold: int = DIFF_THRESHOLD) -> np.ndarray:

@@ -1,0 +1,37 @@
+"""Synthetic accuracy: seeded ``synth.make_case`` images scored against their truth and the oracle."""
+
+from __future__ import annotations
+
+from ..runner import one_line as _one_line
+from .results import CaseResult
+from .timing import _traced
+
+
+def evaluate_case(job: tuple[str, int, float]) -> CaseResult:
+    """Generate, reconstruct and score one synthetic case (run in pool workers)."""
+    from ..core import synth
+    from ..core.pipeline import reconstruct
+
+    tier, seed, tolerance = job
+    case = synth.make_case(seed, tier)
+    height, width = case.image.shape[:2]
+    oracle = synth.score_restoration(synth.oracle_sprite(case), case.truth)
+    base = dict(
+        tier=tier, seed=seed, width=width, height=height, true_cell_w=case.cell_w, true_cell_h=case.cell_h,
+        oracle_accuracy=oracle.accuracy, oracle_restored=oracle.restored, cell_tolerance=tolerance,
+    )
+    try:
+        result, peak_mb = _traced(lambda: reconstruct(case.image, has_alpha=case.has_alpha))
+    except Exception as exc:  # a crash is a failed case, not a failed benchmark
+        return CaseResult(**base, cell_w=None, cell_h=None, accuracy=0.0, restored=False, error=_one_line(exc))
+    score = synth.score_restoration(result.sprite, case.truth)
+    grid = result.grid
+    return CaseResult(
+        **base,
+        cell_w=None if grid is None else grid.cell_w,
+        cell_h=None if grid is None else grid.cell_h,
+        accuracy=score.accuracy,
+        restored=score.restored,
+        peak_mb=peak_mb,
+        error=None if result.ok else (result.error or "no grid"),
+    )

@@ -1,0 +1,132 @@
+"""Single-core timing: every millisecond figure of ``perfecter bench`` comes from ONE spawned
+process pinned to one CPU with one thread (BLAS/OpenMP env vars set before that process imports
+NumPy, ``cv2.setNumThreads(1)``), timing ``reconstruct`` only, never generation or loading, and
+never while the accuracy pool runs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+import tracemalloc
+from dataclasses import dataclass
+from typing import Callable, Sequence, TypeVar
+
+from ..runner import one_line as _one_line
+from ..runner import single_thread_env
+
+R = TypeVar("R")
+
+def _traced(fn: Callable[[], R]) -> tuple[R, float]:
+    """``fn()`` and its tracemalloc peak in MB (tracing only for this call)."""
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    base = tracemalloc.get_traced_memory()[0]
+    try:
+        value = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return value, max(0, peak - base) / 1e6
+
+
+# --------------------------------------------------------------------------- timing
+
+
+@dataclass(frozen=True)
+class TimingJob:
+    """One thing to time: a synthetic case ("synth"), a speed case ("speed") or a real file ("real")."""
+
+    kind: str
+    tier: str = ""
+    seed: int = 0
+    size: tuple[int, int] | None = None
+    path: str = ""
+
+
+@dataclass(frozen=True)
+class TimingSample:
+    job: TimingJob
+    ms: float | None
+    peak_mb: float | None = None
+    error: str | None = None
+
+
+def _init_timing_process() -> None:
+    """Pin this process to one CPU and one thread, then warm the pipeline up (imports, caches)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    try:
+        allowed = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {allowed[-1]})
+    except (AttributeError, OSError):  # not on Linux: one thread is the best we can do
+        pass
+    from ..core import synth
+    from ..core.pipeline import reconstruct
+
+    warm = synth.make_case(12345, "fractional", size=(256, 256))
+    reconstruct(warm.image, has_alpha=warm.has_alpha)
+
+
+def timing_environment() -> str:
+    """How the timing process is set up (called inside it)."""
+    import cv2
+
+    try:
+        cpus = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+    except AttributeError:
+        cpus = "?"
+    env = " ".join(f"{n}={os.environ.get(n, '-')}" for n in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
+    try:
+        # Other processes on the machine slow a single core down too: worth seeing beside ms.
+        load = f", load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus"
+    except (AttributeError, OSError):
+        load = ""
+    return f"cpu affinity {{{cpus}}}, cv2 threads {cv2.getNumThreads()}, {env}{load}"
+
+
+def time_job(job: TimingJob) -> TimingSample:
+    """Time ``reconstruct`` (only) on one input; generation and loading are outside the clock."""
+    from ..core import synth
+    from ..core.io import load_image
+    from ..core.pipeline import reconstruct
+
+    try:
+        if job.kind == "real":
+            loaded = load_image(job.path)
+            rgba, has_alpha = loaded.rgba, loaded.has_alpha
+        else:
+            case = synth.make_case(job.seed, job.tier, size=job.size)
+            rgba, has_alpha = case.image, case.has_alpha
+        start = time.perf_counter()
+        reconstruct(rgba, has_alpha=has_alpha)
+        ms = (time.perf_counter() - start) * 1000.0
+        peak_mb = None
+        if job.kind == "speed":
+            # A second, untimed call for memory: tracing slows allocation down.
+            _, peak_mb = _traced(lambda: reconstruct(rgba, has_alpha=has_alpha))
+        return TimingSample(job, ms, peak_mb)
+    except Exception as exc:
+        return TimingSample(job, None, None, _one_line(exc))
+
+
+def run_timing(jobs: Sequence[TimingJob], on_done: Callable[[TimingSample], None] | None = None) -> tuple[list[TimingSample], str]:
+    """All timing jobs, one after another, in one spawned single-thread process."""
+    if not jobs:
+        return [], ""
+    ctx = multiprocessing.get_context("spawn")
+    with single_thread_env():
+        pool = ctx.Pool(1, initializer=_init_timing_process)
+    samples = []
+    with pool:
+        environment = pool.apply(timing_environment)
+        for sample in pool.imap(time_job, jobs, chunksize=1):
+            samples.append(sample)
+            if on_done:
+                on_done(sample)
+    return samples, environment

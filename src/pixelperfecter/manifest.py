@@ -1,0 +1,181 @@
+"""The run manifest (``OUT/manifest.jsonl``): which inputs are done, for ``--resume``.
+
+One JSON line per finished image, appended by the driver *after* the image's output set was
+renamed into place and its metrics row written:
+
+``{"input": path, "size": bytes, "mtime_ns": ns, "sha256": hex, "params": hex, "stem": stem,
+"status": "ok"|"error", "outputs": {kind: path}, "error": text|null, "finished": iso}``
+
+An image counts as done when the manifest has an ``ok`` record for the same input content
+(sha256, trusted without rereading while size and mtime are unchanged) and the same
+parameters key (every option that shapes the output files), and all of its outputs exist.
+Anything else - a failure, a changed file or option, a missing output, an image the run
+died on - is redone.  The manifest also names every output ever written, so a later run never
+takes an earlier run's outputs for inputs (``--out`` equal to the input folder).
+
+Torn last lines (a crash mid-append) are ignored on reading and cut off before appending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+MANIFEST_NAME = "manifest.jsonl"
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def params_key(shaping: dict[str, object]) -> str:
+    """A stable hash of the options that shape the output files."""
+    text = json.dumps(shaping, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class InputStamp:
+    """What the manifest knows of an input file's content."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def stamp(path: str | os.PathLike[str]) -> InputStamp:
+    st = os.stat(path)
+    return InputStamp(st.st_size, st.st_mtime_ns, file_sha256(path))
+
+
+@dataclass
+class Record:
+    input: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    params: str
+    stem: str
+    status: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+    finished: str = ""
+
+    def as_line(self) -> str:
+        # ensure_ascii: names that are not valid UTF-8 survive as \udcxx escapes and read back.
+        return json.dumps(asdict(self), ensure_ascii=True) + "\n"
+
+
+def _key(path: str | os.PathLike[str]) -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+class Manifest:
+    """The records of ``OUT/manifest.jsonl`` (the last one per input wins)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.records: dict[str, Record] = {}
+        self.output_paths: set[str] = set()
+        self.warnings: list[str] = []
+
+    @classmethod
+    def load(cls, path: Path) -> Manifest:
+        manifest = cls(path)
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return manifest
+        except OSError as exc:
+            manifest.warnings.append(f"{path}: cannot read the run manifest ({exc.strerror or exc}); nothing is skipped")
+            return manifest
+        bad = 0
+        for line in raw.split(b"\n"):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+                record = Record(**obj)
+            except (ValueError, TypeError):
+                bad += 1
+                continue
+            manifest.add(record)
+        if bad:
+            manifest.warnings.append(f"{path}: {bad} unreadable line(s) ignored")
+        return manifest
+
+    def add(self, record: Record) -> None:
+        self.records[_key(record.input)] = record
+        self.output_paths.update(_key(p) for p in record.outputs.values())
+
+    def is_output(self, path: str | os.PathLike[str]) -> bool:
+        return _key(path) in self.output_paths
+
+    def done(self, path: str | os.PathLike[str], params: str, stem: str) -> Record | None:
+        """The ``ok`` record that makes ``path`` done with these parameters, else None."""
+        record = self.records.get(_key(path))
+        if record is None or record.status != "ok" or record.params != params or record.stem != stem:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if (st.st_size, st.st_mtime_ns) != (record.size, record.mtime_ns):
+            # Touched or copied: the content decides.
+            if st.st_size != record.size:
+                return None
+            try:
+                if file_sha256(path) != record.sha256:
+                    return None
+            except OSError:
+                return None
+        if not all(os.path.isfile(p) for p in record.outputs.values()):
+            return None
+        return record
+
+    def append(self, records: Iterable[Record]) -> None:
+        """Append records as whole lines (one write, under an exclusive lock of the file)."""
+        data = "".join(r.as_line() for r in records).encode("ascii")
+        if not data:
+            return
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            if fcntl is not None:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                # A torn line from a crash: cut back to the last whole line.
+                head = os.pread(fd, size, 0)
+                size = head.rfind(b"\n") + 1
+                os.ftruncate(fd, size)
+            try:
+                if os.write(fd, data) != len(data):
+                    raise OSError(28, "short write (disk full?)")
+            except OSError:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, size)
+                raise
+        finally:
+            os.close(fd)
+        for record in records if isinstance(records, list) else []:
+            self.add(record)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,146 @@
+"""An image's output set (sprite, upscale, diff, heatmap, grid) written complete or not at all.
+
+A worker renders every file of the set to a temp name beside its final name
+(``.<name>.<run tag>.tmp``) and hands the list back; the driver renames them all into place and
+only then records the image (metrics row, manifest).  A failure while staging removes what was
+staged, so a failed image leaves no ``a.png`` behind; an interrupted run leaves only temp files
+carrying its tag, which the driver sweeps (``sweep_temps``).
+
+File names and bytes are exactly those of ``core.pipeline.write_outputs`` (same renderers, same
+``save_png``), so a batch's outputs are byte-identical to the TUI's or any earlier version's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .core import render
+from .core.io import save_png
+from .core.pipeline import OutputOptions
+from .core.types import Reconstruction
+
+
+class OutputTooLarge(ValueError):
+    """A requested output would exceed the pixel limit (``--max-pixels`` bounds outputs too)."""
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    kind: str  # "sprite", "upscale", "diff", "heatmap", "grid"
+    tmp: str
+    final: str
+
+
+def new_run_tag() -> str:
+    """A short random tag that names this run's temp files (so the sweep never touches others')."""
+    return f"pp{secrets.token_hex(4)}"
+
+
+def output_names(stem: str, outputs: OutputOptions) -> dict[str, str]:
+    """Every file name the set for ``stem`` has (mirrors ``core.pipeline.write_outputs``)."""
+    names = {"sprite": f"{stem}.png"}
+    if outputs.upscale and outputs.upscale > 1:
+        names["upscale"] = f"{stem}_x{outputs.upscale}.png"
+    if outputs.diff:
+        names["diff"] = f"{stem}_diff.png"
+    if outputs.heatmap:
+        names["heatmap"] = f"{stem}_heatmap.png"
+    if outputs.grid:
+        names["grid"] = f"{stem}_grid.png"
+    return names
+
+
+def check_output_size(rec: Reconstruction, outputs: OutputOptions, max_pixels: int) -> None:
+    """Refuse an upscale whose size would exceed ``max_pixels`` before any memory is spent on it."""
+    if rec.sprite is None or not outputs.upscale or outputs.upscale <= 1:
+        return
+    h, w = rec.sprite.shape[:2]
+    k = outputs.upscale
+    if w * k * h * k > max_pixels:
+        raise OutputTooLarge(
+            f"--upscale {k} output would be {w * k}x{h * k} = {w * k * h * k:,} pixels, over the limit of "
+            f"{max_pixels:,} (--max-pixels); use a smaller --upscale"
+        )
+
+
+def stage_outputs(rec: Reconstruction, out_dir: Path, stem: str, outputs: OutputOptions, tag: str) -> list[StagedFile]:
+    """Render and write every file of the set to temp names; all or nothing on failure."""
+    if rec.sprite is None or rec.grid is None:
+        raise ValueError("nothing to write: the reconstruction failed")
+    names = output_names(stem, outputs)
+    staged: list[StagedFile] = []
+    try:
+        # One file rendered at a time: an upscale can be large, and it is freed before the next.
+        for kind in names:
+            arrays = _render(rec, outputs, kind)
+            if arrays is None:
+                continue
+            final = out_dir / names[kind]
+            tmp = out_dir / f".{names[kind]}.{tag}.tmp"
+            save_png(tmp, arrays[0], arrays[1])
+            staged.append(StagedFile(kind, os.fspath(tmp), os.fspath(final)))
+    except BaseException:
+        discard(staged)
+        raise
+    return staged
+
+
+def _render(rec: Reconstruction, outputs: OutputOptions, kind: str) -> tuple[np.ndarray, bool] | None:
+    assert rec.sprite is not None and rec.grid is not None
+    if kind == "sprite":
+        return rec.sprite, rec.has_alpha
+    if kind == "upscale":
+        assert outputs.upscale is not None
+        return render.upscale(rec.sprite, outputs.upscale), rec.has_alpha
+    if kind == "diff":
+        return render.diff_overlay(rec.image, rec.grid, rec.sprite), True
+    if kind == "heatmap":
+        return None if rec.cell_error is None else (render.heatmap(rec.image, rec.grid, rec.cell_error), True)
+    if kind == "grid":
+        return render.grid_overlay(rec.image, rec.grid), True
+    raise ValueError(f"unknown output kind {kind!r}")
+
+
+def commit(staged: list[StagedFile]) -> dict[str, str]:
+    """Rename the staged files into place; on failure undo what this call renamed, drop the rest."""
+    done: list[StagedFile] = []
+    try:
+        for item in staged:
+            os.replace(item.tmp, item.final)
+            done.append(item)
+    except BaseException:
+        for item in done:
+            with contextlib.suppress(OSError):
+                os.unlink(item.final)
+        discard([s for s in staged if s not in done])
+        raise
+    return {item.kind: item.final for item in staged}
+
+
+def discard(staged: list[StagedFile]) -> None:
+    for item in staged:
+        with contextlib.suppress(OSError):
+            os.unlink(item.tmp)
+
+
+def sweep_temps(out_dir: Path, tag: str) -> list[Path]:
+    """Remove every temp file of this run left in ``out_dir`` (killed workers leave them)."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(out_dir))
+    except OSError:
+        return removed
+    suffix = f".{tag}.tmp"
+    for entry in entries:
+        # save_png's own temp (".<name>.<random>.tmp") sits beside ours, named after ours.
+        if entry.name.startswith(".") and entry.name.endswith(".tmp") and (entry.name.endswith(suffix) or f".{tag}.tmp." in entry.name):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+    return removed
