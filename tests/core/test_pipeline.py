@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pixelperfecter.core import palette, cells, render, synth
+from pixelperfecter.core import cells, palette, render, synth
 from pixelperfecter.core.pipeline import OutputOptions, reconstruct, write_outputs
 from pixelperfecter.core.types import Metrics, ReconstructParams, Thresholds
 

@@ -39,7 +39,8 @@ def cell_samples(rgba: np.ndarray, grid: Grid, max_samples: int = MAX_SAMPLES) -
     # (ny, ky, nx, kx, C) -> (ny, nx, ky*kx, C)
     block = rgba[py[:, :, None, None], px[None, None, :, :]]
     ny, ky, nx, kx, c = block.shape
-    return block.transpose(0, 2, 1, 3, 4).reshape(ny, nx, ky * kx, c)
+    samples: np.ndarray = block.transpose(0, 2, 1, 3, 4).reshape(ny, nx, ky * kx, c)
+    return samples
 
 
 def median_colors(samples: np.ndarray) -> np.ndarray:
@@ -60,7 +61,7 @@ def median_colors(samples: np.ndarray) -> np.ndarray:
 
 
 def binarize_alpha(sprite: np.ndarray, threshold: int = 128) -> np.ndarray:
-    out = sprite.copy()
+    out: np.ndarray = sprite.copy()
     opaque = out[..., 3] >= threshold
     out[..., 3] = np.where(opaque, 255, 0)
     out[~opaque, :3] = 0
@@ -70,7 +71,8 @@ def binarize_alpha(sprite: np.ndarray, threshold: int = 128) -> np.ndarray:
 def _rgb_keys(rgb: np.ndarray) -> np.ndarray:
     """One int per colour, so unique/counting runs on a 1-D array (much faster than axis=0)."""
     rgb = rgb.astype(np.int32)
-    return (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+    keys: np.ndarray = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
+    return keys
 
 
 def count_colors(sprite: np.ndarray) -> int:
@@ -93,9 +95,11 @@ def sample_errors(samples: np.ndarray, sprite: np.ndarray) -> np.ndarray:
     rgb_err = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
     both_clear = (samples[..., 3] < 128) & (c[..., 3] < 128)
     rgb_err[both_clear] = 0
-    return np.maximum(rgb_err, diff[..., 3])
+    errors: np.ndarray = np.maximum(rgb_err, diff[..., 3])
+    return errors
 
 
 def cell_error(errors: np.ndarray) -> np.ndarray:
     """Per-cell disagreement (0..255): the mean sample error over the cell core."""
-    return errors.mean(axis=2, dtype=np.float32)
+    mean: np.ndarray = errors.mean(axis=2, dtype=np.float32)
+    return mean

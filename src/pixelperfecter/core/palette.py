@@ -29,7 +29,8 @@ def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
     m1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929], [0.2119034982, 0.6806995451, 0.1073969566], [0.0883024619, 0.2817188376, 0.6299787005]], np.float32)
     m2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468], [1.9779984951, -2.4285922050, 0.4505937099], [0.0259040371, 0.7827717662, -0.8086757660]], np.float32)
     lms = np.cbrt(lin @ m1.T)
-    return lms @ m2.T
+    lab: np.ndarray = lms @ m2.T
+    return lab
 
 
 def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP) -> np.ndarray:
@@ -74,15 +75,18 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     out = flat.copy()
     opaque_rows = np.flatnonzero(opaque)
     out[opaque_rows[close], :3] = target[close]
-    return out.reshape(sprite.shape)
+    unified: np.ndarray = out.reshape(sprite.shape)
+    return unified
 
 
 def _neighbour_table(bins: np.ndarray) -> np.ndarray:
     """For each occupied bin, the indices of its 27 neighbours (itself included), -1 if empty."""
     lo = bins.min(axis=0) - 1
     span = bins.max(axis=0) - lo + 2
+
     def key(b: np.ndarray) -> np.ndarray:
-        return ((b[..., 0] - lo[0]) * span[1] + (b[..., 1] - lo[1])) * span[2] + (b[..., 2] - lo[2])
+        k: np.ndarray = ((b[..., 0] - lo[0]) * span[1] + (b[..., 1] - lo[1])) * span[2] + (b[..., 2] - lo[2])
+        return k
     keys = key(bins)
     order = np.argsort(keys)
     sorted_keys = keys[order]

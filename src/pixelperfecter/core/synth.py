@@ -8,6 +8,7 @@ with the artefacts generators produce, at seeded random strengths, and returns t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
@@ -145,7 +146,8 @@ def _shade_ramp(rng: np.random.Generator, n: int) -> np.ndarray:
         gap = float(np.abs(ramp[i] - ramp[i - 1]).max())
         if gap < 20:
             ramp[i:] = np.clip(ramp[i:] + (20 - gap), 0, 255)
-    return ramp.round().astype(np.uint8)
+    shades: np.ndarray = ramp.round().astype(np.uint8)
+    return shades
 
 
 def shaded_sprite(rng: np.random.Generator, cells_x: int, cells_y: int, transparent: bool = False) -> np.ndarray:
@@ -295,10 +297,11 @@ def _visible(lines: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _render(sprite: np.ndarray, col_idx: np.ndarray, row_idx: np.ndarray) -> np.ndarray:
-    return sprite[row_idx[:, None], col_idx[None, :]]
+    image: np.ndarray = sprite[row_idx[:, None], col_idx[None, :]]
+    return image
 
 
-def degrade(sprite_fn_or_sprite, deg: Degradation, width: int, height: int, rng: np.random.Generator) -> SynthCase:
+def degrade(sprite_fn_or_sprite: "np.ndarray | Callable[[int, int], np.ndarray]", deg: Degradation, width: int, height: int, rng: np.random.Generator) -> SynthCase:
     """Render a sprite as fake pixel art of ``width`` x ``height`` on the grid ``deg`` describes.
 
     ``sprite_fn_or_sprite`` is either a sprite large enough for the grid, or a callable
@@ -312,7 +315,8 @@ def degrade(sprite_fn_or_sprite, deg: Degradation, width: int, height: int, rng:
     sprite = sprite_fn_or_sprite(cells_x, cells_y) if callable(sprite_fn_or_sprite) else sprite_fn_or_sprite[:cells_y, :cells_x]
     has_alpha = bool((sprite[..., 3] < 255).any())
     img = _render(sprite, col_idx, row_idx).astype(np.float32)
-    rgb, alpha = img[..., :3], img[..., 3]
+    rgb: np.ndarray = img[..., :3]
+    alpha: np.ndarray = img[..., 3]
     if has_alpha:
         # Hidden colour under transparency is noise in real files.
         hidden = alpha < 128
@@ -349,8 +353,9 @@ def degrade(sprite_fn_or_sprite, deg: Degradation, width: int, height: int, rng:
             # method (the oracle included) can recover: keep full chroma for those.
             params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]
         ok, buf = cv2.imencode(".jpg", out[..., 2::-1].copy(), params)
-        if ok:
-            out[..., :3] = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            out[..., :3] = decoded[..., ::-1]
     return SynthCase(
         image=out,
         truth=sprite.copy(),
@@ -395,7 +400,7 @@ def tier_degradation(tier: str, rng: np.random.Generator) -> Degradation:
     if tier == "sheet":
         return _ai_stack(rng, float(np.exp(rng.uniform(np.log(6.0), np.log(20.0)))))
     cell = float(np.exp(rng.uniform(np.log(5.0), np.log(40.0))))
-    common = dict(
+    common: dict[str, float] = dict(
         cell_w=cell,
         cell_h=cell,
         offset_x=rng.uniform(0, cell),
@@ -404,7 +409,7 @@ def tier_degradation(tier: str, rng: np.random.Generator) -> Degradation:
         noise_sigma=rng.uniform(1.0, 5.0),
     )
     if tier == "fractional":
-        return Degradation(**common)
+        return Degradation(**common)  # type: ignore[arg-type]
     aspect = 1.0 + rng.choice([-1, 1]) * rng.uniform(0.01, 0.04)
     ai = dict(
         common,

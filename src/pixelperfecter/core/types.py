@@ -102,7 +102,7 @@ class ReconstructParams:
         return self.cell_h if self.cell_h is not None else self.cell_size
 
     def with_overrides(self, **changes: object) -> "ReconstructParams":
-        return replace(self, **changes)
+        return replace(self, **changes)  # type: ignore[arg-type]  # field types are checked by the dataclass users
 
     def overrides(self) -> dict[str, object]:
         """Only the fields that differ from the defaults (for logs and metrics)."""

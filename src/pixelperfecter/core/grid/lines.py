@@ -65,4 +65,5 @@ def dp_snap(profile: np.ndarray, uniform: np.ndarray, cell: float, config: Detec
     path[-1] = int(np.argmax(score))
     for i in range(len(uniform) - 1, 0, -1):
         path[i - 1] = back[i, path[i]]
-    return pos[np.arange(len(uniform)), path]
+    snapped: np.ndarray = pos[np.arange(len(uniform)), path]
+    return snapped
