@@ -21,7 +21,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
-from .checks import regional_consensus, smoothness, split_if_details, two_colour_share
+from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import AxisFit, WindowMax, fit_axis, mid_ratio
 from .lines import place_lines
@@ -76,7 +76,10 @@ def detect_grid(
             fy = _as_fit(best.cell_h, best.offset_y, fy)
             warnings.append(f"grid from {best.source} (score {best.score:.2f} vs {candidates[[c.source for c in candidates].index(own.source)].score:.2f})")
 
-    smooth = 0.0 if forced else smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
+    # Strong periodic evidence on clean cells is pixel art; only weaker evidence needs the 2-D
+    # smoothness test that tells photos and paintings (whose confidence never reached 0.6).
+    weak = _confidence(fx, fy, 0.0, config) < config.smooth_check_below
+    smooth = smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config) if weak and not forced else 0.0
     if smooth > config.smooth_refuse:
         return GridDetection(
             grid=None,
@@ -129,7 +132,10 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
     if not (free_x or free_y):
         return fx, fy
     fx, fy = _resolve_axis_harmonic(rgba, profiles, fx, fy, free_x, free_y, config)
-    coarse = two_colour_share(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
+    coarse, live_x, live_y = cell_evidence(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
+    if (free_x and live_x < config.min_live) or (free_y and live_y < config.min_live):
+        fx, fy = _resolve_too_fine(rgba, profiles, fx, fy, free_x and live_x < config.min_live, free_y and live_y < config.min_live, config)
+        coarse = two_colour_share(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
     # Two-colour cells (the grid is too coarse, or icons of a sheet sit on other phases or
     # pitches) or many edges mid-cell (two phases summed look like half the pitch): only
     # then are the costlier checks worth running.
@@ -173,6 +179,33 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
     if best.source == own.source:
         return fx, fy
     return options[1 + [c.source for c in alternatives].index(best.source)]
+
+
+def _resolve_too_fine(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, test_x: bool, test_y: bool, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
+    """Many lines that no colour crosses: the comb is finer than the art (JPEG's 8-px block
+    grid under big cells, or a 1/k harmonic the ladder kept).  The next coarser periodic
+    structure of that axis is scored against it in 2-D."""
+    clean = (denoised(profiles[0], config), denoised(profiles[1], config))
+    coarser = []
+    for axis, fit, test in ((0, fx, test_x), (1, fy, test_y)):
+        alt = fit_axis(clean[axis], fit.cell * config.coarser_step, config=config) if test else None
+        coarser.append(alt)
+    options = []
+    if coarser[0] is not None:
+        options.append((coarser[0], fy))
+    if coarser[1] is not None:
+        options.append((fx, coarser[1]))
+    if coarser[0] is not None and coarser[1] is not None:
+        options.append((coarser[0], coarser[1]))
+    if not options:
+        return fx, fy
+    scorer = Scorer(rgba, profiles, config)
+    own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="spectrum")
+    alternatives = [GridCandidate(ax.cell, ay.cell, ax.offset, ay.offset, source=f"coarser-{i}") for i, (ax, ay) in enumerate(options)]
+    best, _ = select_grid(scorer, own, alternatives)
+    if best.source == own.source:
+        return fx, fy
+    return options[[c.source for c in alternatives].index(best.source)]
 
 
 def _as_fit(cell: float, offset: float, like: AxisFit) -> AxisFit:

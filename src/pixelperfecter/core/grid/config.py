@@ -88,12 +88,18 @@ class DetectorConfig:
     # A cell colour step over 32 (L-inf) across a line is a real change: the median of a core
     # lattice holds grain and JPEG noise well under that.
     live_step: int = 32
+    # Under 75% of lines crossing any colour change, a grid may be finer than the art: the
+    # next periodic structure at least 1.5x coarser is scored against it.
+    min_live: float = 0.75
+    coarser_step: float = 1.5
     select_ratio: float = 1.25
     # Photos and paintings: colour changes inside cells about as much as between them.  Pixel
     # art stays under ~0.15 (synthetic tiers <= 0.08, real generated images <= 0.14, texture
     # tiles 0.34); scikit-image's photographs reach 0.24-1.0.  Over 0.4 is refused as "no grid";
-    # between 0.15 and 0.4 the confidence falls to 0, so the result is flagged.
+    # between 0.15 and 0.4 the confidence falls to 0, so the result is flagged.  Only grids of a
+    # confidence under 0.8 are tested (photos never reached 0.6; clean combs are pixel art).
     smooth_ok: float = 0.15
+    smooth_check_below: float = 0.8
     smooth_min_step: int = 8
     smooth_refuse: float = 0.4
     # Confidence: coherence saturates at 0.3.
