@@ -134,7 +134,8 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
     fx, fy = _resolve_axis_harmonic(rgba, profiles, fx, fy, free_x, free_y, config)
     coarse, live_x, live_y = cell_evidence(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
     if (free_x and live_x < config.min_live) or (free_y and live_y < config.min_live):
-        fx, fy = _resolve_too_fine(rgba, profiles, fx, fy, free_x and live_x < config.min_live, free_y and live_y < config.min_live, config)
+        # Both free axes are retried: one too-fine axis often hides another.
+        fx, fy = _resolve_too_fine(rgba, profiles, fx, fy, free_x, free_y, config)
         coarse = two_colour_share(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
     # Two-colour cells (the grid is too coarse, or icons of a sheet sit on other phases or
     # pitches) or many edges mid-cell (two phases summed look like half the pitch): only

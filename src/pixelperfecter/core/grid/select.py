@@ -97,10 +97,6 @@ def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandida
     near-ties are noise, and the detector's grid also passed its 2-D checks.
     """
     own = scorer.scored(own)
-    scored = [own] + [scorer.scored(c) for c in others]
-    best = own
-    for c in scored[1:]:
-        if c.score > best.score * scorer.config.select_ratio:
-            best = c
-    ranked = tuple(sorted(scored, key=lambda c: -c.score))
+    ranked = tuple(sorted([own] + [scorer.scored(c) for c in others], key=lambda c: -c.score))
+    best = ranked[0] if ranked[0].score > own.score * scorer.config.select_ratio else own
     return best, ranked
