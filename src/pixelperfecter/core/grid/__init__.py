@@ -133,8 +133,8 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
         return fx, fy
     fx, fy = _resolve_axis_harmonic(rgba, profiles, fx, fy, free_x, free_y, config)
     coarse, live_x, live_y = cell_evidence(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
-    if (free_x and live_x < config.min_live) or (free_y and live_y < config.min_live):
-        # Both free axes are retried: one too-fine axis often hides another.
+    if (free_x and _jpeg_comb(fx, live_x, config)) or (free_y and _jpeg_comb(fy, live_y, config)):
+        # Both free axes are retried: the block grid's edges pollute the other axis's fit too.
         fx, fy = _resolve_too_fine(rgba, profiles, fx, fy, free_x, free_y, config)
         coarse = two_colour_share(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
     # Two-colour cells (the grid is too coarse, or icons of a sheet sit on other phases or
@@ -182,10 +182,19 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
     return options[1 + [c.source for c in alternatives].index(best.source)]
 
 
+def _jpeg_comb(fit: AxisFit, live: float, config: DetectorConfig) -> bool:
+    """An 8-px comb at phase 0 whose lines mostly cross no colour change: JPEG's block grid.
+
+    Under big cells (30-64 px) JPEG's 8x8 blocks out-shout the art's own lines in 1-D.  Real
+    8-px art at phase 0 has colour changes across nearly every line, so it is not suspected.
+    """
+    phase = fit.offset % 8.0
+    return abs(fit.cell - 8.0) < config.jpeg_cell_tol and min(phase, 8.0 - phase) < 0.5 and live < config.min_live
+
+
 def _resolve_too_fine(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, test_x: bool, test_y: bool, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
-    """Many lines that no colour crosses: the comb is finer than the art (JPEG's 8-px block
-    grid under big cells, or a 1/k harmonic the ladder kept).  The next coarser periodic
-    structure of that axis is scored against it in 2-D."""
+    """The comb is finer than the art (JPEG's 8-px block grid under big cells): the next
+    coarser periodic structure of each axis is scored against it in 2-D."""
     clean = (denoised(profiles[0], config), denoised(profiles[1], config))
     coarser = []
     for axis, fit, test in ((0, fx, test_x), (1, fy, test_y)):

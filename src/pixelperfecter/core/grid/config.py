@@ -88,9 +88,12 @@ class DetectorConfig:
     # A cell colour step over 32 (L-inf) across a line is a real change: the median of a core
     # lattice holds grain and JPEG noise well under that.
     live_step: int = 32
-    # Under 75% of lines crossing any colour change, a grid may be finer than the art: the
-    # next periodic structure at least 1.5x coarser is scored against it.
+    # An 8-px comb (within 0.05 px) at phase 0 with under 75% of its lines crossing any colour
+    # change is JPEG's block grid, not art: the next periodic structure at least 1.5x coarser
+    # is scored against it.  (Sparse flat art leaves many lines dead on its right grid too,
+    # so dead lines alone do not make a grid suspect.)
     min_live: float = 0.75
+    jpeg_cell_tol: float = 0.05
     coarser_step: float = 1.5
     select_ratio: float = 1.25
     # Photos and paintings: colour changes inside cells about as much as between them.  Pixel
