@@ -20,7 +20,7 @@ QUICK_SPEED_RUNS = 3
 def bench_command(
     per_tier: Optional[int] = typer.Option(None, "--per-tier", min=1, help="Synthetic cases per tier (default 50; 8 with --quick)."),
     seed: int = typer.Option(0, "--seed", help="First seed; case i of every tier uses seed+i."),
-    tiers: str = typer.Option("clean,fractional,ai,drift", "--tiers", help="Comma-separated tiers to run."),
+    tiers: str = typer.Option("clean,fractional,ai,drift,small,big,sheet", "--tiers", help="Comma-separated tiers to run (small, big, sheet: the harsh tiers of realistic sprites)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes for the accuracy part (default: number of cores)."),
     speed_runs: Optional[int] = typer.Option(None, "--speed-runs", min=0, help="1024x1024 ai cases for the speed line, 0 skips it (default 10; 3 with --quick)."),
     realworld: Optional[Path] = typer.Option(None, "--realworld", help="Folder of labelled real images with labels.jsonl (default: ../shared/realworld beside the repo or the cwd, if present)."),
@@ -29,6 +29,8 @@ def bench_command(
     quick: bool = typer.Option(False, "--quick", help="Smoke run: 8 per tier, 3 speed cases, no real-world speed pass."),
     json_out: bool = typer.Option(False, "--json", help="Print a machine-readable summary instead of the tables."),
     strict: bool = typer.Option(False, "--strict", help="Exit 1 when any target fails (default: always 0, it's a report)."),
+    scaling: bool = typer.Option(True, "--scaling/--no-scaling", help="ms per megapixel and bytes per pixel on one core for a sparse and a busy image at 1, 4, 16 and 41 MP (1 and 4 with --quick)."),
+    no_photos: bool = typer.Option(False, "--no-photos", help="Skip the true negatives (scikit-image's photographs must be refused or flagged)."),
     scale: bool = typer.Option(False, "--scale", help="Instead: batch throughput of the local pool (1 and 2 workers) and Dask (LocalCluster, scheduler + 2 workers) on the same images."),
     scale_images: int = typer.Option(200, "--scale-images", min=2, help="Images for --scale."),
     scale_repeats: int = typer.Option(3, "--scale-repeats", min=1, help="Rounds for --scale (round-robin over the configurations; medians reported)."),
@@ -71,6 +73,8 @@ def bench_command(
         realworld_dir=None if realworld_dir is None else str(realworld_dir),
         quick=quick,
         out_dir=str(out),
+        scaling_sides=() if not scaling else ((1024, 2048) if quick else (1024, 2048, 4096, 6400)),
+        photos=not no_photos,
     )
     try:
         # Targets looked up here (not inside run_bench) so a caller or test can swap bench.Targets.

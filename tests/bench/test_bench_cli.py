@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from pixelperfecter.bench import CASE_COLUMNS
@@ -17,7 +18,7 @@ runner = CliRunner()
 
 def test_tiny_run_prints_every_tier_with_its_oracle_and_writes_the_tables(tmp_path: Path) -> None:
     out = tmp_path / "bench"
-    result = runner.invoke(app, ["bench", "--per-tier", "2", "--no-realworld", "--speed-runs", "1", "--workers", "2", "--out", str(out)])
+    result = runner.invoke(app, ["bench", "--per-tier", "2", "--no-realworld", "--no-scaling", "--no-photos", "--speed-runs", "1", "--workers", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     for tier in synth.TIERS:
@@ -39,20 +40,21 @@ def test_tiny_run_prints_every_tier_with_its_oracle_and_writes_the_tables(tmp_pa
 
 
 def test_json_summary_is_machine_readable(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["bench", "--per-tier", "1", "--tiers", "clean,ai", "--no-realworld", "--speed-runs", "0",
+    result = runner.invoke(app, ["bench", "--per-tier", "1", "--tiers", "clean,ai", "--no-realworld", "--no-scaling", "--no-photos", "--speed-runs", "0",
                                  "--workers", "1", "--json", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert [t["tier"] for t in summary["tiers"]] == ["clean", "ai"]
     assert summary["speed"] is None
-    assert {c["name"] for c in summary["checks"]} == {"clean: restored", "clean: gap to oracle", "ai: restored", "ai: gap to oracle"}
+    per_tier = ("restored", "gap to oracle", "restored at L-inf 40", "refusals")
+    assert {c["name"] for c in summary["checks"]} == {f"{t}: {c}" for t in ("clean", "ai") for c in per_tier}
     assert summary["settings"]["per_tier"] == 1
     assert summary["files"]["markdown"].endswith("bench.md")
     assert isinstance(summary["all_passed"], bool)
 
 
 def test_unknown_tier_is_one_clear_error(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["bench", "--tiers", "clean,bogus", "--no-realworld", "--out", str(tmp_path)])
+    result = runner.invoke(app, ["bench", "--tiers", "clean,bogus", "--no-realworld", "--no-scaling", "--no-photos", "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert "unknown tier bogus" in result.stderr
     assert not (tmp_path / "bench.md").exists()
@@ -77,9 +79,23 @@ def test_strict_turns_a_failed_target_into_exit_1(tmp_path: Path, monkeypatch) -
     # An unreachable target, so the verdict does not depend on the detector's accuracy.
     real_targets = bench.Targets
     monkeypatch.setattr(bench, "Targets", lambda: real_targets(restored_pct={"clean": 100.1}))
-    args = ["bench", "--per-tier", "1", "--tiers", "clean", "--no-realworld", "--speed-runs", "0", "--workers", "1", "--out", str(tmp_path)]
+    args = ["bench", "--per-tier", "1", "--tiers", "clean", "--no-realworld", "--no-scaling", "--no-photos", "--speed-runs", "0", "--workers", "1", "--out", str(tmp_path)]
     report_only = runner.invoke(app, args)
     assert report_only.exit_code == 0, report_only.output
     assert "FAIL" in report_only.stdout
     strict = runner.invoke(app, args + ["--strict"])
     assert strict.exit_code == 1, strict.output
+
+
+def test_quick_run_reports_photos_and_per_megapixel_figures(tmp_path: Path) -> None:
+    pytest.importorskip("skimage")
+    result = runner.invoke(app, ["bench", "--quick", "--tiers", "clean", "--per-tier", "1", "--no-realworld", "--speed-runs", "0",
+                                 "--workers", "1", "--out", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    sizes = {(s["kind"], s["width"]) for s in summary["scaling"]}
+    assert sizes == {("sparse", 1024), ("busy", 1024), ("sparse", 2048), ("busy", 2048)}
+    assert all(s["ms_per_mp"] > 0 and s["bytes_per_pixel"] > 0 for s in summary["scaling"])
+    assert len(summary["photos"]) >= 15
+    markdown = (tmp_path / "bench.md").read_text()
+    assert "## Photographs" in markdown and "## Speed per megapixel" in markdown

@@ -40,7 +40,7 @@ def two_images(tmp_path: Path) -> Path:
 
 def test_realworld_report_rows_and_contact_sheet(two_images: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = runner_invoke(["bench", "--tiers", "clean", "--per-tier", "1", "--speed-runs", "0",
+    result = runner_invoke(["bench", "--tiers", "clean", "--per-tier", "1", "--speed-runs", "0", "--no-scaling", "--no-photos",
                             "--realworld", str(two_images), "--out", str(out)])
     assert result.exit_code == 0, result.output
     for name in PICKED:
@@ -66,7 +66,7 @@ def test_realworld_report_rows_and_contact_sheet(two_images: Path, tmp_path: Pat
 
 def test_quick_skips_the_realworld_speed_pass(two_images: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = runner_invoke(["bench", "--quick", "--tiers", "clean", "--per-tier", "1", "--speed-runs", "0",
+    result = runner_invoke(["bench", "--quick", "--tiers", "clean", "--per-tier", "1", "--speed-runs", "0", "--no-scaling", "--no-photos",
                             "--workers", "1", "--realworld", str(two_images), "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)

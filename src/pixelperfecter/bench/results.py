@@ -11,6 +11,8 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
 
+from .negatives import PhotoResult
+
 PEAK_MEMORY_METHOD = "tracemalloc peak of one reconstruct call (Python+NumPy allocations, not OpenCV's)"
 TIMING_METHOD = "reconstruct() only, one spawned process pinned to one CPU, 1 thread (BLAS/OpenMP env=1, cv2.setNumThreads(1))"
 
@@ -22,7 +24,7 @@ OTHER = "other"
 
 
 def _default_restore_targets() -> dict[str, float]:
-    return {"clean": 99.0, "fractional": 99.0, "ai": 98.0, "drift": 95.0}
+    return {"clean": 99.0, "fractional": 99.0, "ai": 98.0, "drift": 95.0, "small": 95.0, "big": 95.0, "sheet": 95.0}
 
 
 @dataclass(frozen=True)
@@ -30,10 +32,14 @@ class Targets:
     """What the benchmark asks of the pipeline (percentages in 0..100)."""
 
     restored_pct: dict[str, float] = field(default_factory=_default_restore_targets)
-    max_oracle_gap: float = 2.0  # points we may trail the oracle by, per tier
+    max_oracle_gap: float = 0.0  # points we may trail the oracle by, per tier (none: >= ORACLE)
+    restored_40_pct: float = 99.0  # restored at RGB L-inf 40, every tier
+    max_refusals: int = 0  # "no grid" on pixel art, per tier
     realworld_unambiguous_pct: float = 95.0
     speed_ms: float = 60.0  # median for a 1024x1024 image on one core
     cell_tolerance: float = 0.01  # relative, both axes
+    ms_per_mp: float = 15.0  # one core, flat across 1-40 MP, sparse and busy images
+    bytes_per_pixel: float = 10.0  # peak traced memory of one reconstruct per input pixel
 
 
 # --------------------------------------------------------------------------- per-case results
@@ -69,6 +75,8 @@ class CaseResult:
     oracle_restored: bool
     peak_mb: float | None = None
     ms: float | None = None  # filled in by the single-thread timing pass
+    restored_40: bool = False  # restored at RGB L-inf 40 (colour slack, grid still exact)
+    oracle_restored_40: bool = False
     error: str | None = None
     cell_tolerance: float = 0.01
 
@@ -105,6 +113,8 @@ class CaseResult:
             "restored": int(self.restored),
             "oracle_accuracy": round(self.oracle_accuracy, 5),
             "oracle_restored": int(self.oracle_restored),
+            "restored_40": int(self.restored_40),
+            "oracle_restored_40": int(self.oracle_restored_40),
             "ms": _round_or_blank(self.ms, 2),
             "ms_per_mp": _round_or_blank(self.ms_per_mp, 2),
             "peak_mb": _round_or_blank(self.peak_mb, 2),
@@ -134,6 +144,8 @@ class TierSummary:
     median_ms_per_mp: float | None
     peak_mb: float | None  # the largest peak over the tier's cases
     n_errors: int = 0
+    restored_40_pct: float = 0.0
+    oracle_restored_40_pct: float = 0.0
 
     @property
     def oracle_gap(self) -> float:
@@ -167,6 +179,8 @@ def summarize_tier(tier: str, results: Sequence[CaseResult]) -> TierSummary:
         median_ms_per_mp=_median([r.ms_per_mp for r in results]),
         peak_mb=max(peaks) if peaks else None,
         n_errors=sum(r.error is not None for r in results),
+        restored_40_pct=_pct([r.restored_40 for r in results]),
+        oracle_restored_40_pct=_pct([r.oracle_restored_40 for r in results]),
     )
 
 
@@ -211,6 +225,18 @@ def tier_checks(summary: TierSummary, targets: Targets) -> list[Check]:
         target=f">= -{targets.max_oracle_gap:g} pts",
         passed=summary.oracle_gap >= -targets.max_oracle_gap,
     ))
+    checks.append(Check(
+        name=f"{summary.tier}: restored at L-inf 40",
+        value=f"{summary.restored_40_pct:.1f}%",
+        target=f">= {targets.restored_40_pct:g}%",
+        passed=summary.restored_40_pct >= targets.restored_40_pct,
+    ))
+    checks.append(Check(
+        name=f"{summary.tier}: refusals",
+        value=str(summary.n_errors),
+        target=f"<= {targets.max_refusals}",
+        passed=summary.n_errors <= targets.max_refusals,
+    ))
     return checks
 
 
@@ -252,6 +278,29 @@ def speed_check(speed: SpeedSummary, targets: Targets) -> Check:
         target=f"<= {targets.speed_ms:g} ms",
         passed=None if speed.median_ms is None else speed.median_ms <= targets.speed_ms,
     )
+
+
+@dataclass(frozen=True)
+class ScalingResult:
+    """ms per megapixel and peak memory per pixel of one image size (one core)."""
+
+    kind: str  # "sparse" or "busy"
+    width: int
+    height: int
+    ms: float | None
+    peak_mb: float | None
+
+    @property
+    def megapixels(self) -> float:
+        return self.width * self.height / 1e6
+
+    @property
+    def ms_per_mp(self) -> float | None:
+        return None if self.ms is None else self.ms / self.megapixels
+
+    @property
+    def bytes_per_pixel(self) -> float | None:
+        return None if self.peak_mb is None else self.peak_mb * 1e6 / (self.width * self.height)
 
 
 # --------------------------------------------------------------------------- real world
@@ -383,6 +432,9 @@ class BenchSettings:
     realworld_dir: str | None
     quick: bool
     out_dir: str
+    # Sides (px) of the square per-megapixel images: 1024, 2048, 4096, 6400 = 1, 4, 16, 41 MP.
+    scaling_sides: tuple[int, ...] = ()
+    photos: bool = True
 
 
 @dataclass
@@ -396,6 +448,8 @@ class BenchReport:
     notes: list[str]
     targets: Targets = field(default_factory=Targets)
     seconds: float = 0.0
+    scaling: list[ScalingResult] = field(default_factory=list)
+    photos: list[PhotoResult] = field(default_factory=list)
 
     def checks(self) -> list[Check]:
         out: list[Check] = []
@@ -405,6 +459,15 @@ class BenchReport:
             out.append(realworld_check(self.realworld_summary, self.targets))
         if self.speed is not None:
             out.append(speed_check(self.speed, self.targets))
+        if self.photos:
+            ok = sum(p.ok for p in self.photos)
+            out.append(Check("photos: refused or flagged", f"{ok}/{len(self.photos)} ({sum(p.refused for p in self.photos)} refused)", "all", ok == len(self.photos)))
+        for s in self.scaling:
+            if s.ms_per_mp is not None:
+                out.append(Check(f"ms/MP at {s.megapixels:.0f} MP ({s.kind})", f"{s.ms_per_mp:.1f}", f"<= {self.targets.ms_per_mp:g}", s.ms_per_mp <= self.targets.ms_per_mp))
+            if s.bytes_per_pixel is not None:
+                limit = self.targets.bytes_per_pixel
+                out.append(Check(f"peak memory at {s.megapixels:.0f} MP ({s.kind})", f"{s.bytes_per_pixel:.1f} B/px", f"<= {limit:g} B/px", s.bytes_per_pixel <= limit))
         return out
 
     @property
@@ -419,6 +482,8 @@ class BenchReport:
                 {**asdict(s), "oracle_gap": s.oracle_gap, "passed": tier_passed(s, self.targets)} for s in self.tiers
             ],
             "speed": None if self.speed is None else asdict(self.speed),
+            "scaling": [{**asdict(s), "ms_per_mp": s.ms_per_mp, "bytes_per_pixel": s.bytes_per_pixel} for s in self.scaling],
+            "photos": [p.as_row() for p in self.photos],
             "realworld": {
                 "summary": [{**asdict(s), "ok_pct": s.ok_pct} for s in self.realworld_summary] if self.realworld else [],
                 "images": [r.as_row() for r in self.realworld],

@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from ..runner import run_ordered
+from .negatives import PhotoResult, evaluate_photo, photo_paths
 from .realworld import RealOutcome, evaluate_real, load_labels
 from .results import (
     BenchReport,
     BenchSettings,
     CaseResult,
     RealLabel,
+    ScalingResult,
     Targets,
     summarize_realworld,
     summarize_speed,
@@ -59,7 +61,17 @@ def run_bench(settings: BenchSettings, targets: Targets | None = None, progress:
         counter = _Counter("real world", len(labels), tick)
         outcomes = run_ordered(evaluate_real, labels, settings.workers, counter)
 
+    photos: list[PhotoResult] = []
+    if settings.photos:
+        paths = photo_paths()
+        if not paths:
+            notes.append("photos skipped: scikit-image (the dev extra) is not installed")
+        counter = _Counter("photos (true negatives)", len(paths), tick)
+        photos = run_ordered(evaluate_photo, [str(p) for p in paths], settings.workers, counter)
+
     timing_jobs = [TimingJob("synth", tier=c.tier, seed=c.seed) for c in cases]
+    scaling_jobs = [TimingJob("scaling", tier=kind, seed=settings.seed, size=(side, side)) for side in settings.scaling_sides for kind in ("sparse", "busy")]
+    timing_jobs += scaling_jobs
     timing_jobs += [TimingJob("speed", tier="ai", seed=settings.seed + i, size=settings.speed_size) for i in range(settings.speed_runs)]
     if not settings.quick:
         timing_jobs += [TimingJob("real", path=path) for path, _, _ in labels]
@@ -85,6 +97,7 @@ def run_bench(settings: BenchSettings, targets: Targets | None = None, progress:
             settings.speed_size[0], settings.speed_size[1],
             [s.ms for s in speed_samples if s.ms is not None], max(peaks) if peaks else None,
         )
+    scaling = [ScalingResult(s.job.tier, s.job.size[0], s.job.size[1], s.ms, s.peak_mb) for s in samples if s.job.kind == "scaling" and s.job.size]
     realworld = [o.result for o in outcomes]
     report = BenchReport(
         settings=settings,
@@ -95,6 +108,8 @@ def run_bench(settings: BenchSettings, targets: Targets | None = None, progress:
         realworld_summary=summarize_realworld(realworld),
         notes=notes,
         targets=targets,
+        scaling=scaling,
+        photos=photos,
     )
     report.seconds = time.perf_counter() - started
     return report, outcomes

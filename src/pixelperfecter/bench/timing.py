@@ -11,7 +11,10 @@ import os
 import time
 import tracemalloc
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import TYPE_CHECKING, Callable, Sequence, TypeVar
+
+if TYPE_CHECKING:
+    import numpy as np
 
 from ..runner import one_line as _one_line
 from ..runner import single_thread_env
@@ -39,7 +42,8 @@ def _traced(fn: Callable[[], R]) -> tuple[R, float]:
 
 @dataclass(frozen=True)
 class TimingJob:
-    """One thing to time: a synthetic case ("synth"), a speed case ("speed") or a real file ("real")."""
+    """One thing to time: a synthetic case ("synth"), a speed case ("speed"), a real file
+    ("real") or a size-scaling image ("scaling": ``tier`` is "sparse" or "busy")."""
 
     kind: str
     tier: str = ""
@@ -100,6 +104,9 @@ def time_job(job: TimingJob) -> TimingSample:
         if job.kind == "real":
             loaded = load_image(job.path)
             rgba, has_alpha = loaded.rgba, loaded.has_alpha
+        elif job.kind == "scaling":
+            assert job.size is not None
+            rgba, has_alpha = scaling_image(job.tier, job.size, job.seed), False
         else:
             case = synth.make_case(job.seed, job.tier, size=job.size)
             rgba, has_alpha = case.image, case.has_alpha
@@ -107,7 +114,7 @@ def time_job(job: TimingJob) -> TimingSample:
         reconstruct(rgba, has_alpha=has_alpha)
         ms = (time.perf_counter() - start) * 1000.0
         peak_mb = None
-        if job.kind == "speed":
+        if job.kind in ("speed", "scaling"):
             # A second, untimed call for memory: tracing slows allocation down.
             _, peak_mb = _traced(lambda: reconstruct(rgba, has_alpha=has_alpha))
         return TimingSample(job, ms, peak_mb)
@@ -130,3 +137,33 @@ def run_timing(jobs: Sequence[TimingJob], on_done: Callable[[TimingSample], None
             if on_done:
                 on_done(sample)
     return samples, environment
+
+
+def scaling_image(kind: str, size: tuple[int, int], seed: int = 0) -> "np.ndarray":
+    """A ``size`` image for the per-megapixel figures: a 1024-px tile repeated.
+
+    "sparse": an AI-like sprite (flat areas, a few dozen colours); "busy": every cell its own
+    colour (as painterly generations nearly are), the case where palette work grows.
+    """
+    import numpy as np
+
+    from ..core import synth
+
+    rng = np.random.default_rng([seed, 7])
+    if kind == "sparse":
+        tile = synth.make_case(seed, "ai", size=(1024, 1024)).image
+    elif kind == "busy":
+        deg = synth.Degradation(cell_w=6.3, cell_h=6.4, offset_x=2.0, offset_y=3.0, blur_sigma=0.7, noise_sigma=3.0)
+
+        def colours(cx: int, cy: int) -> np.ndarray:
+            out = np.empty((cy, cx, 4), np.uint8)
+            out[..., :3] = rng.integers(0, 256, (cy, cx, 3))
+            out[..., 3] = 255
+            return out
+
+        tile = synth.degrade(colours, deg, 1024, 1024, rng).image
+    else:
+        raise ValueError(f"unknown scaling image {kind!r}")
+    width, height = size
+    reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)
+    return np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
