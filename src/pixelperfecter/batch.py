@@ -16,6 +16,8 @@ Every per-image failure (bad file, no grid, unwritable output) becomes an ``Imag
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib
 import os
 import signal
 import tempfile
@@ -55,6 +57,9 @@ class BatchSettings:
     max_pixels: int = Thresholds().max_pixels
     # Check the ML model's grid suggestions with the pipeline (the `ml` extra's hybrid).
     use_ml: bool = False
+    # The proposer behind --ml, named "module:factory" so workers resolve it themselves (it
+    # holds a model) and this module imports no optional package.
+    proposer: str = "pixelperfecter_ml.inference:default_proposer"
     # Names this run's temp files, so the driver can sweep exactly those after a kill.
     run_tag: str = field(default_factory=new_run_tag)
 
@@ -62,7 +67,7 @@ class BatchSettings:
         """Hash of every option that shapes the output files (the manifest's ``params``)."""
         return params_key({
             "params": asdict(self.params), "outputs": asdict(self.outputs), "max_pixels": self.max_pixels,
-            "use_ml": self.use_ml, "version": __version__,
+            "use_ml": self.use_ml, "proposer": self.proposer if self.use_ml else None, "version": __version__,
         })
 
 
@@ -291,11 +296,15 @@ def check_output_dir(out_dir: Path) -> str | None:
 def _reconstruct(job: ImageJob, settings: BatchSettings, result: ImageResult) -> Any:
     loaded = load_image(job.path, max_pixels=settings.max_pixels)
     result.warnings.extend(loaded.warnings)
-    if settings.use_ml:
-        from pixelperfecter_ml.inference import hybrid_from_array
+    extra: dict[str, Any] = {"proposers": [_proposer(settings.proposer)]} if settings.use_ml else {}
+    return reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds, **extra)
 
-        return hybrid_from_array(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds).result
-    return reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds)
+
+@functools.lru_cache(maxsize=4)
+def _proposer(spec: str) -> Any:
+    """Resolve "module:factory" once per worker process (the factory loads the model)."""
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)()
 
 
 def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:

@@ -223,18 +223,33 @@ class HybridResult:
 
 
 def refine_suggestion(rgba: np.ndarray, s: GridSuggestion) -> GridSuggestion:
-    """The heuristic's own axis fit, restricted to +-REFINE_WINDOW around the model's cell size."""
-    try:
-        from pixelperfecter.core.grid import choose_axis, edge_profiles
+    """The model's grid sharpened on the image's own evidence by the core's public selection
+    API (``Scorer.refine``): a local fit within a few percent, so a suggestion never turns into
+    a different grid such as the heuristic's own."""
+    from pixelperfecter.core.grid import Scorer, edge_profiles
+    from pixelperfecter.core.types import GridCandidate
 
-        ex, ey = edge_profiles(rgba)
-        fx = choose_axis(ex, s.cell_w * (1 - REFINE_WINDOW), s.cell_w * (1 + REFINE_WINDOW))
-        fy = choose_axis(ey, s.cell_h * (1 - REFINE_WINDOW), s.cell_h * (1 + REFINE_WINDOW))
-    except Exception:  # the core's internals move; a refinement failure falls back to the raw suggestion
-        return s
-    cw, ox = (fx.cell, fx.offset) if fx is not None else (s.cell_w, s.offset_x)
-    ch, oy = (fy.cell, fy.offset) if fy is not None else (s.cell_h, s.offset_y)
-    return GridSuggestion(float(cw), float(ch), float(ox % cw), float(oy % ch), s.confidence)
+    refined = Scorer(rgba, edge_profiles(rgba)).refine(GridCandidate(s.cell_w, s.cell_h, s.offset_x, s.offset_y, source="model"))
+    return GridSuggestion(float(refined.cell_w), float(refined.cell_h), float(refined.offset_x), float(refined.offset_y), s.confidence)
+
+
+def grid_proposer(model: str | Path | Predictor | None = None, top_k: int = 3):
+    """A proposer for ``pixelperfecter.core.grid.detect_grid(..., proposers=[...])``: the model's
+    top-k grids as candidates, which the core's selection stage scores beside its own."""
+    from pixelperfecter.core.types import GridCandidate
+
+    def propose(rgba: np.ndarray) -> list[GridCandidate]:
+        return [
+            GridCandidate(s.cell_w, s.cell_h, s.offset_x % s.cell_w, s.offset_y % s.cell_h, source=f"model#{k}")
+            for k, s in enumerate(suggest_from_array(rgba, top_k=top_k, model=model), 1)
+        ]
+
+    return propose
+
+
+def default_proposer() -> object:
+    """The shipped model as a proposer (what ``perfecter reconstruct --ml`` names)."""
+    return grid_proposer()
 
 
 def _same_cell(a_w: float, a_h: float, b_w: float, b_h: float) -> bool:

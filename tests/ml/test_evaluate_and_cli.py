@@ -89,13 +89,14 @@ def test_reconstruct_ml_uses_the_hybrid_and_is_never_worse(tmp_path, monkeypatch
     from pixelperfecter.core.synth import make_case
 
     calls = []
-    real = inference.hybrid_from_array
+    real = inference.suggest_from_array
 
     def spy(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(inference, "hybrid_from_array", spy)
+    # --ml passes the model as a proposer to the core's selection stage (batch resolves it by name).
+    monkeypatch.setattr(inference, "suggest_from_array", spy)
     case = make_case(3, "ai", size=(320, 320))
     save_png(tmp_path / "a.png", case.image)
     runner = CliRunner()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import cells, palette, render
-from .grid import detect_grid
+from .grid import GridProposer, detect_grid
 from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, save_png
 from .metrics import confidence_with_fit, diff_pct_from_errors
 from .types import Metrics, ReconstructParams, Reconstruction, Thresholds
@@ -22,10 +23,12 @@ def reconstruct(
     source: Path | None = None,
     thresholds: Thresholds | None = None,
     profiles: tuple[np.ndarray, np.ndarray] | None = None,
+    proposers: Sequence[GridProposer] = (),
 ) -> Reconstruction:
     """Reconstruct the true-resolution sprite of an RGBA uint8 image.
 
     ``profiles``: the image's precomputed ``grid.edge_profiles`` (see ``detect_grid``).
+    ``proposers``: extra candidate grids (the ML model's) for the selection stage.
     """
     start = time.perf_counter()
     params = params or ReconstructParams()
@@ -34,7 +37,7 @@ def reconstruct(
         raise ValueError(f"expected an RGBA uint8 array, got {rgba.dtype} {rgba.shape}")
     if has_alpha is None:
         has_alpha = bool((rgba[..., 3] < 255).any())
-    detection = detect_grid(rgba, params, profiles)
+    detection = detect_grid(rgba, params, profiles, proposers=proposers)
     warnings = list(detection.warnings)
     if detection.grid is None:
         return Reconstruction(
