@@ -275,3 +275,18 @@ def test_photo_and_scaling_checks() -> None:
     assert verdicts["peak memory at 4 MP (busy)"] == (True, "5.0 B/px")
     markdown = bench.report_markdown(report)
     assert "ACCEPTED" in markdown and "bytes/pixel" in markdown
+
+
+def test_speed_reports_the_peer_ratio() -> None:
+    speed = bench.summarize_speed(1024, 1024, [40.0, 50.0, 60.0], None, peer_ms=[100.0, 90.0, 110.0])
+    assert speed.peer_median_ms == 100.0 and speed.peer_ratio == 0.5
+    assert "perfect-pixel 100.0 ms" in bench.speed_line(speed, Targets()) and "0.50x" in bench.speed_line(speed, Targets())
+    assert bench.summarize_speed(1024, 1024, [40.0], None).peer_ratio is None
+
+
+def test_perfect_pixel_is_timed_when_installed() -> None:
+    pytest.importorskip("perfect_pixel")
+    from pixelperfecter.bench.timing import time_peer
+    from pixelperfecter.core import synth
+
+    assert time_peer(synth.make_case(1, "ai", size=(256, 256)).image) > 0

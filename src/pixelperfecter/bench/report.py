@@ -96,8 +96,9 @@ def speed_line(speed: SpeedSummary, targets: Targets) -> str:
     check = speed_check(speed, targets)
     peak = "" if speed.peak_mb is None else f", peak {speed.peak_mb:.1f} MB (tracemalloc)"
     spread = "" if speed.min_ms is None else f" (min {speed.min_ms:.1f}, max {speed.max_ms:.1f}, n={speed.n})"
+    peer = "" if speed.peer_ratio is None else f"; perfect-pixel {speed.peer_median_ms:.1f} ms on the same images (ours {speed.peer_ratio:.2f}x)"
     return (f"speed: median {_fmt(speed.median_ms)} ms for {speed.width}x{speed.height} ai-tier images on one core"
-            f"{spread}{peak}; target {check.target}: {check.verdict}")
+            f"{spread}{peak}{peer}; target {check.target}: {check.verdict}")
 
 
 def markdown_table(table: Table) -> str:

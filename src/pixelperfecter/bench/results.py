@@ -256,9 +256,17 @@ class SpeedSummary:
     max_ms: float | None
     peak_mb: float | None
     note: str = ""
+    peer_median_ms: float | None = None  # perfect-pixel on the same images, same process
+
+    @property
+    def peer_ratio(self) -> float | None:
+        """Our median over perfect-pixel's (< 1: faster)."""
+        if self.median_ms is None or not self.peer_median_ms:
+            return None
+        return self.median_ms / self.peer_median_ms
 
 
-def summarize_speed(width: int, height: int, ms: Sequence[float], peak_mb: float | None, note: str = "") -> SpeedSummary:
+def summarize_speed(width: int, height: int, ms: Sequence[float], peak_mb: float | None, note: str = "", peer_ms: Sequence[float] = ()) -> SpeedSummary:
     return SpeedSummary(
         width=width,
         height=height,
@@ -268,6 +276,7 @@ def summarize_speed(width: int, height: int, ms: Sequence[float], peak_mb: float
         max_ms=max(ms) if ms else None,
         peak_mb=peak_mb,
         note=note,
+        peer_median_ms=_median(list(peer_ms)),
     )
 
 

@@ -96,6 +96,7 @@ def run_bench(settings: BenchSettings, targets: Targets | None = None, progress:
         speed = summarize_speed(
             settings.speed_size[0], settings.speed_size[1],
             [s.ms for s in speed_samples if s.ms is not None], max(peaks) if peaks else None,
+            peer_ms=[s.peer_ms for s in speed_samples if s.peer_ms is not None],
         )
     scaling = [ScalingResult(s.job.tier, s.job.size[0], s.job.size[1], s.ms, s.peak_mb) for s in samples if s.job.kind == "scaling" and s.job.size]
     realworld = [o.result for o in outcomes]

@@ -58,6 +58,7 @@ class TimingSample:
     ms: float | None
     peak_mb: float | None = None
     error: str | None = None
+    peer_ms: float | None = None  # perfect-pixel on the same image, when it is installed
 
 
 def _init_timing_process() -> None:
@@ -117,7 +118,8 @@ def time_job(job: TimingJob) -> TimingSample:
         if job.kind in ("speed", "scaling"):
             # A second, untimed call for memory: tracing slows allocation down.
             _, peak_mb = _traced(lambda: reconstruct(rgba, has_alpha=has_alpha))
-        return TimingSample(job, ms, peak_mb)
+        peer_ms = time_peer(rgba) if job.kind == "speed" else None
+        return TimingSample(job, ms, peak_mb, peer_ms=peer_ms)
     except Exception as exc:
         return TimingSample(job, None, None, _one_line(exc))
 
@@ -167,3 +169,25 @@ def scaling_image(kind: str, size: tuple[int, int], seed: int = 0) -> "np.ndarra
     width, height = size
     reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)
     return np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
+
+
+def time_peer(rgba: "np.ndarray") -> float | None:
+    """ms of perfect-pixel (a peer tool on PyPI, in the dev extra) on the same image, or None.
+
+    Its automatic mode (grid detection + centre sampling), timed in the same single-thread
+    process right after ours, so the ratio holds under the same machine load.
+    """
+    import contextlib
+    import importlib.util
+    import io
+
+    if importlib.util.find_spec("perfect_pixel") is None:
+        return None
+    import numpy as np
+    from perfect_pixel import get_perfect_pixel
+
+    rgb = np.ascontiguousarray(rgba[..., :3])
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):  # it prints when it finds no grid
+        get_perfect_pixel(rgb)
+    return (time.perf_counter() - start) * 1000.0
