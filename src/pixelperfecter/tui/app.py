@@ -13,7 +13,8 @@ from textual.screen import Screen
 from ..core.types import Thresholds
 from .graphics import choose_graphics
 from .ml_hook import SuggestFn
-from .screens.main import MainScreen, Settings
+from .controller import Settings
+from .screens.main import MainScreen
 
 
 class PerfecterApp(App[None]):
@@ -39,12 +40,14 @@ class PerfecterApp(App[None]):
         if browse_root is None:
             if path is not None and path.is_dir():
                 browse_root = path
-            elif path is not None and path.is_file():
+            elif path is not None and (path.is_file() or not path.exists()):
                 browse_root = path.parent
             else:
                 browse_root = Path("input")
+        chosen = choose_graphics(graphics)
         self.settings = Settings(
-            graphics=choose_graphics(graphics),
+            graphics=chosen,
+            graphics_note=chosen.note,
             output_dir=output_dir,
             log_path=log_path,
             browse_root=browse_root,

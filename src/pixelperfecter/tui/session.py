@@ -243,6 +243,38 @@ class Viewport:
         return Viewport(max(1.0, self.zoom * factor), self.center_x, self.center_y)
 
 
+ZOOM_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # display pixels per image pixel
+
+
+def fit_scale(width: int, height: int, max_w: int, max_h: int) -> float:
+    """Image pixels per display pixel when the whole image fits (``Viewport.zoom`` 1)."""
+    return max(width / max(1, max_w), height / max(1, max_h))
+
+
+def zoom_levels(fit: float, top: float) -> list[float]:
+    """The zoom levels: "fit", then every integer magnification (1:1, 2:1, 3:1, ...) above it.
+
+    ``Viewport.zoom`` is relative to fit, so magnification m is zoom ``fit * m``.  At an integer
+    level every image pixel is the same whole number of display pixels (no uneven columns).
+    """
+    return [1.0] + [fit * m for m in ZOOM_STEPS if fit * m > 1.0 + 1e-6 and fit * m <= top + 1e-6]
+
+
+def next_zoom(current: float, fit: float, direction: int, top: float) -> float:
+    levels = zoom_levels(fit, top)
+    if direction > 0:
+        return next((z for z in levels if z > current + 1e-6), levels[-1])
+    return next((z for z in reversed(levels) if z < current - 1e-6), levels[0])
+
+
+def zoom_label(scale: float, zoom: float = 0.0) -> str:
+    """``2:1`` (two display pixels per image pixel), ``1:1``, or ``fit 0.42:1``."""
+    mag = 1.0 / scale
+    if abs(zoom - 1.0) < 1e-6 or abs(mag - round(mag)) > 1e-3 or round(mag) < 1:
+        return f"fit {mag:.2g}:1"
+    return f"{round(mag)}:1"
+
+
 @dataclass(frozen=True)
 class ViewGeometry:
     """Which source pixel each display pixel shows (nearest neighbour, never blurred)."""
@@ -361,29 +393,52 @@ def on_checker(rgba: np.ndarray, square: int = CHECKER_PX) -> np.ndarray:
     return np.clip(rgb, 0, 255).round().astype(np.uint8)
 
 
+PANE_ROLES = ("original", "middle", "reconstruction")
+
+
+def attempt_drawable(attempt: Attempt | None) -> bool:
+    result = attempt.result if attempt is not None else None
+    return result is not None and result.ok and result.grid is not None and result.sprite is not None
+
+
+def pane_picture(role: str, session: ImageSession, attempt: Attempt | None, geometry: ViewGeometry,
+                 options: ViewOptions = ViewOptions()) -> tuple[np.ndarray | None, str]:
+    """One pane's RGB picture at display resolution, and its kind (``original``, ``diff``, ``heatmap``,
+    ``reconstruction``); ``None`` where there is nothing to draw (no grid)."""
+    source = session.loaded.rgba[geometry.rows[:, None], geometry.cols[None, :]]
+    if not attempt_drawable(attempt):
+        return (on_checker(source), "original") if role == "original" else (None, "diff" if role == "middle" else role)
+    assert attempt is not None and attempt.result.grid is not None and attempt.result.sprite is not None
+    result = attempt.result
+    vgrid = view_grid(result.grid, geometry)
+    if role == "original":
+        picture = render.grid_overlay(source, vgrid) if options.show_grid else on_checker(source)
+        return np.ascontiguousarray(picture[..., :3]), "original"
+    if role == "middle":
+        if options.show_heatmap and result.cell_error is not None:
+            middle, kind = render.heatmap(source, vgrid, result.cell_error), "heatmap"
+        else:
+            middle, kind = render.diff_overlay(source, vgrid, result.sprite), "diff"
+        if options.show_grid:  # the grid on every pane, the diff and heatmap included
+            middle = render.grid_overlay(middle, vgrid)
+        return np.ascontiguousarray(middle[..., :3]), kind
+    back = render.render_back(result.sprite, vgrid)
+    picture = render.grid_overlay(back, vgrid) if options.show_grid else on_checker(back)
+    return np.ascontiguousarray(picture[..., :3]), "reconstruction"
+
+
 def pane_pictures(session: ImageSession, attempt: Attempt | None, viewport: Viewport, max_w: int, max_h: int,
                   options: ViewOptions = ViewOptions()) -> PanePictures:
     """Crop the same input region for all three panes and scale it with nearest neighbour."""
     start = time.perf_counter()
     geometry = view_geometry(session.width, session.height, viewport, max_w, max_h)
-    source = session.loaded.rgba[geometry.rows[:, None], geometry.cols[None, :]]
-    result = attempt.result if attempt is not None else None
-    if result is None or not result.ok or result.grid is None or result.sprite is None:
+    original, _ = pane_picture("original", session, attempt, geometry, options)
+    assert original is not None
+    if not attempt_drawable(attempt):
+        result = attempt.result if attempt is not None else None
         message = None if result is None else (result.error or "no grid found")
-        return PanePictures(on_checker(source), None, None, geometry, message=message)
-    vgrid = view_grid(result.grid, geometry)
-    back = render.render_back(result.sprite, vgrid)
-    if options.show_heatmap and result.cell_error is not None:
-        middle = render.heatmap(source, vgrid, result.cell_error)
-        kind = "heatmap"
-    else:
-        middle = render.diff_overlay(source, vgrid, result.sprite)
-        kind = "diff"
-    if options.show_grid:
-        original = render.grid_overlay(source, vgrid)[..., :3]
-        reconstruction = render.grid_overlay(back, vgrid)[..., :3]
-    else:
-        original = on_checker(source)
-        reconstruction = on_checker(back)
-    return PanePictures(original, middle[..., :3], reconstruction, geometry, middle_kind=kind,
+        return PanePictures(original, None, None, geometry, message=message)
+    middle, kind = pane_picture("middle", session, attempt, geometry, options)
+    reconstruction, _ = pane_picture("reconstruction", session, attempt, geometry, options)
+    return PanePictures(original, middle, reconstruction, geometry, middle_kind=kind,
                         timings={"views": time.perf_counter() - start})
