@@ -35,7 +35,9 @@ async def test_sixel_panes_define_all_colours_before_pixel_data(workdir: Path) -
             assert not re.search(r"#\d+;2;", body[head.end():])  # no definition after pixel data starts
             # the picture is whole cells of pixels, so it is never resampled (blurred)
             view = pane.image_widget
-            assert view.encoded.rgb.shape[:2] == (view.size.height * 20, view.size.width * 10)
+            cells_w, cells_h = view.encoded.cells
+            assert view.encoded.rgb.shape[:2] == (cells_h * 20, cells_w * 10)
+            assert cells_w <= view.size.width and cells_h <= view.size.height
             title = pane.query_one(".pane-title", Label)
             assert not title.visual_style.has_transparent_foreground
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -47,7 +48,8 @@ class PerfecterApp(App[None]):
         chosen = choose_graphics(graphics)
         self.settings = Settings(
             graphics=chosen,
-            graphics_note=chosen.note,
+            # One line on what was chosen and why: for auto-detection, and always inside tmux.
+            graphics_note=chosen.note if graphics == "auto" or os.environ.get("TMUX") else "",
             output_dir=output_dir,
             log_path=log_path,
             browse_root=browse_root,

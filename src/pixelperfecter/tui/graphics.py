@@ -139,6 +139,7 @@ class FastHalfcellImage(BaseImage, Renderable=FastHalfcellRenderable):
 # --------------------------------------------------------------------------- encoding off the main thread
 
 SIXEL_MAX_COLORS = 256
+ORIGINAL_COLORS = 128  # a photo-like original: 128 colours look the same as 256 in a pane, encode faster
 
 
 @dataclass(frozen=True)
@@ -170,18 +171,16 @@ class Encoded:
 def to_paletted(rgb: np.ndarray, max_colors: int = SIXEL_MAX_COLORS) -> tuple[PILImage.Image, int]:
     """A ``P`` image with the picture's exact colours when it has at most ``max_colors``
     (pixel art, diffs: no quantization, no dithering), else a fast-octree quantization."""
-    keys = _rgb_key(rgb).ravel()
-    # A quick bound first: most originals have thousands of colours, and np.unique sorts.
-    sample = np.unique(keys[:: max(1, keys.size // 4096)])
-    if sample.size <= max_colors:
-        palette_keys, index = np.unique(keys, return_inverse=True)
-        if palette_keys.size <= max_colors:
-            picture = PILImage.fromarray(index.reshape(rgb.shape[:2]).astype(np.uint8), "P")
-            pal = np.stack([(palette_keys >> 16) & 255, (palette_keys >> 8) & 255, palette_keys & 255], axis=1)
-            picture.putpalette(pal.astype(np.uint8).ravel().tolist())
-            return picture, int(palette_keys.size)
-    image = PILImage.fromarray(np.ascontiguousarray(rgb), "RGB")
-    return image.quantize(colors=max_colors, method=PILImage.Quantize.FASTOCTREE), max_colors
+    image = PILImage.fromarray(np.ascontiguousarray(rgb[..., :3]), "RGB")
+    found = image.getcolors(max_colors)  # C code; None as soon as there are more colours
+    if found is None:
+        return image.quantize(colors=max_colors, method=PILImage.Quantize.FASTOCTREE), max_colors
+    palette = np.array(sorted(colour for _, colour in found), np.int64)
+    palette_keys = (palette[:, 0] << 16) | (palette[:, 1] << 8) | palette[:, 2]
+    index = np.searchsorted(palette_keys, _rgb_key(rgb)).astype(np.uint8)
+    picture = PILImage.fromarray(index, "P")
+    picture.putpalette(palette.astype(np.uint8).ravel().tolist())
+    return picture, int(len(palette))
 
 
 def encode_sixel(rgb: np.ndarray, max_colors: int = SIXEL_MAX_COLORS) -> tuple[str, int]:
@@ -220,7 +219,7 @@ def halfblock_lines(rgb: np.ndarray) -> tuple[Strip, ...]:
 
 
 def encode_picture(kind: str, rgb: np.ndarray, px_x: int, px_y: int, key: object,
-                   background: tuple[int, int, int] = (24, 24, 28)) -> Encoded:
+                   background: tuple[int, int, int] = (24, 24, 28), max_colors: int = SIXEL_MAX_COLORS) -> Encoded:
     """Pad ``rgb`` to whole cells and encode it for ``kind`` (``sixel``, ``halfblock`` or ``kitty``).
 
     Pure computation: safe (and meant) to run in a worker thread.
@@ -229,7 +228,7 @@ def encode_picture(kind: str, rgb: np.ndarray, px_x: int, px_y: int, key: object
     padded = pad_to_cells(rgb, px_x, px_y, background)
     cells = (padded.shape[1] // px_x, padded.shape[0] // px_y)
     if kind == "sixel":
-        data, colors = encode_sixel(padded)
+        data, colors = encode_sixel(padded, max_colors)
         return Encoded(key, cells, padded, sixel=data, colors=colors, seconds=time.perf_counter() - start)
     if kind == "halfblock":
         return Encoded(key, cells, padded, lines=halfblock_lines(padded), seconds=time.perf_counter() - start)

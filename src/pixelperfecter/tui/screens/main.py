@@ -9,6 +9,8 @@ view and pane size; the main thread only copies finished bytes into the frame.
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from pathlib import Path
 
@@ -26,7 +28,7 @@ from ...core.feedback import SOURCE_ML, SOURCE_TUI
 from ...core.io import ImageLoadError
 from ...core.types import ReconstructParams
 from ..controller import Confirm, Controller, Frame, Notice, Settings
-from ..graphics import Graphics, encode_picture
+from ..graphics import ORIGINAL_COLORS, SIXEL_MAX_COLORS, Graphics, encode_picture
 from ..ml_hook import SuggestFn, Suggestion
 from ..paths import parse_dropped_path
 from ..session import Attempt, ImageSession, PanePictures, ViewOptions, Viewport
@@ -50,7 +52,7 @@ ML = Binding.Group("ML")
 COMPACT_ROWS = 40  # below this many terminal rows the info strip is compact
 LAYOUTS = ("side", "stacked")
 PANE_IDS = ("pane-original", "pane-middle", "pane-reconstruction")
-HEATMAP_LEGEND = "heatmap: dark = cell matches · bright yellow = |Δ| ≥ 64"
+TRACE = os.environ.get("PERFECTER_TUI_TRACE", "")  # a file: one JSON line per screen update (benchmarks)
 
 
 # ---------------------------------------------------------------------------- worker messages
@@ -157,7 +159,8 @@ class MainScreen(Screen[None]):
     @staticmethod
     def _encoder(graphics: Graphics):  # type: ignore[no-untyped-def]
         def encode(rgb, key):  # type: ignore[no-untyped-def]
-            return encode_picture(graphics.name, rgb, graphics.px_x, graphics.px_y, key, BACKGROUND)
+            colors = ORIGINAL_COLORS if key[0] == "original" else SIXEL_MAX_COLORS
+            return encode_picture(graphics.name, rgb, graphics.px_x, graphics.px_y, key, BACKGROUND, colors)
 
         return encode
 
@@ -450,8 +453,12 @@ class MainScreen(Screen[None]):
             if pane.show(content.encoded, content.picture, message):
                 sent += 1
                 nbytes += getattr(content.encoded, "nbytes", 0) if content.encoded is not None else 0
-        self.updates.append({"panes": sent, "bytes": nbytes, "build_ms": frame.build_seconds * 1000,
-                             "encoded": frame.encoded_now})
+        update = {"panes": sent, "bytes": nbytes, "build_ms": round(frame.build_seconds * 1000, 1),
+                  "encoded": frame.encoded_now,
+                  "to_present_ms": round((time.perf_counter() - frame.started) * 1000, 1) if frame.started else None}
+        self.updates.append(update)
+        if TRACE:
+            self.call_after_refresh(self._trace, update, frame.started)
         self._update_panels()
         attempt = frame.attempt
         if attempt is not None and not attempt.ok and frame.started is not None:
@@ -460,6 +467,11 @@ class MainScreen(Screen[None]):
             self.call_after_refresh(self._stamp, frame.started)
         if stale_view:
             self._render_frame(self.controller.shown)
+
+    def _trace(self, update: dict[str, object], started: float | None) -> None:
+        update["to_refresh_ms"] = round((time.perf_counter() - started) * 1000, 1) if started else None
+        with open(TRACE, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(update) + "\n")
 
     def _stamp(self, started: float) -> None:
         self.controller.latencies.append(time.perf_counter() - started)

@@ -91,9 +91,12 @@ class ImagePane(Vertical):
         offset = event.get_content_offset(view) if view.size.area else None
         if offset is None or view.encoded is None or self.picture is None:
             return None
+        where = view.picture_region()
         px_x, px_y = self.graphics.px_x, self.graphics.px_y
         h, w = self.picture.shape[:2]
-        return (min(1.0, (offset.x + 0.5) * px_x / max(1, w)), min(1.0, (offset.y + 0.5) * px_y / max(1, h)))
+        fx = (offset.x - where.x + 0.5) * px_x / max(1, w)
+        fy = (offset.y - where.y + 0.5) * px_y / max(1, h)
+        return (min(1.0, max(0.0, fx)), min(1.0, max(0.0, fy)))
 
     def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
         event.stop()

@@ -8,6 +8,7 @@ so an update re-sends only the panes that changed.
 
 from __future__ import annotations
 
+import numpy as np
 from rich.control import Control
 from rich.segment import ControlType, Segment
 from rich.style import Style
@@ -24,10 +25,14 @@ _NULL_STYLE = Style()
 
 
 class PictureView(Widget, can_focus=False):
-    """Shows an ``Encoded`` picture, sized to its cells."""
+    """Shows an ``Encoded`` picture centred in the space it is given (the pane body).
+
+    The widget's size never depends on the picture, so a new picture (zoom, another image)
+    never changes the layout: only this widget is repainted, once.
+    """
 
     DEFAULT_CSS = """
-    PictureView { width: 0; height: 0; }
+    PictureView { width: 100%; height: 100%; }
     """
 
     class Shown(Message):
@@ -53,38 +58,40 @@ class PictureView(Widget, can_focus=False):
             from textual_image.widget import TGPImage
 
             image = TGPImage(id=f"{self.id}-tgp")
-            image.styles.width = "100%"
-            image.styles.height = "100%"
+            image.styles.width = 0
+            image.styles.height = 0
             yield image
 
     def show(self, encoded: Encoded | None) -> bool:
         """Show ``encoded``; False (and nothing re-drawn) when it is the picture already shown."""
-        if encoded is None:
-            if self.encoded is None:
-                return False
-            self.encoded = None
-            self.styles.width = 0
-            self.styles.height = 0
-            self._set_kitty(None)
-            self.refresh(layout=True)
-            return True
-        if self.encoded is not None and self.encoded.key == encoded.key:
+        if encoded is None and self.encoded is None:
             return False
-        resized = self.encoded is None or self.encoded.cells != encoded.cells
+        if encoded is not None and self.encoded is not None and self.encoded.key == encoded.key:
+            return False
         self.encoded = encoded
         self._cropped = None
-        self._announce = True
-        self.styles.width, self.styles.height = encoded.cells
+        self._announce = encoded is not None
         self._set_kitty(encoded)
-        self.refresh(layout=resized)
+        self.refresh()
         return True
+
+    def picture_region(self) -> Region:
+        """Where the picture is inside this widget (in cells): centred."""
+        if self.encoded is None:
+            return Region(0, 0, 0, 0)
+        w, h = self.encoded.cells
+        return Region(max(0, (self.size.width - w) // 2), max(0, (self.size.height - h) // 2), w, h)
 
     def _set_kitty(self, encoded: Encoded | None) -> None:
         if self.kind != "kitty" or not self.is_mounted:
             return
         from PIL import Image as PILImage
 
-        self.query_one(f"#{self.id}-tgp").image = None if encoded is None else PILImage.fromarray(encoded.rgb, "RGB")  # type: ignore[attr-defined]
+        image = self.query_one(f"#{self.id}-tgp")
+        image.image = None if encoded is None else PILImage.fromarray(encoded.rgb, "RGB")  # type: ignore[attr-defined]
+        image.styles.width = 0 if encoded is None else encoded.cells[0]
+        image.styles.height = 0 if encoded is None else encoded.cells[1]
+        image.styles.offset = (0, 0) if encoded is None else (self.picture_region().x, self.picture_region().y)
 
     # ------------------------------------------------------------------ drawing
 
@@ -92,40 +99,58 @@ class PictureView(Widget, can_focus=False):
         if self.kind == "kitty":
             return super().render_lines(crop)
         encoded = self.encoded
+        blank = [Strip.blank(crop.width, self.rich_style)] * crop.height
         if encoded is None or crop.width <= 0 or crop.height <= 0:
-            return [Strip.blank(crop.width)] * crop.height
+            return blank
+        picture = self.picture_region()
+        visible = crop.intersection(picture)
+        if not visible.area:
+            return blank
         if self.kind == "halfblock" and encoded.lines is not None:
-            lines = [line.crop(crop.x, crop.right) for line in encoded.lines[crop.y:crop.bottom]]
-            lines += [Strip.blank(crop.width)] * (crop.height - len(lines))
+            lines = list(blank)
+            pad_style = self.rich_style
+            for y in range(visible.y, visible.bottom):
+                row = encoded.lines[y - picture.y].crop(visible.x - picture.x, visible.right - picture.x)
+                left = Strip.blank(visible.x - crop.x, pad_style)
+                right = Strip.blank(crop.right - visible.right, pad_style)
+                lines[y - crop.y] = Strip.join([left, row, right])
             self._sent(encoded, sum(len(seg.text) for line in lines for seg in line))
             return lines
-        return self._sixel_lines(encoded, crop)
+        return self._sixel_lines(encoded, crop, picture, visible, blank)
 
-    def _sixel_lines(self, encoded: Encoded, crop: Region) -> list[Strip]:
+    def _sixel_lines(self, encoded: Encoded, crop: Region, picture: Region, visible: Region, blank: list[Strip]) -> list[Strip]:
         try:
             # Nothing under a modal: Sixel cannot be dimmed, and it would paint over the dialog.
             if not self.screen.is_active:
-                return [Strip.blank(crop.width)] * crop.height
+                return blank
             region = self.screen.find_widget(self).region
         except (NoScreen, Exception):  # not on screen (yet)
-            return [Strip.blank(crop.width)] * crop.height
-        if crop == Region(0, 0, *encoded.cells):
+            return blank
+        if visible == picture:
             data = encoded.sixel or ""
         else:
-            # Part of the pane is covered (a toast, a resize in progress): encode just that part.
-            if self._cropped is None or self._cropped[0] != crop:
+            # Part of the picture is covered (a toast) or cut: encode just the visible part.
+            if self._cropped is None or self._cropped[0] != visible:
                 px_x = encoded.rgb.shape[1] // max(1, encoded.cells[0])
                 px_y = encoded.rgb.shape[0] // max(1, encoded.cells[1])
-                part = encoded.rgb[crop.y * px_y:crop.bottom * px_y, crop.x * px_x:crop.right * px_x]
-                self._cropped = (crop, encode_sixel(part)[0] if part.size else "")
+                x0, y0 = visible.x - picture.x, visible.y - picture.y
+                part = encoded.rgb[y0 * px_y:(y0 + visible.height) * px_y, x0 * px_x:(x0 + visible.width) * px_x]
+                self._cropped = (visible, encode_sixel(np.ascontiguousarray(part))[0] if part.size else "")
             data = self._cropped[1]
+        # The Sixel goes on the picture's last row: the rows above are drawn (blank) first.
+        last = visible.bottom - 1
+        style = self.rich_style
         segments = [
-            Segment(Control.move_to(region.x + crop.x, region.y + crop.y).segment.text, style=_NULL_STYLE),
+            *Strip.blank(visible.x - crop.x, style),
+            Segment(Control.move_to(region.x + visible.x, region.y + visible.y).segment.text, style=_NULL_STYLE),
             Segment(data, style=_NULL_STYLE, control=((ControlType.CURSOR_FORWARD, 0),)),
-            Segment(Control.move_to(region.x + crop.right, region.y + crop.bottom - 1).segment.text, style=_NULL_STYLE),
+            Segment(Control.move_to(region.x + visible.right, region.y + last).segment.text, style=_NULL_STYLE),
+            *Strip.blank(crop.right - visible.right, style),
         ]
+        lines = list(blank)
+        lines[last - crop.y] = Strip(segments, cell_length=crop.width)
         self._sent(encoded, len(data))
-        return [Strip.blank(crop.width)] * (crop.height - 1) + [Strip(segments, cell_length=crop.width)]
+        return lines
 
     def _sent(self, encoded: Encoded, nbytes: int) -> None:
         self.sends += 1
