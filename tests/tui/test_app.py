@@ -33,7 +33,7 @@ async def settle(pilot, app) -> None:  # type: ignore[no-untyped-def]
 
 
 def notes_of(app) -> list[str]:  # type: ignore[no-untyped-def]
-    return [n.message for n in app._notifications]
+    return list(app.main.notices)
 
 
 def shown_params(app):  # type: ignore[no-untyped-def]

@@ -25,7 +25,7 @@ def scenario(*keys: str):  # type: ignore[no-untyped-def]
         for session in app.main.sessions.values():
             for attempt in session.ordered():
                 attempt.seconds = 0.0
-        app.main._update_panels()
+        app.main.update_panels()
         app.clear_notifications()
         await pilot.pause()
 

@@ -32,7 +32,6 @@ EXPORT_OPTIONS = OutputOptions()  # what ``perfecter reconstruct`` writes by def
 METRICS_NAME = "metrics.csv"
 SESSIONS_KEPT = 8
 FRAMES_KEPT = 64  # encoded pane pictures kept (per attempt, view and pane size)
-ACCEPT_DIFF_PCT = 10.0  # accepting an ML suggestion with a larger diff asks first
 
 
 @dataclass
@@ -451,11 +450,12 @@ class Controller:
         return chosen.params(self.target or ReconstructParams()), chosen
 
     def accept_question(self, attempt: Attempt) -> str | None:
-        """Why accepting this ML attempt deserves a second look (None: accept right away)."""
+        """Why accepting this ML attempt deserves a second look (None: accept right away):
+        no grid, or a diff above the threshold that flags it in red (``Thresholds.max_diff_pct``)."""
         metrics = attempt.result.metrics
         if metrics is None:
             return "This suggestion found no grid. Mark it correct anyway?"
-        if metrics.diff_pct > ACCEPT_DIFF_PCT:
+        if metrics.diff_pct > self.settings.thresholds.max_diff_pct:
             return f"This suggestion disagrees with the image on {metrics.diff_pct:.0f}% of pixels. Mark it correct anyway?"
         return None
 

@@ -65,7 +65,7 @@ def decide(choice: str, sixel_answer: bool, kitty_answer: bool, tmux: str | None
         if choice == "sixel":
             return Detection("halfblock", f"-g sixel: {why}, so the panes would stay blank; using half blocks", tmux)
         if choice == "kitty":
-            return Detection("halfblock", f"-g kitty: tmux does not pass Kitty graphics; using half blocks", tmux)
+            return Detection("halfblock", f"-g kitty: {where} does not pass Kitty graphics; using half blocks", tmux)
         return Detection("halfblock", f"{why}: half blocks (integer scale)", tmux)
     if choice != "auto":
         return Detection(_forced(choice), f"{_forced(choice)} (forced with -g)")

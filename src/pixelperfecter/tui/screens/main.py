@@ -155,6 +155,7 @@ class MainScreen(Screen[None]):
         self.compact = False
         self.updates: list[dict[str, float]] = []  # per presented frame: panes re-sent, bytes, build time
         self._ml_started = False
+        self.notices: list[str] = []  # every message shown to the user, in order
 
     @staticmethod
     def _encoder(graphics: Graphics):  # type: ignore[no-untyped-def]
@@ -243,7 +244,7 @@ class MainScreen(Screen[None]):
         self.title = "Pixel Perfecter"
         self.query_one("#busy").display = False
         self._set_compact(self.app.size.height < COMPACT_ROWS)
-        self._update_panels()
+        self.update_panels()
         if self.settings.graphics_note:
             self._notify(self.settings.graphics_note, title="Graphics", timeout=6)
         if self.initial is not None:
@@ -267,6 +268,7 @@ class MainScreen(Screen[None]):
 
     def _notify(self, message: str, **kwargs: object) -> None:
         # File names may contain [brackets]: never parse them as markup.
+        self.notices.append(message)
         self.notify(message, markup=False, **kwargs)  # type: ignore[arg-type]
 
     def _tell(self, notice: Notice | None) -> None:
@@ -357,7 +359,7 @@ class MainScreen(Screen[None]):
         for pane in self.panes:
             pane.show(None, None, "")
         self.panes[0].show(None, None, message)
-        self._update_panels()
+        self.update_panels()
 
     # ------------------------------------------------------------------ attempts and frames
 
@@ -459,7 +461,7 @@ class MainScreen(Screen[None]):
         self.updates.append(update)
         if TRACE:
             self.call_after_refresh(self._trace, update, frame.started)
-        self._update_panels()
+        self.update_panels()
         attempt = frame.attempt
         if attempt is not None and not attempt.ok and frame.started is not None:
             self._notify(f"{frame.session.path.name}: {attempt.result.error}", title="No grid", severity="warning")
@@ -486,7 +488,7 @@ class MainScreen(Screen[None]):
         if self.controller.session is not None:
             self.call_after_refresh(self.refresh_views)
 
-    def _update_panels(self) -> None:
+    def update_panels(self) -> None:
         c = self.controller
         session = c.session
         attempt = c.shown if session is not None else None
@@ -575,7 +577,7 @@ class MainScreen(Screen[None]):
     def action_toggle_view(self, name: str) -> None:
         self.controller.toggled_view(name)
         self.refresh_views()
-        self._update_panels()
+        self.update_panels()
 
     def action_enlarge(self) -> None:
         """f: original alone → diff alone → reconstruction alone → all three."""
@@ -618,7 +620,7 @@ class MainScreen(Screen[None]):
 
     def action_verdict(self, verdict: str) -> None:
         self._tell(self.controller.log_verdict(verdict))
-        self._update_panels()
+        self.update_panels()
 
     def action_edit_notes(self) -> None:
         session = self.controller.session
@@ -629,7 +631,7 @@ class MainScreen(Screen[None]):
         def saved(text: str | None) -> None:
             if text is not None:
                 self._tell(self.controller.set_notes(session, text))
-                self._update_panels()
+                self.update_panels()
 
         self.app.push_screen(NotesScreen(session.notes), saved)
 
@@ -637,7 +639,7 @@ class MainScreen(Screen[None]):
         def answered(yes: bool | None) -> None:
             if yes:
                 self._tell(confirm.proceed())
-                self._update_panels()
+                self.update_panels()
 
         self.app.push_screen(ConfirmScreen(confirm.question), answered)
 
@@ -683,7 +685,7 @@ class MainScreen(Screen[None]):
         if provider is None:
             return
         self.controller.ml_status = "asking the model…"
-        self._update_panels()
+        self.update_panels()
         self.run_worker(lambda: self._ml_worker(provider, session), thread=True, exclusive=True, group="ml", name="ml",
                         exit_on_error=False)
 
@@ -702,7 +704,7 @@ class MainScreen(Screen[None]):
             return
         c = self.controller
         c.suggestions, c.selected_suggestion, c.ml_status = message.suggestions, None, message.status
-        self._update_panels()
+        self.update_panels()
 
     def _apply_suggestion(self, index: int, verdict: str | None = None) -> None:
         chosen = self.controller.suggestion(index)
@@ -729,7 +731,7 @@ class MainScreen(Screen[None]):
         session = self.controller.session
         if question is None:
             self._tell(self.controller.log_verdict(verdict, attempt, session))
-            self._update_panels()
+            self.update_panels()
             return
         self._ask(Confirm(question, lambda: self.controller.log_verdict(verdict, attempt, session)))
 

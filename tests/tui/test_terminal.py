@@ -1,0 +1,35 @@
+"""Protocol choice, tmux included: every branch of ``terminal.decide`` and the tmux version probe."""
+
+from __future__ import annotations
+
+import pytest
+
+from pixelperfecter.tui.terminal import decide, tmux_version, version_tuple
+
+
+def test_outside_tmux_sixel_then_kitty_then_half_blocks() -> None:
+    assert decide("auto", True, True, None).kind == "sixel"
+    assert decide("auto", False, True, None).kind == "kitty"
+    d = decide("auto", False, False, None)
+    assert d.kind == "halfblock" and "no Sixel or Kitty" in d.reason
+    assert decide("kitty", False, False, None).kind == "kitty"  # forced: honoured outside tmux
+
+
+def test_tmux_that_renders_sixel_itself_gets_sixel() -> None:
+    d = decide("auto", True, False, "3.4")
+    assert d.kind == "sixel" and "tmux 3.4" in d.reason
+
+
+@pytest.mark.parametrize("choice", ["auto", "sixel", "kitty", "halfblock"])
+def test_old_tmux_gets_half_blocks_with_a_reason(choice: str) -> None:
+    d = decide(choice, False, False, "3.3a")
+    assert d.kind == "halfblock" and "tmux 3.3a" in d.reason and "\n" not in d.reason
+    if choice == "sixel":  # forcing Sixel there used to give blank panes and no word about it
+        assert "-g sixel" in d.reason and "blank" in d.reason
+
+
+def test_tmux_version_reads_tmux_minus_v() -> None:
+    assert tmux_version({}) is None
+    assert tmux_version({"TMUX": "/tmp/tmux-0/default,1,0"}, run=lambda argv: "tmux 3.3a\n") == "3.3a"
+    assert version_tuple("3.3a") == (3, 3)
+    assert version_tuple("3.4") >= (3, 4) > version_tuple("3.3a")
