@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from pixelperfecter.core.feedback import current_verdicts, read_feedback
@@ -173,3 +174,32 @@ def test_opening_a_file_opens_its_folder_positioned_at_it(tmp_path: Path) -> Non
         make_sprite_image(tmp_path / name)
     batch = batch_for(tmp_path / "b.png")
     assert batch.position() == "2 / 3" and batch.current == tmp_path / "b.png" and batch.folder == tmp_path
+
+
+def test_fit_is_an_integer_ratio() -> None:
+    assert model.fit_scale(1024, 1024, 517, 765) == 2.0  # 1:2, not 1:1.98
+    assert model.fit_scale(256, 256, 517, 765) == 0.5  # 2:1, not 2.02:1
+    assert model.fit_scale(128, 96, 50, 60) == 3.0
+    g = model.view_geometry(128, 96, model.Viewport(), 50, 60)
+    counts = np.bincount(g.cols)
+    assert set(counts[counts > 0]) == {1} and g.cols[-1] >= 125  # every shown column alike, the whole image
+
+
+def test_small_cells_get_a_per_cell_diff_that_keeps_one_bad_cell_readable(tmp_path: Path) -> None:
+    case = make_sprite_image(tmp_path / "s.png", seed=5, cells=(16, 12), cell=CELL)
+    session = model.ImageSession.open(tmp_path / "s.png")
+    image = session.loaded.rgba.copy()
+    image.flags.writeable = True
+    image[3 * CELL:4 * CELL, 5 * CELL:5 * CELL + CELL // 2, :3] = 255 - image[3 * CELL + 4, 5 * CELL + 6, :3]  # one cell: half repainted
+    from pixelperfecter.core.io import save_png
+
+    save_png(tmp_path / "t.png", image, keep_alpha=False)
+    session = model.ImageSession.open(tmp_path / "t.png")
+    attempt = session.run(ReconstructParams(cell_w=CELL, cell_h=CELL, offset_x=0.0, offset_y=0.0))
+    geometry = model.view_geometry(session.width, session.height, model.Viewport(), 48, 36)  # 3 display px per cell
+    middle, kind = model.pane_picture("middle", session, attempt, geometry)
+    assert kind == "diff-cells"
+    red = (middle[..., 0] > 240) & (middle[..., 1] < 20) & (middle[..., 2] < 20)
+    ys, xs = np.nonzero(red)
+    assert red.sum() >= 4 and (ys.max() - ys.min() + 1) >= 2 and (xs.max() - xs.min() + 1) >= 2  # a block, not a dot
+    assert case.truth.shape[:2] == (12, 16)

@@ -97,7 +97,8 @@ class Frame:
         return (self.viewport.zoom, self.options, self.size)
 
 
-PANE_TITLES = {"original": "Original", "diff": "Diff (red = mismatch)", "heatmap": "Heatmap (per-cell error)",
+PANE_TITLES = {"original": "Original", "diff": "Diff (red = mismatch)", "diff-cells": "Diff per cell (red = mismatch)",
+               "heatmap": "Heatmap (per-cell error)",
                "reconstruction": "Reconstruction"}
 
 Encoder = Callable[[np.ndarray, object], object]  # (rgb, key) -> graphics.Encoded

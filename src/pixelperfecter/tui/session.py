@@ -247,8 +247,13 @@ ZOOM_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # display pixels per im
 
 
 def fit_scale(width: int, height: int, max_w: int, max_h: int) -> float:
-    """Image pixels per display pixel when the whole image fits (``Viewport.zoom`` 1)."""
-    return max(width / max(1, max_w), height / max(1, max_h))
+    """Image pixels per display pixel when the whole image fits (``Viewport.zoom`` 1), snapped
+    to an integer ratio (1:n when reduced, m:1 when enlarged) so every image pixel gets the same
+    number of display pixels: no uneven columns, in half blocks or Sixel."""
+    exact = max(width / max(1, max_w), height / max(1, max_h))
+    if exact > 1:
+        return float(math.ceil(exact - 1e-9))
+    return 1.0 / max(1, math.floor(1.0 / exact + 1e-9))
 
 
 def zoom_levels(fit: float, top: float) -> list[float]:
@@ -299,15 +304,14 @@ class ViewGeometry:
 
 
 def max_zoom(width: int, height: int, max_w: int, max_h: int) -> float:
-    fit = max(width / max(1, max_w), height / max(1, max_h))
-    return max(1.0, fit * MAX_ZOOM_PX)
+    return max(1.0, fit_scale(width, height, max_w, max_h) * MAX_ZOOM_PX)
 
 
 def view_geometry(width: int, height: int, viewport: Viewport, max_w: int, max_h: int) -> ViewGeometry:
     """Crop + nearest-neighbour scale of a ``width`` x ``height`` image into ``max_w`` x ``max_h`` display pixels."""
     max_w, max_h = max(1, max_w), max(1, max_h)
     zoom = min(viewport.zoom, max_zoom(width, height, max_w, max_h))
-    scale = max(width / max_w, height / max_h) / zoom
+    scale = fit_scale(width, height, max_w, max_h) / zoom
     span_w = min(float(width), max_w * scale)
     span_h = min(float(height), max_h * scale)
     cx = width / 2 if viewport.center_x is None else viewport.center_x
@@ -394,6 +398,23 @@ def on_checker(rgba: np.ndarray, square: int = CHECKER_PX) -> np.ndarray:
 
 
 PANE_ROLES = ("original", "middle", "reconstruction")
+SMALL_CELL_PX = 6  # cells smaller than this on screen get a per-cell diff (pixel marks would be noise)
+
+
+def cell_diff(source: np.ndarray, vgrid: Grid, cell_error: np.ndarray, threshold: int = render.DIFF_THRESHOLD) -> np.ndarray:
+    """The diff when cells are only a few display pixels: whole cells in red where the cell's
+    error (measured at full resolution) is above ``threshold``, the greyed input elsewhere.
+
+    Pixel-level marks at that size fall on cell edges and blend to pink (or vanish when the
+    view is reduced); a red block per bad cell stays readable, in half blocks too.
+    """
+    grey = on_checker(source).astype(np.float32).mean(axis=2, keepdims=True) * 0.6 + 60
+    out = np.repeat(grey, 3, axis=2)
+    rows = render.cell_index(vgrid.ys, vgrid.height)
+    cols = render.cell_index(vgrid.xs, vgrid.width)
+    bad = cell_error[np.clip(rows, 0, cell_error.shape[0] - 1)[:, None], np.clip(cols, 0, cell_error.shape[1] - 1)[None, :]] > threshold
+    out[bad] = render.DIFF_RED
+    return np.clip(out, 0, 255).astype(np.uint8)
 POSTERIZE_BITS = 4
 
 
@@ -428,6 +449,8 @@ def pane_picture(role: str, session: ImageSession, attempt: Attempt | None, geom
     if role == "middle":
         if options.show_heatmap and result.cell_error is not None:
             middle, kind = render.heatmap(source, vgrid, result.cell_error), "heatmap"
+        elif min(vgrid.cell_w, vgrid.cell_h) < SMALL_CELL_PX and result.cell_error is not None:
+            middle, kind = cell_diff(source, vgrid, result.cell_error), "diff-cells"
         else:
             middle, kind = render.diff_overlay(source, vgrid, result.sprite), "diff"
         if options.show_grid:  # the grid on every pane, the diff and heatmap included
