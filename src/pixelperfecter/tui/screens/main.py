@@ -50,6 +50,7 @@ SWITCH = Binding.Group("Snap/Clean/α")
 ML = Binding.Group("ML")
 
 COMPACT_ROWS = 40  # below this many terminal rows the info strip is compact
+FOOTER_ROOMY_COLS = 100
 LAYOUTS = ("side", "stacked")
 PANE_IDS = ("pane-original", "pane-middle", "pane-reconstruction")
 TRACE = os.environ.get("PERFECTER_TUI_TRACE", "")  # a file: one JSON line per screen update (benchmarks)
@@ -238,7 +239,7 @@ class MainScreen(Screen[None]):
         with Horizontal(id="statusbar"):
             yield LoadingIndicator(id="busy")
             yield Label("", id="status", markup=False)
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.title = "Pixel Perfecter"
@@ -288,6 +289,8 @@ class MainScreen(Screen[None]):
     def _set_compact(self, compact: bool) -> None:
         self.compact = compact
         self.set_class(compact, "-compact")
+        # The footer's roomy style needs ~100 columns for its keys and the palette hint.
+        self.query_one(Footer).compact = self.app.size.width < FOOTER_ROOMY_COLS
 
     # ------------------------------------------------------------------ opening
 
@@ -484,7 +487,7 @@ class MainScreen(Screen[None]):
             self._render_frame(self.controller.shown, time.perf_counter())
 
     def on_resize(self, event: events.Resize) -> None:
-        self._set_compact(event.size.height < COMPACT_ROWS)
+        self._set_compact(self.app.size.height < COMPACT_ROWS)
         if self.controller.session is not None:
             self.call_after_refresh(self.refresh_views)
 

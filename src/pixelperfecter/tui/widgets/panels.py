@@ -37,7 +37,7 @@ class MetricsPanel(Static):
 
     def show_attempt(self, attempt: Attempt | None, thresholds: Thresholds, busy: bool = False, compact: bool = False) -> None:
         table = Table.grid(padding=(0, 1))
-        table.add_column(style="bold", no_wrap=True)
+        table.add_column(style="bold", no_wrap=True, min_width=5 if compact else 10)
         table.add_column(no_wrap=True, overflow="ellipsis")
         self.flagged = set()
         if attempt is None:
@@ -94,19 +94,20 @@ class ParamsPanel(Static):
                    show_grid: bool, show_heatmap: bool, graphics: str, pending: ReconstructParams | None = None,
                    compact: bool = False) -> None:
         table = Table.grid(padding=(0, 1))
-        table.add_column(style="bold", no_wrap=True)
+        table.add_column(style="bold", no_wrap=True, min_width=4 if compact else 15)
         table.add_column(no_wrap=True, overflow="ellipsis")
         params = params or ReconstructParams()
         cell, offset = _params_text(params)
         verdict_text = Text("—") if verdict is None else Text(verdict, style="bold green" if verdict == "correct" else "bold red")
         if compact:
-            table.add_row("cell", Text(f"{cell}  off {offset}"))
+            table.add_row("cell", Text(f"{cell} @ {offset}"))
             switches = Text()
-            for label, value in (("1 snap ", params.snap_lines), (" 2 clean ", params.cleanup_colors), (" 3 α ", params.binarize_alpha)):
-                switches.append(label)
+            for key, value in (("1", params.snap_lines), ("2", params.cleanup_colors), ("3", params.binarize_alpha)):
+                switches.append(f"{key}:")
                 switches.append_text(_on_off(value))
-            table.add_row("sw", switches)
-            table.add_row("verdict", verdict_text)
+                switches.append(" ")
+            table.add_row("1 2 3", switches)
+            table.add_row("mark", verdict_text)
         else:
             table.add_row("cell", Text(cell))
             table.add_row("offset", Text(offset))
