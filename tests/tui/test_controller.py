@@ -176,13 +176,13 @@ def test_opening_a_file_opens_its_folder_positioned_at_it(tmp_path: Path) -> Non
     assert batch.position() == "2 / 3" and batch.current == tmp_path / "b.png" and batch.folder == tmp_path
 
 
-def test_fit_is_an_integer_ratio() -> None:
-    assert model.fit_scale(1024, 1024, 517, 765) == 2.0  # 1:2, not 1:1.98
+def test_an_enlarged_fit_is_an_integer_magnification() -> None:
     assert model.fit_scale(256, 256, 517, 765) == 0.5  # 2:1, not 2.02:1
-    assert model.fit_scale(128, 96, 50, 60) == 3.0
-    g = model.view_geometry(128, 96, model.Viewport(), 50, 60)
-    counts = np.bincount(g.cols)
-    assert set(counts[counts > 0]) == {1} and g.cols[-1] >= 125  # every shown column alike, the whole image
+    assert model.fit_scale(40, 30, 130, 130) == pytest.approx(1 / 3)  # 3:1, not 3.25:1
+    assert model.fit_scale(256, 256, 400, 400) == pytest.approx(256 / 400)  # under 2x: fill the pane
+    assert model.fit_scale(1024, 1024, 517, 765) == pytest.approx(1024 / 517)  # reduced: fill the pane
+    g = model.view_geometry(40, 30, model.Viewport(), 130, 130)
+    assert set(np.bincount(g.cols)) == {3} and g.cols[-1] == 39  # every image column 3 display px, all shown
 
 
 def test_small_cells_get_a_per_cell_diff_that_keeps_one_bad_cell_readable(tmp_path: Path) -> None:

@@ -247,13 +247,16 @@ ZOOM_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # display pixels per im
 
 
 def fit_scale(width: int, height: int, max_w: int, max_h: int) -> float:
-    """Image pixels per display pixel when the whole image fits (``Viewport.zoom`` 1), snapped
-    to an integer ratio (1:n when reduced, m:1 when enlarged) so every image pixel gets the same
-    number of display pixels: no uneven columns, in half blocks or Sixel."""
+    """Image pixels per display pixel when the whole image fits (``Viewport.zoom`` 1).
+
+    Enlarged by 2x or more, it snaps to an integer magnification (2:1, 3:1, ...) so every image
+    pixel gets the same number of display pixels (no uneven columns: pixel art stays crisp, in
+    half blocks and Sixel alike).  Reduced, or enlarged less than 2x, it fills the pane."""
     exact = max(width / max(1, max_w), height / max(1, max_h))
-    if exact > 1:
-        return float(math.ceil(exact - 1e-9))
-    return 1.0 / max(1, math.floor(1.0 / exact + 1e-9))
+    magnification = 1.0 / exact
+    if magnification >= 2.0:
+        return 1.0 / math.floor(magnification + 1e-9)
+    return exact
 
 
 def zoom_levels(fit: float, top: float) -> list[float]:

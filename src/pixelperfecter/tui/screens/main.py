@@ -149,6 +149,7 @@ class MainScreen(Screen[None]):
         self.initial = initial
         graphics: Graphics = settings.graphics  # type: ignore[assignment]
         self.graphics = graphics
+        self.pane_background = BACKGROUND  # read from the theme on mount: padding must not show
         self.controller = Controller(settings, self._encoder(graphics))
         self.pending = 0  # workers whose result is not on screen yet
         self.enlarged: int | None = None  # index of the pane shown alone
@@ -158,11 +159,10 @@ class MainScreen(Screen[None]):
         self._ml_started = False
         self.notices: list[str] = []  # every message shown to the user, in order
 
-    @staticmethod
-    def _encoder(graphics: Graphics):  # type: ignore[no-untyped-def]
+    def _encoder(self, graphics: Graphics):  # type: ignore[no-untyped-def]
         def encode(rgb, key):  # type: ignore[no-untyped-def]
             colors = ORIGINAL_COLORS if key[0] == "original" else SIXEL_MAX_COLORS
-            return encode_picture(graphics.name, rgb, graphics.px_x, graphics.px_y, key, BACKGROUND, colors)
+            return encode_picture(graphics.name, rgb, graphics.px_x, graphics.px_y, key, self.pane_background, colors)
 
         return encode
 
@@ -243,6 +243,8 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = "Pixel Perfecter"
+        colour = self.panes[0].image_widget.background_colors[1]
+        self.pane_background = (colour.r, colour.g, colour.b)
         self.query_one("#busy").display = False
         self._set_compact(self.app.size.height < COMPACT_ROWS)
         self.update_panels()
