@@ -33,3 +33,21 @@ def test_tmux_version_reads_tmux_minus_v() -> None:
     assert tmux_version({"TMUX": "/tmp/tmux-0/default,1,0"}, run=lambda argv: "tmux 3.3a\n") == "3.3a"
     assert version_tuple("3.3a") == (3, 3)
     assert version_tuple("3.4") >= (3, 4) > version_tuple("3.3a")
+
+
+def test_old_tmux_with_passthrough_carries_sixel_when_asked() -> None:
+    d = decide("sixel", False, False, "3.3a", passthrough=True)
+    assert d.kind == "sixel-tmux" and "passthrough" in d.reason
+    auto = decide("auto", False, False, "3.3a", passthrough=True)
+    assert auto.kind == "halfblock" and "-g sixel" in auto.reason  # never guessed: tmux cannot tell what is outside
+    off = decide("sixel", False, False, "3.3a", passthrough=False)
+    assert off.kind == "halfblock" and "allow-passthrough" in off.reason
+
+
+def test_passthrough_wrapping_doubles_every_escape() -> None:
+    from pixelperfecter.tui.terminal import tmux_passthrough, wrap_passthrough
+
+    wrapped = wrap_passthrough("\x1b[3;4H\x1bPq#0;2;0;0;0\x1b\\")
+    assert wrapped.startswith("\x1bPtmux;\x1b\x1b[3;4H\x1b\x1bPq") and wrapped.endswith("\x1b\x1b\\\x1b\\")
+    assert wrapped[len("\x1bPtmux;"):-2].replace("\x1b\x1b", "").count("\x1b") == 0
+    assert tmux_passthrough(run=lambda argv: "on\n") and not tmux_passthrough(run=lambda argv: "off\n")

@@ -227,7 +227,7 @@ def encode_picture(kind: str, rgb: np.ndarray, px_x: int, px_y: int, key: object
     start = time.perf_counter()
     padded = pad_to_cells(rgb, px_x, px_y, background)
     cells = (padded.shape[1] // px_x, padded.shape[0] // px_y)
-    if kind == "sixel":
+    if kind in ("sixel", "sixel-tmux"):
         data, colors = encode_sixel(padded, max_colors)
         return Encoded(key, cells, padded, sixel=data, colors=colors, seconds=time.perf_counter() - start)
     if kind == "halfblock":
@@ -266,6 +266,8 @@ def choose_graphics(choice: str = "auto") -> Graphics:
     cell = get_cell_size()
     if detection.kind == "sixel":
         return Graphics("sixel", FixedSixelImage, cell.width, cell.height, detection.reason)
+    if detection.kind == "sixel-tmux":
+        return Graphics("sixel-tmux", FixedSixelImage, cell.width, cell.height, detection.reason)
     if detection.kind == "kitty":
         return Graphics("kitty", TGPImage, cell.width, cell.height, detection.reason)
     return Graphics("halfblock", FastHalfcellImage, 1, 2, detection.reason)

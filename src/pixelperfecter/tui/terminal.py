@@ -48,9 +48,12 @@ def version_tuple(version: str | None) -> tuple[int, int]:
     return (int(match.group(1)), int(match.group(2))) if match else (0, 0)
 
 
-def decide(choice: str, sixel_answer: bool, kitty_answer: bool, tmux: str | None) -> Detection:
+def decide(choice: str, sixel_answer: bool, kitty_answer: bool, tmux: str | None, passthrough: bool = False) -> Detection:
     """The protocol for ``choice`` (``auto`` or forced) given what the terminal answered.
 
+    ``passthrough``: tmux's ``allow-passthrough`` is on, so an older tmux can carry Sixel to the
+    terminal it runs in (wrapped in ``ESC P tmux;``).  tmux cannot tell whether that terminal
+    speaks Sixel, so passthrough is used when asked for (``-g sixel``), never guessed.
     Pure, so every branch is unit-tested.  Inside tmux ``kitty_answer`` is never asked for.
     """
     if tmux is not None:
@@ -60,13 +63,18 @@ def decide(choice: str, sixel_answer: bool, kitty_answer: bool, tmux: str | None
                              f"{where} renders Sixel itself: Sixel" if choice in ("auto", "sixel")
                              else f"{where}: {_forced(choice)} (forced with -g)", tmux)
         old = version_tuple(tmux) < TMUX_SIXEL_VERSION
-        why = (f"{where} cannot carry Sixel (tmux ≥ 3.4 built with Sixel can)" if old
+        why = (f"{where} does not render Sixel (tmux ≥ 3.4 built with Sixel does)" if old
                else f"{where} was built without Sixel")
         if choice == "sixel":
-            return Detection("halfblock", f"-g sixel: {why}, so the panes would stay blank; using half blocks", tmux)
+            if passthrough:
+                return Detection("sixel-tmux", f"-g sixel: {why}; Sixel sent through tmux passthrough "
+                                 "(allow-passthrough on; redraws after tmux repaints the pane)", tmux)
+            return Detection("halfblock", f"-g sixel: {why} and allow-passthrough is off, so the panes would stay "
+                             "blank; using half blocks (tmux set -g allow-passthrough on, then -g sixel)", tmux)
         if choice == "kitty":
             return Detection("halfblock", f"-g kitty: {where} does not pass Kitty graphics; using half blocks", tmux)
-        return Detection("halfblock", f"{why}: half blocks (integer scale)", tmux)
+        hint = "; -g sixel sends Sixel through it" if passthrough else "; for Sixel: tmux ≥ 3.4, or allow-passthrough on and -g sixel"
+        return Detection("halfblock", f"{why}: half blocks{hint}", tmux)
     if choice != "auto":
         return Detection(_forced(choice), f"{_forced(choice)} (forced with -g)")
     if sixel_answer:
@@ -74,6 +82,35 @@ def decide(choice: str, sixel_answer: bool, kitty_answer: bool, tmux: str | None
     if kitty_answer:
         return Detection("kitty", "the terminal answers the Kitty graphics query: Kitty")
     return Detection("halfblock", "no Sixel or Kitty graphics reported: half blocks")
+
+
+def tmux_passthrough(run: Callable[..., str] | None = None) -> bool:
+    """Whether tmux's ``allow-passthrough`` is on for this pane."""
+    argv = ["tmux", "show", "-pv", "allow-passthrough"]
+    try:
+        out = run(argv) if run is not None else subprocess.run(argv, capture_output=True, text=True, timeout=1.0, check=False).stdout
+        if not (out or "").strip():
+            argv = ["tmux", "show", "-gv", "allow-passthrough"]
+            out = run(argv) if run is not None else subprocess.run(argv, capture_output=True, text=True, timeout=1.0, check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return (out or "").strip() in ("on", "all")
+
+
+def tmux_pane_origin(run: Callable[..., str] | None = None) -> tuple[int, int]:
+    """Where this pane starts in the tmux client's screen (top, left), for passthrough cursor moves."""
+    argv = ["tmux", "display", "-p", "#{pane_top} #{pane_left}"]
+    try:
+        out = run(argv) if run is not None else subprocess.run(argv, capture_output=True, text=True, timeout=1.0, check=False).stdout
+        top, left = (int(v) for v in out.split()[:2])
+        return top, left
+    except (OSError, subprocess.SubprocessError, ValueError):
+        return 0, 0
+
+
+def wrap_passthrough(data: str) -> str:
+    """``data`` wrapped for tmux passthrough: ``ESC P tmux; …ESC doubled… ESC \\``."""
+    return "\x1bPtmux;" + data.replace("\x1b", "\x1b\x1b") + "\x1b\\"
 
 
 def _forced(choice: str) -> str:
@@ -126,7 +163,8 @@ def probe(choice: str = "auto") -> Detection:
         sixel_answer = sixel.query_terminal_support()
         if not sixel_answer and tmux is None and choice in ("auto", "kitty"):
             kitty_answer = tgp.query_terminal_support()
-    detection = decide(choice, sixel_answer, kitty_answer, tmux)
+    passthrough = tmux is not None and not sixel_answer and tmux_passthrough()
+    detection = decide(choice, sixel_answer, kitty_answer, tmux, passthrough)
     _CACHE[choice] = detection
     if choice == "auto":
         _DETECTED = detection

@@ -20,6 +20,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from ..graphics import Encoded, encode_sixel
+from ..terminal import tmux_pane_origin, wrap_passthrough
 
 _NULL_STYLE = Style()
 
@@ -52,6 +53,7 @@ class PictureView(Widget, can_focus=False):
         self.bytes_sent = 0
         self._cropped: tuple[Region, str] | None = None
         self._announce = False
+        self.tmux_origin = tmux_pane_origin() if kind == "sixel-tmux" else (0, 0)
 
     def compose(self) -> ComposeResult:
         if self.kind == "kitty":
@@ -140,9 +142,16 @@ class PictureView(Widget, can_focus=False):
         # The Sixel goes on the picture's last row: the rows above are drawn (blank) first.
         last = visible.bottom - 1
         style = self.rich_style
+        move = Control.move_to(region.x + visible.x, region.y + visible.y).segment.text
+        if self.kind == "sixel-tmux":
+            # Through tmux passthrough: the cursor move must reach the outer terminal too, in its
+            # coordinates (the pane's origin added), inside the same wrapped sequence.
+            top, left = self.tmux_origin
+            outer = Control.move_to(left + region.x + visible.x, top + region.y + visible.y).segment.text
+            data, move = wrap_passthrough(outer + data), ""
         segments = [
             *Strip.blank(visible.x - crop.x, style),
-            Segment(Control.move_to(region.x + visible.x, region.y + visible.y).segment.text, style=_NULL_STYLE),
+            Segment(move, style=_NULL_STYLE),
             Segment(data, style=_NULL_STYLE, control=((ControlType.CURSOR_FORWARD, 0),)),
             Segment(Control.move_to(region.x + visible.right, region.y + last).segment.text, style=_NULL_STYLE),
             *Strip.blank(crop.right - visible.right, style),
