@@ -133,11 +133,18 @@ def summarize(name: str, samples: list[tuple[float, int, int]]) -> str:
             f"bytes/update {nbytes / 1024:7.1f} KiB  sixel panes re-sent {panes:g}")
 
 
-def run(size: int, cols: int, rows: int, repeat: int, perfecter: str) -> list[str]:
+def run(size: int, cols: int, rows: int, repeat: int, perfecter: str, source: Path | None = None) -> list[str]:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        image = work / f"bench_{size}.png"
-        make_image(image, size)
+        if source is not None:
+            image = work / source.name
+            image.write_bytes(source.read_bytes())
+            from PIL import Image
+
+            size = max(Image.open(image).size)
+        else:
+            image = work / f"bench_{size}.png"
+            make_image(image, size)
         env = dict(os.environ, TERM="xterm-256color", COLORTERM="truecolor")
         env.pop("TMUX", None)
         term = Terminal([perfecter, "tui", str(image), "-g", "sixel", "--no-ml"], cols, rows, work, env)
@@ -145,7 +152,8 @@ def run(size: int, cols: int, rows: int, repeat: int, perfecter: str) -> list[st
             started = time.perf_counter()
             first = term.wait_quiet(0, quiet=1.5, timeout=60)
             first_image = next((t for t, data in first if b"\x1bP" in data), None)
-            lines = [f"[{size}x{size}, {cols}x{rows} cells of {CELL[0]}x{CELL[1]} px, sixel] first image "
+            label = f"{image.name}" if source is not None else f"{size}x{size} synthetic"
+            lines = [f"[{label}, {cols}x{rows} cells of {CELL[0]}x{CELL[1]} px, sixel] first image "
                      f"{(first_image - started) if first_image else float('nan'):.2f} s after launch"]
             groups: dict[str, list[tuple[float, int, int]]] = {}
 
@@ -182,9 +190,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cols", type=int, default=200)
     parser.add_argument("--rows", type=int, default=60)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--image", type=Path, default=None, help="a real image instead of the synthetic one")
     parser.add_argument("--perfecter", default=str(Path(sys.executable).with_name("perfecter")))
     args = parser.parse_args(argv)
-    for line in run(args.size, args.cols, args.rows, args.repeat, args.perfecter):
+    for line in run(args.size, args.cols, args.rows, args.repeat, args.perfecter, args.image):
         print(line, flush=True)
     return 0
 

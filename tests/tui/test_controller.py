@@ -203,3 +203,5 @@ def test_small_cells_get_a_per_cell_diff_that_keeps_one_bad_cell_readable(tmp_pa
     ys, xs = np.nonzero(red)
     assert red.sum() >= 4 and (ys.max() - ys.min() + 1) >= 2 and (xs.max() - xs.min() + 1) >= 2  # a block, not a dot
     assert case.truth.shape[:2] == (12, 16)
+    gridded, _ = model.pane_picture("middle", session, attempt, geometry, model.ViewOptions(show_grid=True))
+    assert gridded.shape == middle.shape and (np.abs(gridded.astype(int) - [0, 255, 255]).max(axis=2) < 100).any()

@@ -220,3 +220,25 @@ async def test_wheel_zooms_at_the_pointer_and_dragging_pans(workdir: Path) -> No
         await pilot.mouse_up("#pane-original", offset=(20, 10))
         await settle(pilot, app)
         assert main.pictures.geometry.x0 > x0  # dragged left: the view moved right
+
+
+async def test_a_failing_view_is_reported_and_the_app_keeps_running(workdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(workdir, workdir / "input" / "a_knight.png")
+    async with app.run_test(size=TERMINAL) as pilot:
+        await settle(pilot, app)
+        real = model.pane_picture
+
+        def broken(role, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if role == "middle":
+                raise ValueError("operands could not be broadcast")
+            return real(role, *args, **kwargs)
+
+        monkeypatch.setattr(model, "pane_picture", broken)
+        await pilot.press("g")
+        await settle(pilot, app)
+        assert any("cannot draw this view" in n and "broadcast" in n for n in app.main.notices)
+        assert not app.main.busy and app.is_running
+        monkeypatch.setattr(model, "pane_picture", real)
+        await pilot.press("g", "g")
+        await settle(pilot, app)
+        assert app.main.view_options.show_grid and app.main.pictures.middle is not None

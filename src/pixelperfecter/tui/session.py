@@ -457,6 +457,8 @@ def pane_picture(role: str, session: ImageSession, attempt: Attempt | None, geom
         else:
             middle, kind = render.diff_overlay(source, vgrid, result.sprite), "diff"
         if options.show_grid:  # the grid on every pane, the diff and heatmap included
+            if middle.shape[2] == 3:
+                middle = np.concatenate([middle, np.full(middle.shape[:2] + (1,), 255, np.uint8)], axis=2)
             middle = render.grid_overlay(middle, vgrid)
         return posterize(middle[..., :3]), kind
     back = render.render_back(result.sprite, vgrid)

@@ -70,11 +70,13 @@ class AttemptReady(Message):
 
 
 class FrameReady(Message):
-    """A worker built a frame for an attempt already computed (zoom, pan, flip, toggles)."""
+    """A worker built a frame for an attempt already computed (zoom, pan, flip, toggles);
+    ``frame`` is None and ``error`` says why when it failed."""
 
-    def __init__(self, frame: Frame) -> None:
+    def __init__(self, frame: Frame | None, error: str | None = None) -> None:
         super().__init__()
         self.frame = frame
+        self.error = error
 
 
 class LoadFailed(Message):
@@ -398,9 +400,9 @@ class MainScreen(Screen[None]):
             if session is self.controller.session:
                 viewport, options = self.controller.viewport, self.controller.view_options
             frame = self.controller.build_frame(session, attempt, viewport, size, options, started)
-        except Exception:
-            self.post_message(FrameReady(None))  # type: ignore[arg-type]  # balances the busy count
-            raise
+        except Exception as exc:  # report it; the app keeps running
+            self.post_message(FrameReady(None, f"{type(exc).__name__}: {exc}"))
+            return
         self.post_message(AttemptReady(frame, verdict))
 
     @staticmethod
@@ -420,9 +422,9 @@ class MainScreen(Screen[None]):
         def work() -> None:
             try:
                 frame = self.controller.build_frame(session, attempt, viewport, size, options, started)
-            except Exception:
-                self.post_message(FrameReady(None))  # type: ignore[arg-type]
-                raise
+            except Exception as exc:  # report it; the app keeps running
+                self.post_message(FrameReady(None, f"{type(exc).__name__}: {exc}"))
+                return
             self.post_message(FrameReady(frame))
 
         self.run_worker(work, thread=True, group="render", name="render", exit_on_error=False)
@@ -431,19 +433,21 @@ class MainScreen(Screen[None]):
     def _attempt_ready(self, message: AttemptReady) -> None:
         self._busy(-1)
         frame = message.frame
-        if message.first:
-            if not self.controller.loaded(frame.session, frame.attempt):  # type: ignore[arg-type]
-                return
-            self._start_ml(frame.session)
+        if message.first and not self.controller.loaded(frame.session, frame.attempt):  # type: ignore[arg-type]
+            return
         if not self.controller.accepts(frame):
             return  # stale: a newer request or another image took over
         self._present(frame)
+        if message.first:  # only now: importing torch for the ML panel must not delay the first image
+            self.call_after_refresh(self._start_ml, frame.session)
         if message.verdict is not None and frame.attempt is not None:
             self._ml_log(frame.attempt, message.verdict)
 
     @on(FrameReady)
     def _frame_ready(self, message: FrameReady) -> None:
         self._busy(-1)
+        if message.error is not None:
+            self._notify(f"cannot draw this view: {message.error}", title="Error", severity="error")
         if message.frame is not None and self.controller.accepts(message.frame):
             self._present(message.frame)
 
