@@ -176,10 +176,11 @@ class Controller:
     # ------------------------------------------------------------------ frames
 
     def build_frame(self, session: ImageSession, attempt: Attempt | None, viewport: Viewport, size: tuple[int, int],
-                    options: ViewOptions, started: float | None = None) -> Frame:
+                    options: ViewOptions, started: float | None = None, cached_only: bool = False) -> Frame | None:
         """The three panes for ``attempt`` in this view, each encoded once and cached
         (thread-safe: the workers call it).  A pane whose content does not depend on what
-        changed (the original when flipping attempts) comes from the cache."""
+        changed (the original when flipping attempts) comes from the cache.  ``cached_only``:
+        None unless every pane is cached (then it costs well under a millisecond)."""
         start = time.perf_counter()
         geometry = model.view_geometry(session.width, session.height, viewport, *size)
         viewport = model.clamp_viewport(viewport, geometry)
@@ -202,6 +203,8 @@ class Controller:
                 if hit is not None:
                     self._frames.move_to_end(key)
             picture, kind = (None, role)
+            if hit is None and cached_only:
+                return None  # something must be drawn and encoded: that is a worker's job
             if hit is None:
                 picture, kind = model.pane_picture(role, session, attempt, geometry, options)
                 encoded = None if picture is None else self.encoder(picture, key)

@@ -341,6 +341,7 @@ class MainScreen(Screen[None]):
             session = ImageSession.open(path)
             attempt = session.run(ReconstructParams())
             frame = self.controller.build_frame(session, attempt, Viewport(), size, options, started)
+            assert frame is not None
         except ImageLoadError as exc:
             self.post_message(LoadFailed(path, str(exc)))
             return
@@ -400,6 +401,7 @@ class MainScreen(Screen[None]):
             if session is self.controller.session:
                 viewport, options = self.controller.viewport, self.controller.view_options
             frame = self.controller.build_frame(session, attempt, viewport, size, options, started)
+            assert frame is not None
         except Exception as exc:  # report it; the app keeps running
             self.post_message(FrameReady(None, f"{type(exc).__name__}: {exc}"))
             return
@@ -417,11 +419,17 @@ class MainScreen(Screen[None]):
             return
         attempt = attempt if attempt is not None else self.controller.shown
         size, viewport, options = self.display_size(), self.controller.viewport, self.controller.view_options
+        cached = self.controller.build_frame(session, attempt, viewport, size, options, started, cached_only=True)
+        if cached is not None:  # a flip back, a zoom level seen before: no worker, no wait
+            if self.controller.accepts(cached):
+                self._present(cached)
+            return
         self._busy(+1)
 
         def work() -> None:
             try:
                 frame = self.controller.build_frame(session, attempt, viewport, size, options, started)
+                assert frame is not None
             except Exception as exc:  # report it; the app keeps running
                 self.post_message(FrameReady(None, f"{type(exc).__name__}: {exc}"))
                 return
