@@ -363,7 +363,8 @@ class Controller:
         level = model.zoom_label(g.scale, frame.viewport.zoom)
         x0, y0 = int(g.x0), int(g.y0)
         x1, y1 = int(round(g.x0 + g.span[0])), int(round(g.y0 + g.span[1]))
-        if x0 == 0 and y0 == 0 and x1 >= self.session.width and y1 >= self.session.height:
+        slack = max(1.0, g.scale)  # the last display pixel may cover the last image pixel only partly
+        if x0 == 0 and y0 == 0 and x1 >= self.session.width - slack and y1 >= self.session.height - slack:
             return f"{level} whole image"
         return f"{level} x {x0}–{x1} y {y0}–{y1} of {self.session.width}×{self.session.height}"
 

@@ -520,7 +520,8 @@ class MainScreen(Screen[None]):
         if self.settings.ml_provider is not None:
             self.query_one(MLPanel).show_suggestions(c.suggestions, c.selected_suggestion, c.ml_status)
         if session is not None and c.batch is not None:
-            self.set_status(f"{session.path}  ·  {c.batch.position()}  ·  {session.width}×{session.height}  ·  {c.position()}")
+            # The position first: a long path is what gets cut at the right edge.
+            self.set_status(f"{c.position()}  ·  {c.batch.position()}  ·  {session.width}×{session.height}  ·  {session.path}")
 
     # ------------------------------------------------------------------ overrides
 
