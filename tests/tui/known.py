@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pixelperfecter.core.types import Grid, GridDetection, Metrics, ReconstructParams, Reconstruction
+from pixelperfecter.core.types import Grid, GridDetection, Metrics, Reconstruction, ReconstructParams
 
 KNOWN_CELL = 8
 PALETTE = {

@@ -331,7 +331,7 @@ def current_verdicts(path: str | os.PathLike[str]) -> CurrentVerdicts:
         if entry.entry_id and entry.entry_id in named:
             replaced.append(entry)
             continue
-        kept = []
+        kept: list[FeedbackEntry] = []
         for earlier in current:
             (replaced if supersedes(entry, earlier) else kept).append(earlier)
         current = kept + [entry]

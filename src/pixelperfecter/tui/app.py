@@ -12,9 +12,9 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from ..core.types import Thresholds
+from .controller import Settings
 from .graphics import choose_graphics
 from .ml_hook import SuggestFn
-from .controller import Settings
 from .screens.main import MainScreen
 
 

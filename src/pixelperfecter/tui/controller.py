@@ -191,6 +191,7 @@ class Controller:
         panes: list[PaneFrame] = []
         middle_kind = "diff"
         for role in model.PANE_ROLES:
+            depends: tuple[object, ...]
             if role == "original":
                 depends = (params if options.show_grid and drawable else None, options.show_grid and drawable)
             elif role == "middle":
@@ -223,11 +224,11 @@ class Controller:
             elif role == "reconstruction" and not drawable:
                 message = "—"
             panes.append(PaneFrame(encoded, PANE_TITLES.get(kind, role), message, picture))
-        message = None
+        frame_message: str | None = None
         if attempt is not None and not drawable:
-            message = attempt.result.error or "no grid found"
+            frame_message = attempt.result.error or "no grid found"
         return Frame(session, attempt, viewport, options, size, geometry, (panes[0], panes[1], panes[2]), middle_kind,
-                     message, started, time.perf_counter() - start, encoded_now)
+                     frame_message, started, time.perf_counter() - start, encoded_now)
 
     def accepts(self, frame: Frame) -> bool:
         """Whether a finished frame is still wanted (same image, and the attempt last asked for)."""

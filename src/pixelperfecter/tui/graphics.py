@@ -25,9 +25,9 @@ from .terminal import import_quietly, probe
 
 import_quietly()  # textual-image without its own terminal queries (the Kitty one leaks into tmux)
 
-from textual_image._terminal import get_cell_size  # noqa: E402
 from textual_image._geometry import ImageSize  # noqa: E402
 from textual_image._sixel import SixelOptions, image_to_sixels  # noqa: E402
+from textual_image._terminal import get_cell_size  # noqa: E402
 from textual_image.renderable.halfcell import Image as HalfcellRenderable  # noqa: E402
 from textual_image.widget import HalfcellImage, SixelImage, TGPImage, UnicodeImage  # noqa: E402
 from textual_image.widget._base import Image as BaseImage  # noqa: E402
@@ -82,7 +82,7 @@ def _set_image(self: "FixedSixelImage", value) -> None:  # type: ignore[no-untyp
 class FixedSixelImage(SixelImage, Renderable=_NoopRenderable):
     """``SixelImage`` with the colour-register fix for xterm and the invisible-label fix."""
 
-    image = property(BaseImage.image.fget, _set_image)  # type: ignore[assignment]
+    image = property(BaseImage.image.fget, _set_image)  # type: ignore[assignment,attr-defined]
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield _FixedSixelImpl(self.image, self._sixel_options)

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.grid import edge_profiles
 from ..core import render
+from ..core.grid import edge_profiles
 from ..core.io import LoadedImage, load_image
 from ..core.pipeline import reconstruct
-from ..core.types import Grid, ReconstructParams, Reconstruction
+from ..core.types import Grid, Reconstruction, ReconstructParams
 
 MIN_CELL = 2.0
 MAX_ZOOM_PX = 64.0  # at most this many display pixels per source pixel
@@ -443,9 +443,11 @@ def pane_picture(role: str, session: ImageSession, attempt: Attempt | None, geom
     source = session.loaded.rgba[geometry.rows[:, None], geometry.cols[None, :]]
     if not attempt_drawable(attempt):
         return (on_checker(source), "original") if role == "original" else (None, "diff" if role == "middle" else role)
-    assert attempt is not None and attempt.result.grid is not None and attempt.result.sprite is not None
+    assert attempt is not None
     result = attempt.result
-    vgrid = view_grid(result.grid, geometry)
+    grid, sprite = result.grid, result.sprite
+    assert grid is not None and sprite is not None
+    vgrid = view_grid(grid, geometry)
     if role == "original":
         picture = render.grid_overlay(source, vgrid) if options.show_grid else on_checker(source)
         return np.ascontiguousarray(picture[..., :3]), "original"
@@ -455,13 +457,13 @@ def pane_picture(role: str, session: ImageSession, attempt: Attempt | None, geom
         elif min(vgrid.cell_w, vgrid.cell_h) < SMALL_CELL_PX and result.cell_error is not None:
             middle, kind = cell_diff(source, vgrid, result.cell_error), "diff-cells"
         else:
-            middle, kind = render.diff_overlay(source, vgrid, result.sprite), "diff"
+            middle, kind = render.diff_overlay(source, vgrid, sprite), "diff"
         if options.show_grid:  # the grid on every pane, the diff and heatmap included
             if middle.shape[2] == 3:
                 middle = np.concatenate([middle, np.full(middle.shape[:2] + (1,), 255, np.uint8)], axis=2)
             middle = render.grid_overlay(middle, vgrid)
         return posterize(middle[..., :3]), kind
-    back = render.render_back(result.sprite, vgrid)
+    back = render.render_back(sprite, vgrid)
     picture = render.grid_overlay(back, vgrid) if options.show_grid else on_checker(back)
     return np.ascontiguousarray(picture[..., :3]), "reconstruction"
 

@@ -138,11 +138,11 @@ def import_quietly() -> None:
     """Import textual-image with its import-time protocol queries switched off (ours run in ``probe``)."""
     if "textual_image.renderable" not in sys.modules:
         real = sys.__stdout__
-        sys.__stdout__ = _NotATerminal(real)  # type: ignore[assignment]
+        sys.__stdout__ = _NotATerminal(real)  # type: ignore[misc,assignment]
         try:
             import textual_image.renderable  # noqa: F401
         finally:
-            sys.__stdout__ = real  # type: ignore[assignment]
+            sys.__stdout__ = real  # type: ignore[misc]
     import textual_image.widget  # noqa: F401  (the cell size in pixels is measured here)
 
 

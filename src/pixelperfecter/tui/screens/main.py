@@ -157,7 +157,7 @@ class MainScreen(Screen[None]):
         self.enlarged: int | None = None  # index of the pane shown alone
         self.layout_mode = "side"
         self.compact = False
-        self.updates: list[dict[str, float]] = []  # per presented frame: panes re-sent, bytes, build time
+        self.updates: list[dict[str, object]] = []  # per presented frame: panes re-sent, bytes, build time
         self._ml_started = False
         self.notices: list[str] = []  # every message shown to the user, in order
 
@@ -472,7 +472,7 @@ class MainScreen(Screen[None]):
             if pane.show(content.encoded, content.picture, message):
                 sent += 1
                 nbytes += getattr(content.encoded, "nbytes", 0) if content.encoded is not None else 0
-        update = {"panes": sent, "bytes": nbytes, "build_ms": round(frame.build_seconds * 1000, 1),
+        update: dict[str, object] = {"panes": sent, "bytes": nbytes, "build_ms": round(frame.build_seconds * 1000, 1),
                   "encoded": frame.encoded_now,
                   "to_present_ms": round((time.perf_counter() - frame.started) * 1000, 1) if frame.started else None}
         self.updates.append(update)
