@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from textual import events
 from textual.widgets import Footer, Input
-from textual.widgets._footer import FooterKey
 
 from pixelperfecter.core.feedback import current_verdicts, read_feedback
 from pixelperfecter.tui import ml_hook
@@ -134,7 +133,7 @@ async def test_the_footer_fits_at_every_width(workdir: Path, size: tuple[int, in
     async with app.run_test(size=size) as pilot:
         await settle(pilot, app)
         footer = app.main.query_one(Footer)
-        keys = [k for k in footer.query(FooterKey) if k.display]
+        keys = [k for k in footer.query("FooterKey") if k.display]  # the key widgets, by type name
         assert keys
         for key in keys:  # nothing cut off or drawn over the palette hint
             assert key.region.right <= footer.region.right, (key.description, key.region, footer.region)
