@@ -19,7 +19,6 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, LoadingIndicator
 from textual.worker import get_current_worker
@@ -29,7 +28,8 @@ from ...core.io import ImageLoadError
 from ...core.types import ReconstructParams
 from ..controller import Confirm, Controller, Frame, Notice, Settings
 from ..graphics import ORIGINAL_COLORS, SIXEL_MAX_COLORS, Graphics, encode_picture
-from ..ml_hook import SuggestFn, Suggestion
+from ..messages import AttemptReady, FrameReady, LoadFailed, ProviderReady, SuggestionsReady
+from ..ml_hook import Suggestion
 from ..paths import parse_dropped_path
 from ..session import Attempt, ImageSession, PanePictures, ViewOptions, Viewport
 from ..widgets.panels import AttemptsPanel, MetricsPanel, MLPanel, ParamsPanel
@@ -54,50 +54,6 @@ FOOTER_ROOMY_COLS = 100
 LAYOUTS = ("side", "stacked")
 PANE_IDS = ("pane-original", "pane-middle", "pane-reconstruction")
 TRACE = os.environ.get("PERFECTER_TUI_TRACE", "")  # a file: one JSON line per screen update (benchmarks)
-
-
-# ---------------------------------------------------------------------------- worker messages
-
-
-class AttemptReady(Message):
-    """A worker computed an attempt (load or re-run) and built its frame."""
-
-    def __init__(self, frame: Frame, verdict: str | None = None, first: bool = False) -> None:
-        super().__init__()
-        self.frame = frame
-        self.verdict = verdict  # an ML accept/reject to log once it is on screen
-        self.first = first  # the image's first attempt (a load)
-
-
-class FrameReady(Message):
-    """A worker built a frame for an attempt already computed (zoom, pan, flip, toggles);
-    ``frame`` is None and ``error`` says why when it failed."""
-
-    def __init__(self, frame: Frame | None, error: str | None = None) -> None:
-        super().__init__()
-        self.frame = frame
-        self.error = error
-
-
-class LoadFailed(Message):
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__()
-        self.path = path
-        self.reason = reason
-
-
-class SuggestionsReady(Message):
-    def __init__(self, session: ImageSession, suggestions: list[Suggestion], status: str) -> None:
-        super().__init__()
-        self.session = session
-        self.suggestions = suggestions
-        self.status = status
-
-
-class ProviderReady(Message):
-    def __init__(self, provider: SuggestFn) -> None:
-        super().__init__()
-        self.provider = provider
 
 
 class MainScreen(Screen[None]):
@@ -446,8 +402,8 @@ class MainScreen(Screen[None]):
         if not self.controller.accepts(frame):
             return  # stale: a newer request or another image took over
         self._present(frame)
-        if message.first:  # only now: importing torch for the ML panel must not delay the first image
-            self.call_after_refresh(self._start_ml, frame.session)
+        if message.first:
+            self._start_ml(frame.session)
         if message.verdict is not None and frame.attempt is not None:
             self._ml_log(frame.attempt, message.verdict)
 
@@ -680,14 +636,7 @@ class MainScreen(Screen[None]):
         if self._ml_started or not self.settings.ml_auto or self.settings.ml_provider is not None:
             return
         self._ml_started = True
-        self.run_worker(self._probe_ml, thread=True, group="ml-probe", name="ml-probe", exit_on_error=False)
-
-    def _probe_ml(self) -> None:
-        from ..ml_hook import load_provider
-
-        provider = load_provider()
-        if provider is not None:
-            self.post_message(ProviderReady(provider))
+        self.query_one(MLPanel).probe()
 
     @on(ProviderReady)
     def _ml_ready(self, message: ProviderReady) -> None:
@@ -698,23 +647,14 @@ class MainScreen(Screen[None]):
             self._start_ml(self.controller.session)
 
     def _start_ml(self, session: ImageSession) -> None:
-        self._start_ml_probe()
+        # The probe imports torch (seconds): only once the first image has been painted.
+        self.call_after_refresh(self._start_ml_probe)
         provider = self.settings.ml_provider
         if provider is None:
             return
         self.controller.ml_status = "asking the model…"
         self.update_panels()
-        self.run_worker(lambda: self._ml_worker(provider, session), thread=True, exclusive=True, group="ml", name="ml",
-                        exit_on_error=False)
-
-    def _ml_worker(self, provider: SuggestFn, session: ImageSession) -> None:
-        try:
-            suggestions = provider(session.path, 3)
-            status = "" if suggestions else "no suggestions"
-        except Exception as exc:  # the ML track is optional: report, never crash
-            suggestions, status = [], f"unavailable: {type(exc).__name__}: {exc}"
-        if not get_current_worker().is_cancelled:
-            self.post_message(SuggestionsReady(session, suggestions, status))
+        self.query_one(MLPanel).ask(provider, session)
 
     @on(SuggestionsReady)
     def _show_suggestions(self, message: SuggestionsReady) -> None:

@@ -7,10 +7,11 @@ from rich.text import Text
 from textual import events
 from textual.message import Message
 from textual.widgets import Static
+from textual.worker import get_current_worker
 
 from ...core.types import Metrics, ReconstructParams, Thresholds
-from ..ml_hook import Suggestion
-from ..session import Attempt
+from ..ml_hook import SuggestFn, Suggestion
+from ..session import Attempt, ImageSession
 
 FLAG_FOR = {"diff_pct": "diff_pct", "confidence": "confidence", "cell_w": "cell", "cell_h": "cell"}
 
@@ -177,7 +178,12 @@ class AttemptsPanel(Static):
 
 
 class MLPanel(Static):
-    """ML suggestions (only mounted when the ML hook is available).  Click one to apply it."""
+    """ML suggestions (shown when the ML hook is available).  Click one to apply it.
+
+    It also hosts the ML work: ``probe`` looks for the package and ``ask`` asks the model, each
+    in a thread worker, and the answers come back as messages (``ProviderReady``,
+    ``SuggestionsReady``) for the screen; the panel knows nothing about the screen.
+    """
 
     class Selected(Message):
         def __init__(self, index: int) -> None:
@@ -190,6 +196,34 @@ class MLPanel(Static):
         super().__init__("", **kwargs)
         self.count = 0
         self.status_lines = 0
+
+    def probe(self) -> None:
+        """Look for the ML package (importing torch takes seconds: a worker, never the UI)."""
+        self.run_worker(self._probe, thread=True, group="ml-probe", name="ml-probe", exit_on_error=False)
+
+    def _probe(self) -> None:
+        from ..messages import ProviderReady
+        from ..ml_hook import load_provider
+
+        provider = load_provider()
+        if provider is not None:
+            self.post_message(ProviderReady(provider))
+
+    def ask(self, provider: SuggestFn, session: ImageSession) -> None:
+        """Ask the model for ``session``'s image; the newest question cancels an older one."""
+        self.run_worker(lambda: self._ask(provider, session), thread=True, exclusive=True, group="ml", name="ml",
+                        exit_on_error=False)
+
+    def _ask(self, provider: SuggestFn, session: ImageSession) -> None:
+        from ..messages import SuggestionsReady
+
+        try:
+            suggestions = provider(session.path, 3)
+            status = "" if suggestions else "no suggestions"
+        except Exception as exc:  # the ML track is optional: report, never crash
+            suggestions, status = [], f"unavailable: {type(exc).__name__}: {exc}"
+        if not get_current_worker().is_cancelled:
+            self.post_message(SuggestionsReady(session, suggestions, status))
 
     def show_suggestions(self, suggestions: list[Suggestion], selected: int | None, status: str = "") -> None:
         text = Text("ML  (u next · a accept · d reject)\n", style="bold", no_wrap=True, overflow="ellipsis")
