@@ -241,3 +241,30 @@ async def test_a_failing_view_is_reported_and_the_app_keeps_running(workdir: Pat
         await pilot.press("g", "g")
         await settle(pilot, app)
         assert app.main.view_options.show_grid and app.main.pictures.middle is not None
+
+
+async def test_double_click_shows_one_pane_alone_and_back(workdir: Path) -> None:
+    app = make_app(workdir, workdir / "input" / "a_knight.png")
+    async with app.run_test(size=TERMINAL) as pilot:
+        await settle(pilot, app)
+        await pilot.click("#pane-middle", offset=(10, 5), times=2)
+        await settle(pilot, app)
+        assert [p.display for p in app.main.panes] == [False, True, False]
+        await pilot.click("#pane-middle", offset=(10, 5), times=2)
+        await settle(pilot, app)
+        assert all(p.display for p in app.main.panes)
+
+
+def two_suggestions(image_path, top_k=3):  # type: ignore[no-untyped-def]
+    return [(CELL, CELL, 0.0, 0.0, 0.9), (CELL * 2, CELL * 2, 0.0, 0.0, 0.3)]
+
+
+async def test_clicking_a_suggestion_applies_it(workdir: Path) -> None:
+    app = make_app(workdir, workdir / "input" / "a_knight.png", ml=ml_hook.wrap(two_suggestions))
+    async with app.run_test(size=TERMINAL) as pilot:
+        await settle(pilot, app)
+        assert len(app.main.suggestions) == 2
+        await pilot.click("#ml", offset=(4, 1 + 1 + 1))  # border, header line, then suggestion #2
+        await settle(pilot, app)
+        assert app.main.shown.suggestion_rank == 2 and app.main.shown.params.cell_w == 2 * CELL
+        assert app.main.selected_suggestion == 1
