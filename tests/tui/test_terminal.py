@@ -51,3 +51,31 @@ def test_passthrough_wrapping_doubles_every_escape() -> None:
     assert wrapped.startswith("\x1bPtmux;\x1b\x1b[3;4H\x1b\x1bPq") and wrapped.endswith("\x1b\x1b\\\x1b\\")
     assert wrapped[len("\x1bPtmux;"):-2].replace("\x1b\x1b", "").count("\x1b") == 0
     assert tmux_passthrough(run=lambda argv: "on\n") and not tmux_passthrough(run=lambda argv: "off\n")
+
+
+def test_inside_tmux_the_kitty_query_is_never_sent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Kitty graphics query is what leaked into tmux's status line as ``Gi=…,s=1,v=1``."""
+    import sys
+
+    from textual_image.renderable import sixel, tgp
+
+    from pixelperfecter.tui import terminal
+
+    asked: list[str] = []
+    monkeypatch.setattr(sixel, "query_terminal_support", lambda: asked.append("sixel") or False)
+    monkeypatch.setattr(tgp, "query_terminal_support", lambda: asked.append("kitty") or True)
+    monkeypatch.setattr(terminal, "_CACHE", {})
+    monkeypatch.setattr(terminal, "tmux_version", lambda environ=None, run=None: "3.3a")
+    monkeypatch.setattr(terminal, "tmux_passthrough", lambda run=None: False)
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.setattr(sys, "__stdout__", Tty())
+    d = terminal.probe("auto")
+    assert asked == ["sixel"] and d.kind == "halfblock" and d.tmux == "3.3a"
+    monkeypatch.setattr(terminal, "_CACHE", {})
+    monkeypatch.setattr(terminal, "tmux_version", lambda environ=None, run=None: None)
+    asked.clear()
+    assert terminal.probe("auto").kind == "kitty" and asked == ["sixel", "kitty"]  # outside tmux it is asked
