@@ -15,7 +15,7 @@ from pixelperfecter.tui import ml_hook
 from pixelperfecter.tui import session as model
 from pixelperfecter.tui.screens.dialogs import ConfirmScreen, OpenScreen, ParamsScreen
 
-from .conftest import CELL, TERMINAL, make_app, text_of
+from .conftest import CELL, TERMINAL, make_app, make_sprite_image, text_of
 from .test_app import settle
 
 SMALL = (100, 30)
@@ -268,3 +268,30 @@ async def test_clicking_a_suggestion_applies_it(workdir: Path) -> None:
         await settle(pilot, app)
         assert app.main.shown.suggestion_rank == 2 and app.main.shown.params.cell_w == 2 * CELL
         assert app.main.selected_suggestion == 1
+
+
+async def test_very_wide_images_get_stacked_panes_automatically(workdir: Path) -> None:
+    from PIL import Image
+
+    wide = workdir / "wide"
+    wide.mkdir()
+    make_sprite_image(wide / "a_banner.png", seed=3, cells=(48, 8))  # 384x64: 6:1
+    Image.open(workdir / "input" / "a_knight.png").save(wide / "b_square.png")
+    app = make_app(workdir, wide / "a_banner.png")
+    async with app.run_test(size=TERMINAL) as pilot:
+        await settle(pilot, app)
+        await settle(pilot, app)
+        tops = [p.region.y for p in app.main.panes]
+        assert app.main.layout_mode == "stacked" and tops[0] < tops[1] < tops[2]
+        await pilot.press("n")  # 128x96: side by side shows it larger
+        await settle(pilot, app)
+        await settle(pilot, app)
+        assert app.main.layout_mode == "side"
+        await pilot.press("v")  # the user's choice sticks
+        await settle(pilot, app)
+        await pilot.press("p")
+        await settle(pilot, app)
+        assert app.main.layout_mode == "stacked"
+        await pilot.press("n")
+        await settle(pilot, app)
+        assert app.main.layout_mode == "stacked"

@@ -112,6 +112,7 @@ class MainScreen(Screen[None]):
         self.pending = 0  # workers whose result is not on screen yet
         self.enlarged: int | None = None  # index of the pane shown alone
         self.layout_mode = "side"
+        self.layout_chosen = False  # True once the user pressed v
         self.compact = False
         self.updates: list[dict[str, object]] = []  # per presented frame: panes re-sent, bytes, build time
         self._ml_started = False
@@ -281,6 +282,7 @@ class MainScreen(Screen[None]):
         self.sub_title = f"{path.name} — {batch.position()}"
         cached = self.controller.begin_image()
         if cached is not None:
+            self._auto_layout(cached)
             attempt = cached.cached(self.controller.target) if self.controller.target else None
             self._render_frame(attempt, time.perf_counter())
             self._start_ml(cached)
@@ -403,6 +405,7 @@ class MainScreen(Screen[None]):
             return  # stale: a newer request or another image took over
         self._present(frame)
         if message.first:
+            self._auto_layout(frame.session)
             self._start_ml(frame.session)
         if message.verdict is not None and frame.attempt is not None:
             self._ml_log(frame.attempt, message.verdict)
@@ -458,6 +461,8 @@ class MainScreen(Screen[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         self._set_compact(self.app.size.height < COMPACT_ROWS)
+        if self.controller.session is not None:
+            self._auto_layout(self.controller.session)
         if self.controller.session is not None:
             self.call_after_refresh(self.refresh_views)
 
@@ -566,9 +571,30 @@ class MainScreen(Screen[None]):
 
     def action_stack(self) -> None:
         """v: panes side by side (wide images get tall, thin panes) or stacked in rows."""
-        self.layout_mode = "stacked" if self.layout_mode == "side" else "side"
-        self.query_one("#panes").set_class(self.layout_mode == "stacked", "-stacked")
+        self.layout_chosen = True  # the user's choice: no more automatic switching
+        self._set_layout("stacked" if self.layout_mode == "side" else "side")
+
+    def _set_layout(self, mode: str) -> bool:
+        if mode == self.layout_mode:
+            return False
+        self.layout_mode = mode
+        self.query_one("#panes").set_class(mode == "stacked", "-stacked")
         self.call_after_refresh(self.refresh_views)
+        return True
+
+    def _auto_layout(self, session: ImageSession) -> None:
+        """Stack the panes when that shows the image clearly larger (very wide images)."""
+        if self.layout_chosen or self.enlarged is not None:
+            return
+        area = self.query_one("#panes").size
+        px_x, px_y = self.graphics.px_x, self.graphics.px_y
+
+        def scale(cols: float, rows: float) -> float:
+            return min(max(1.0, cols) * px_x / session.width, max(1.0, rows) * px_y / session.height)
+
+        side = scale(area.width / 3 - 2, area.height - 4)
+        stacked = scale(area.width - 2, area.height / 3 - 4)
+        self._set_layout("stacked" if stacked > 1.15 * side else "side")
 
     # ------------------------------------------------------------------ batch
 
