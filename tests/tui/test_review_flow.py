@@ -283,6 +283,7 @@ async def test_very_wide_images_get_stacked_panes_automatically(workdir: Path) -
         await settle(pilot, app)
         tops = [p.region.y for p in app.main.panes]
         assert app.main.layout_mode == "stacked" and tops[0] < tops[1] < tops[2]
+        assert app.main.controller.frame.size == app.main.display_size()  # redrawn for the stacked panes
         await pilot.press("n")  # 128x96: side by side shows it larger
         await settle(pilot, app)
         await settle(pilot, app)

@@ -34,6 +34,7 @@ from ..paths import parse_dropped_path
 from ..session import Attempt, ImageSession, PanePictures, ViewOptions, Viewport
 from ..widgets.panels import AttemptsPanel, MetricsPanel, MLPanel, ParamsPanel
 from ..widgets.panes import BACKGROUND, ImagePane
+from ..widgets.picture import PictureView
 from .dialogs import ConfirmScreen, HelpScreen, NotesScreen, OpenScreen, ParamsScreen, key_label
 
 __all__ = ["MainScreen", "Settings"]
@@ -458,6 +459,14 @@ class MainScreen(Screen[None]):
         """Re-crop the attempt on screen (zoom, pan, toggles, resize): no recomputation."""
         if self.controller.session is not None:
             self._render_frame(self.controller.shown, time.perf_counter())
+
+    @on(PictureView.Resized)
+    def _pane_resized(self, message: PictureView.Resized) -> None:
+        """A pane's picture area changed size (layout switch, enlarge, terminal resize): redraw
+        once the layout has settled, if the picture on screen was made for another size."""
+        frame = self.controller.frame
+        if frame is not None and message.view.display and frame.size != self.display_size():
+            self.refresh_views()
 
     def on_resize(self, event: events.Resize) -> None:
         self._set_compact(self.app.size.height < COMPACT_ROWS)

@@ -12,6 +12,7 @@ import numpy as np
 from rich.control import Control
 from rich.segment import ControlType, Segment
 from rich.style import Style
+from textual import events
 from textual.app import ComposeResult
 from textual.dom import NoScreen
 from textual.geometry import Region
@@ -44,6 +45,16 @@ class PictureView(Widget, can_focus=False):
             self.view = view
             self.key = key
             self.nbytes = nbytes
+
+    class Resized(Message):
+        """The space for the picture changed (layout switch, terminal resize, a pane enlarged)."""
+
+        def __init__(self, view: "PictureView") -> None:
+            super().__init__()
+            self.view = view
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.post_message(self.Resized(self))
 
     def __init__(self, kind: str, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
