@@ -198,14 +198,20 @@ def _grid_from_row(row: dict) -> tuple[float, float, float, float] | None:
 
 
 def _feedback_records(log: Path) -> tuple[list[tuple[int, dict]], list[str]]:
-    """(row number, row dict) of every readable row, with the core's reader when it exists
-    (it validates the schema), else pandas, tolerant of missing or renamed columns."""
+    """(row number, row dict) of the verdict in effect per image.
+
+    The log is append-only: a changed verdict (``x`` after ``c``) or re-logged notes add a row
+    that supersedes the earlier one, so only the current verdict per image counts.  Uses the
+    core's ``current_verdicts`` when it exists (it validates the schema and honours the
+    ``supersedes`` column), else pandas, tolerant of missing or renamed columns, keeping the last
+    row per image.
+    """
     try:
-        from pixelperfecter.core.feedback import read_feedback
+        from pixelperfecter.core.feedback import current_verdicts
     except ImportError:
-        read_feedback = None
-    if read_feedback is not None:
-        parsed = read_feedback(log)
+        current_verdicts = None
+    if current_verdicts is not None:
+        parsed = current_verdicts(log)
         return [(n, asdict(e)) for n, e in enumerate(parsed.entries, 2)], list(parsed.warnings)
     import pandas as pd
 
@@ -213,7 +219,15 @@ def _feedback_records(log: Path) -> tuple[list[tuple[int, dict]], list[str]]:
         frame = pd.read_csv(log, dtype=str, keep_default_na=False, on_bad_lines="warn", engine="python")
     except (pd.errors.EmptyDataError, pd.errors.ParserError) as exc:
         return [], [f"{log}: unreadable feedback log ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"]
-    return list(enumerate(frame.to_dict("records"), 2)), []
+    records = list(enumerate(frame.to_dict("records"), 2))
+    key = next((c for c in ("image", "image_path", "path", "file") if c in frame.columns), None)
+    if key is None:
+        return records, []
+    last: dict[str, tuple[int, dict]] = {}
+    for n, row in records:
+        last.pop(str(row[key]), None)
+        last[str(row[key])] = (n, row)
+    return list(last.values()), []
 
 
 def read_feedback_labels(log: Path, base_dirs: tuple[Path, ...] = ()) -> tuple[list[FeedbackLabel], list[str]]:

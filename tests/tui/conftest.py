@@ -62,4 +62,4 @@ def text_of(widget) -> str:  # type: ignore[no-untyped-def]
     """The text a widget draws (what a user reads)."""
     from textual.geometry import Region
 
-    return "\n".join("".join(seg.text for seg in strip) for strip in widget.render_lines(Region(0, 0, *widget.size)))
+    return "\n".join("".join(seg.text for seg in strip) for strip in widget.render_lines(Region(0, 0, *widget.outer_size)))

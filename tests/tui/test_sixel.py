@@ -17,9 +17,8 @@ from .conftest import TERMINAL, make_app
 from .test_app import settle
 
 
-def sixel_text(image_widget) -> str:  # type: ignore[no-untyped-def]
-    impl = image_widget.children[0]
-    return "".join(seg.text for strip in impl.render_lines(Region(0, 0, *impl.size)) for seg in strip)
+def sixel_text(view) -> str:  # type: ignore[no-untyped-def]
+    return "".join(seg.text for strip in view.render_lines(Region(0, 0, *view.size)) for seg in strip)
 
 
 async def test_sixel_panes_define_all_colours_before_pixel_data(workdir: Path) -> None:
@@ -34,9 +33,11 @@ async def test_sixel_panes_define_all_colours_before_pixel_data(workdir: Path) -
             head = re.match(r'\x1bP[0-9;]*q"\d+;\d+;\d+;\d+((?:#\d+;2;\d+;\d+;\d+)+)', body)
             assert head is not None, body[:80]
             assert not re.search(r"#\d+;2;", body[head.end():])  # no definition after pixel data starts
-            # the picture is whole cells of pixels, so textual-image never resamples (blurs) it
-            picture = pane.image_widget.image
-            assert picture.size == (pane.image_widget.size.width * 10, pane.image_widget.size.height * 20)
+            # the picture is whole cells of pixels, so it is never resampled (blurred)
+            view = pane.image_widget
+            cells_w, cells_h = view.encoded.cells
+            assert view.encoded.rgb.shape[:2] == (cells_h * 20, cells_w * 10)
+            assert cells_w <= view.size.width and cells_h <= view.size.height
             title = pane.query_one(".pane-title", Label)
             assert not title.visual_style.has_transparent_foreground
 

@@ -25,7 +25,14 @@ n_colors           int        colours in the reconstructed sprite
 seconds            float      reconstruction time
 notes              str        free text (commas, quotes, newlines and unicode are fine)
 app_version        str        ``pixelperfecter.__version__`` that wrote the row
+entry_id           str        a unique id for this row (empty in logs written before it existed)
+supersedes         str        the ``entry_id`` of the earlier verdict on the same image that this
+                              row replaces (a changed verdict, or the same one with new notes)
 =================  =========  ===========================================================
+
+The log is append-only, so a verdict is never edited in place: a later row for the same image
+supersedes the earlier ones.  ``current_verdicts`` returns the verdict in effect per image (the
+last row for it that no other row supersedes); use it, not ``read_feedback``, to learn from the log.
 
 Grid and metric columns are empty when the attempt found no grid.
 
@@ -41,6 +48,7 @@ import io
 import json
 import math
 import os
+import uuid
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -76,6 +84,9 @@ class FeedbackEntry:
     seconds: float | None = None
     notes: str = ""
     app_version: str = ""
+    # New columns go at the end, so older logs (and their headers) still read.
+    entry_id: str = ""
+    supersedes: str = ""
 
     def __post_init__(self) -> None:
         if self.verdict not in VERDICTS:
@@ -95,6 +106,10 @@ _INT_COLUMNS = {"suggestion_rank", "cells_x", "cells_y", "n_colors"}
 _FLOAT_COLUMNS = {"cell_w", "cell_h", "offset_x", "offset_y", "diff_pct", "confidence", "seconds"}
 
 
+def new_entry_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
@@ -109,6 +124,8 @@ def make_entry(
     suggestion_rank: int | None = None,
     app_version: str | None = None,
     timestamp: str | None = None,
+    entry_id: str | None = None,
+    supersedes: str | None = None,
 ) -> FeedbackEntry:
     """Build an entry from a ``Metrics`` (or anything with the same attributes, or None)."""
     if app_version is None:
@@ -128,6 +145,8 @@ def make_entry(
         overrides=json.dumps(overrides or {}, sort_keys=True),
         notes=notes,
         app_version=str(app_version),
+        entry_id=entry_id or new_entry_id(),
+        supersedes=supersedes or "",
         **grid,  # type: ignore[arg-type]
     )
 
@@ -248,3 +267,75 @@ def read_feedback(path: str | os.PathLike[str]) -> FeedbackLog:
         except (ValueError, TypeError) as exc:
             warnings.append(f"{target}: line {line}: {exc}; row skipped")
     return FeedbackLog(entries, warnings)
+
+
+def attempt_key(entry: FeedbackEntry) -> tuple[object, ...]:
+    """What a verdict is about: the image and the grid (overrides and the grid actually used)."""
+    grid = tuple(None if v is None else round(float(v), 3) for v in (entry.cell_w, entry.cell_h, entry.offset_x, entry.offset_y))
+    try:
+        overrides = json.dumps(entry.overrides_dict, sort_keys=True)
+    except ValueError:
+        overrides = entry.overrides
+    return (entry.image, overrides, *grid)
+
+
+def supersedes(later: FeedbackEntry, earlier: FeedbackEntry) -> bool:
+    """Whether ``later`` (a row after ``earlier`` in the log) replaces ``earlier``.
+
+    Explicitly (``later.supersedes`` names it), or by the rule the TUI follows when it writes
+    that column: a verdict on the same image and grid replaces the earlier one (a changed mind,
+    or the same verdict with edited notes), and a ``correct`` replaces every earlier ``correct``
+    for the image (an image has one right grid).  The rule also applies to logs written before
+    ``supersedes`` existed.
+    """
+    if earlier.entry_id and later.supersedes and later.supersedes == earlier.entry_id:
+        return True
+    if later.image != earlier.image:
+        return False
+    if later.verdict == "correct" and earlier.verdict == "correct":
+        return True
+    return attempt_key(later) == attempt_key(earlier)
+
+
+@dataclass
+class CurrentVerdicts:
+    """The verdicts still in effect (``current_verdicts``), and the reader's warnings."""
+
+    entries: list[FeedbackEntry]  # rows no later row supersedes, in log order
+    superseded: list[FeedbackEntry]  # rows some later row replaced
+    warnings: list[str]
+
+    @property
+    def by_image(self) -> dict[str, FeedbackEntry]:
+        """The current verdict per image: its latest row still in effect."""
+        out: dict[str, FeedbackEntry] = {}
+        for entry in self.entries:
+            out.pop(entry.image, None)
+            out[entry.image] = entry
+        return out
+
+    def verdict(self, image: str | os.PathLike[str]) -> str | None:
+        entry = self.by_image.get(str(image))
+        return None if entry is None else entry.verdict
+
+
+def current_verdicts(path: str | os.PathLike[str]) -> CurrentVerdicts:
+    """The rows of the log still in effect: each one that no later row supersedes (``supersedes``).
+
+    ``x`` after ``c`` on the same attempt leaves only the ``incorrect``; notes edited after a
+    verdict leave only the row with the new notes; rejected ML suggestions on other grids stay.
+    A row whose ``entry_id`` another row names in ``supersedes`` never counts, wherever it is.
+    """
+    log = read_feedback(path)
+    named = {e.supersedes for e in log.entries if e.supersedes}
+    current: list[FeedbackEntry] = []
+    replaced: list[FeedbackEntry] = []
+    for entry in log.entries:
+        if entry.entry_id and entry.entry_id in named:
+            replaced.append(entry)
+            continue
+        kept: list[FeedbackEntry] = []
+        for earlier in current:
+            (replaced if supersedes(entry, earlier) else kept).append(earlier)
+        current = kept + [entry]
+    return CurrentVerdicts(current, replaced, log.warnings)

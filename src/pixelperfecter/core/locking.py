@@ -1,4 +1,9 @@
-"""A cross-process exclusive lock beside a file (POSIX flock; best effort elsewhere)."""
+"""A cross-process exclusive lock on a file itself (POSIX flock; best effort elsewhere).
+
+The lock is taken on the file being appended to (created if missing), not on a ``.NAME.lock``
+file beside it: nothing is left behind, and there is no lock file whose removal could race
+with another process waiting on it.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +20,8 @@ except ImportError:  # pragma: no cover - Windows
 
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
-    lock_path = path.with_name(f".{path.name}.lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    """Hold an exclusive lock on ``path`` (created empty if it does not exist yet)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
     try:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)

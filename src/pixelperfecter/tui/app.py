@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -11,9 +12,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from ..core.types import Thresholds
+from .controller import Settings
 from .graphics import choose_graphics
 from .ml_hook import SuggestFn
-from .screens.main import MainScreen, Settings
+from .screens.main import MainScreen
 
 
 class PerfecterApp(App[None]):
@@ -39,12 +41,15 @@ class PerfecterApp(App[None]):
         if browse_root is None:
             if path is not None and path.is_dir():
                 browse_root = path
-            elif path is not None and path.is_file():
+            elif path is not None and (path.is_file() or not path.exists()):
                 browse_root = path.parent
             else:
                 browse_root = Path("input")
+        chosen = choose_graphics(graphics)
         self.settings = Settings(
-            graphics=choose_graphics(graphics),
+            graphics=chosen,
+            # One line on what was chosen and why: for auto-detection, and always inside tmux.
+            graphics_note=chosen.note if graphics == "auto" or os.environ.get("TMUX") else "",
             output_dir=output_dir,
             log_path=log_path,
             browse_root=browse_root,

@@ -26,9 +26,10 @@ def tui_command(
     if path is not None and not path.exists():
         typer.echo(f"error: {path}: no such file or folder", err=True)
         raise typer.Exit(1)
-    # textual-image queries the terminal on import; this must happen before Textual owns stdin.
-    import textual_image.widget  # noqa: F401
+    # The terminal is asked which graphics it shows before Textual owns stdin (tui/terminal.py).
+    from .terminal import probe
 
+    probe(graphics)
     from .app import PerfecterApp
 
     PerfecterApp(path, graphics=graphics, output_dir=out, log_path=log, ml="auto" if ml else "off").run()

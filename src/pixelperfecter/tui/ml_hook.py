@@ -62,7 +62,7 @@ def to_suggestion(raw: object, rank: int) -> Suggestion:
 def wrap(fn: Callable[..., object]) -> SuggestFn:
     def suggest(path: Path, top_k: int = 3) -> list[Suggestion]:
         raw = fn(path, top_k=top_k)
-        return [to_suggestion(item, rank) for rank, item in enumerate(list(raw or [])[:top_k], start=1)]
+        return [to_suggestion(item, rank) for rank, item in enumerate(list(raw or [])[:top_k], start=1)]  # type: ignore[call-overload]
 
     return suggest
 

@@ -69,10 +69,15 @@ class Batch:
 
 
 def batch_for(path: Path) -> Batch:
-    """A folder becomes a batch of its images; a file a batch of one.  ValueError if empty."""
+    """A folder becomes a batch of its images; a file opens its folder, positioned at it
+    (``n``/``p`` then walk its neighbours).  ValueError if the folder has no images."""
     if path.is_dir():
         images = list_images(path)
         if not images:
             raise ValueError(f"{path}: no images in this folder")
         return Batch(images, 0, path)
-    return Batch([path], 0, None)
+    folder = path.parent
+    images = list_images(folder) if folder.is_dir() else []
+    if path not in images:  # hidden, an odd suffix, or a folder we cannot list: still open it
+        return Batch([path], 0, None)
+    return Batch(images, images.index(path), folder)

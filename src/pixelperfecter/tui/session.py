@@ -14,11 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..core.grid import edge_profiles
 from ..core import render
+from ..core.grid import edge_profiles
 from ..core.io import LoadedImage, load_image
 from ..core.pipeline import reconstruct
-from ..core.types import Grid, ReconstructParams, Reconstruction
+from ..core.types import Grid, Reconstruction, ReconstructParams
 
 MIN_CELL = 2.0
 MAX_ZOOM_PX = 64.0  # at most this many display pixels per source pixel
@@ -243,6 +243,46 @@ class Viewport:
         return Viewport(max(1.0, self.zoom * factor), self.center_x, self.center_y)
 
 
+ZOOM_STEPS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64)  # display pixels per image pixel
+
+
+def fit_scale(width: int, height: int, max_w: int, max_h: int) -> float:
+    """Image pixels per display pixel when the whole image fits (``Viewport.zoom`` 1).
+
+    Enlarged by 2x or more, it snaps to an integer magnification (2:1, 3:1, ...) so every image
+    pixel gets the same number of display pixels (no uneven columns: pixel art stays crisp, in
+    half blocks and Sixel alike).  Reduced, or enlarged less than 2x, it fills the pane."""
+    exact = max(width / max(1, max_w), height / max(1, max_h))
+    magnification = 1.0 / exact
+    if magnification >= 2.0:
+        return 1.0 / math.floor(magnification + 1e-9)
+    return exact
+
+
+def zoom_levels(fit: float, top: float) -> list[float]:
+    """The zoom levels: "fit", then every integer magnification (1:1, 2:1, 3:1, ...) above it.
+
+    ``Viewport.zoom`` is relative to fit, so magnification m is zoom ``fit * m``.  At an integer
+    level every image pixel is the same whole number of display pixels (no uneven columns).
+    """
+    return [1.0] + [fit * m for m in ZOOM_STEPS if fit * m > 1.0 + 1e-6 and fit * m <= top + 1e-6]
+
+
+def next_zoom(current: float, fit: float, direction: int, top: float) -> float:
+    levels = zoom_levels(fit, top)
+    if direction > 0:
+        return next((z for z in levels if z > current + 1e-6), levels[-1])
+    return next((z for z in reversed(levels) if z < current - 1e-6), levels[0])
+
+
+def zoom_label(scale: float, zoom: float = 0.0) -> str:
+    """``2:1`` (two display pixels per image pixel), ``1:1``, or ``fit 0.42:1``."""
+    mag = 1.0 / scale
+    if abs(zoom - 1.0) < 1e-6 or abs(mag - round(mag)) > 1e-3 or round(mag) < 1:
+        return f"fit {mag:.2g}:1"
+    return f"{round(mag)}:1"
+
+
 @dataclass(frozen=True)
 class ViewGeometry:
     """Which source pixel each display pixel shows (nearest neighbour, never blurred)."""
@@ -267,15 +307,14 @@ class ViewGeometry:
 
 
 def max_zoom(width: int, height: int, max_w: int, max_h: int) -> float:
-    fit = max(width / max(1, max_w), height / max(1, max_h))
-    return max(1.0, fit * MAX_ZOOM_PX)
+    return max(1.0, fit_scale(width, height, max_w, max_h) * MAX_ZOOM_PX)
 
 
 def view_geometry(width: int, height: int, viewport: Viewport, max_w: int, max_h: int) -> ViewGeometry:
     """Crop + nearest-neighbour scale of a ``width`` x ``height`` image into ``max_w`` x ``max_h`` display pixels."""
     max_w, max_h = max(1, max_w), max(1, max_h)
     zoom = min(viewport.zoom, max_zoom(width, height, max_w, max_h))
-    scale = max(width / max_w, height / max_h) / zoom
+    scale = fit_scale(width, height, max_w, max_h) / zoom
     span_w = min(float(width), max_w * scale)
     span_h = min(float(height), max_h * scale)
     cx = width / 2 if viewport.center_x is None else viewport.center_x
@@ -361,29 +400,86 @@ def on_checker(rgba: np.ndarray, square: int = CHECKER_PX) -> np.ndarray:
     return np.clip(rgb, 0, 255).round().astype(np.uint8)
 
 
+PANE_ROLES = ("original", "middle", "reconstruction")
+SMALL_CELL_PX = 6  # cells smaller than this on screen get a per-cell diff (pixel marks would be noise)
+
+
+def cell_diff(source: np.ndarray, vgrid: Grid, cell_error: np.ndarray, threshold: int = render.DIFF_THRESHOLD) -> np.ndarray:
+    """The diff when cells are only a few display pixels: whole cells in red where the cell's
+    error (measured at full resolution) is above ``threshold``, the greyed input elsewhere.
+
+    Pixel-level marks at that size fall on cell edges and blend to pink (or vanish when the
+    view is reduced); a red block per bad cell stays readable, in half blocks too.
+    """
+    grey = on_checker(source).astype(np.float32).mean(axis=2, keepdims=True) * 0.6 + 60
+    out = np.repeat(grey, 3, axis=2)
+    rows = render.cell_index(vgrid.ys, vgrid.height)
+    cols = render.cell_index(vgrid.xs, vgrid.width)
+    bad = cell_error[np.clip(rows, 0, cell_error.shape[0] - 1)[:, None], np.clip(cols, 0, cell_error.shape[1] - 1)[None, :]] > threshold
+    out[bad] = render.DIFF_RED
+    return np.clip(out, 0, 255).astype(np.uint8)
+POSTERIZE_BITS = 4
+
+
+def posterize(rgb: np.ndarray, bits: int = POSTERIZE_BITS) -> np.ndarray:
+    """``bits`` per channel (the middle pane: greyed context + red/pink marks, or the heatmap).
+
+    The diff's grey context needs no 176 grey levels: 16 look the same and make the Sixel
+    about 2.5x smaller and faster to encode.  Pure red stays >240 in red, <20 in green/blue.
+    """
+    step = 1 << (8 - bits)
+    return np.ascontiguousarray((rgb[..., :3] // step) * step + step // 2, dtype=np.uint8)
+
+
+def attempt_drawable(attempt: Attempt | None) -> bool:
+    result = attempt.result if attempt is not None else None
+    return result is not None and result.ok and result.grid is not None and result.sprite is not None
+
+
+def pane_picture(role: str, session: ImageSession, attempt: Attempt | None, geometry: ViewGeometry,
+                 options: ViewOptions = ViewOptions()) -> tuple[np.ndarray | None, str]:
+    """One pane's RGB picture at display resolution, and its kind (``original``, ``diff``, ``heatmap``,
+    ``reconstruction``); ``None`` where there is nothing to draw (no grid)."""
+    source = session.loaded.rgba[geometry.rows[:, None], geometry.cols[None, :]]
+    if not attempt_drawable(attempt):
+        return (on_checker(source), "original") if role == "original" else (None, "diff" if role == "middle" else role)
+    assert attempt is not None
+    result = attempt.result
+    grid, sprite = result.grid, result.sprite
+    assert grid is not None and sprite is not None
+    vgrid = view_grid(grid, geometry)
+    if role == "original":
+        picture = render.grid_overlay(source, vgrid) if options.show_grid else on_checker(source)
+        return np.ascontiguousarray(picture[..., :3]), "original"
+    if role == "middle":
+        if options.show_heatmap and result.cell_error is not None:
+            middle, kind = render.heatmap(source, vgrid, result.cell_error), "heatmap"
+        elif min(vgrid.cell_w, vgrid.cell_h) < SMALL_CELL_PX and result.cell_error is not None:
+            middle, kind = cell_diff(source, vgrid, result.cell_error), "diff-cells"
+        else:
+            middle, kind = render.diff_overlay(source, vgrid, sprite), "diff"
+        if options.show_grid:  # the grid on every pane, the diff and heatmap included
+            if middle.shape[2] == 3:
+                middle = np.concatenate([middle, np.full(middle.shape[:2] + (1,), 255, np.uint8)], axis=2)
+            middle = render.grid_overlay(middle, vgrid)
+        return posterize(middle[..., :3]), kind
+    back = render.render_back(sprite, vgrid)
+    picture = render.grid_overlay(back, vgrid) if options.show_grid else on_checker(back)
+    return np.ascontiguousarray(picture[..., :3]), "reconstruction"
+
+
 def pane_pictures(session: ImageSession, attempt: Attempt | None, viewport: Viewport, max_w: int, max_h: int,
                   options: ViewOptions = ViewOptions()) -> PanePictures:
     """Crop the same input region for all three panes and scale it with nearest neighbour."""
     start = time.perf_counter()
     geometry = view_geometry(session.width, session.height, viewport, max_w, max_h)
-    source = session.loaded.rgba[geometry.rows[:, None], geometry.cols[None, :]]
-    result = attempt.result if attempt is not None else None
-    if result is None or not result.ok or result.grid is None or result.sprite is None:
+    original, _ = pane_picture("original", session, attempt, geometry, options)
+    assert original is not None
+    if not attempt_drawable(attempt):
+        result = attempt.result if attempt is not None else None
         message = None if result is None else (result.error or "no grid found")
-        return PanePictures(on_checker(source), None, None, geometry, message=message)
-    vgrid = view_grid(result.grid, geometry)
-    back = render.render_back(result.sprite, vgrid)
-    if options.show_heatmap and result.cell_error is not None:
-        middle = render.heatmap(source, vgrid, result.cell_error)
-        kind = "heatmap"
-    else:
-        middle = render.diff_overlay(source, vgrid, result.sprite)
-        kind = "diff"
-    if options.show_grid:
-        original = render.grid_overlay(source, vgrid)[..., :3]
-        reconstruction = render.grid_overlay(back, vgrid)[..., :3]
-    else:
-        original = on_checker(source)
-        reconstruction = on_checker(back)
-    return PanePictures(original, middle[..., :3], reconstruction, geometry, middle_kind=kind,
+        return PanePictures(original, None, None, geometry, message=message)
+    middle, kind = pane_picture("middle", session, attempt, geometry, options)
+    reconstruction, _ = pane_picture("reconstruction", session, attempt, geometry, options)
+    return PanePictures(original, middle, reconstruction, geometry, middle_kind=kind,
                         timings={"views": time.perf_counter() - start})

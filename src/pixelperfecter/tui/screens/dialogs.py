@@ -94,14 +94,52 @@ class OpenScreen(ModalScreen[Path | None]):
         self.dismiss(path)
 
 
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question (y / Enter = yes, n / Esc = no)."""
+
+    BINDINGS = [Binding("y", "answer(True)", "Yes"), Binding("n,escape", "answer(False)", "No")]
+
+    def __init__(self, question: str) -> None:
+        super().__init__()
+        self.question = question
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box", classes="dialog"):
+            yield Label(self.question, id="confirm-question", markup=False)
+            with Horizontal(classes="buttons"):
+                yield Button("Yes (y)", id="yes", variant="warning")
+                yield Button("No (n)", id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "yes")
+
+
+class ParamsInput(Input):
+    """An Input where ctrl+a selects everything (to type over a value)."""
+
+    BINDINGS = [Binding("ctrl+a", "select_all", "Select all", show=False)]
+
+
 class ParamsScreen(ModalScreen[tuple[float | None, float | None, float | None, float | None] | None]):
-    """Type a cell size (w, h) and offsets; blank or 'auto' means detect."""
+    """Type a cell size (w, h) and offsets; blank or 'auto' means detect.
+
+    Fields the user forced start with the forced value; detected ones start empty (auto), with
+    the detected value as the placeholder, so Enter on an untouched dialog changes nothing."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, values: tuple[float | None, float | None, float | None, float | None]) -> None:
+    def __init__(self, values: tuple[float | None, float | None, float | None, float | None],
+                 detected: tuple[float | None, float | None, float | None, float | None] = (None, None, None, None)) -> None:
         super().__init__()
         self.values = values
+        self.detected = detected
 
     def compose(self) -> ComposeResult:
         def text(v: float | None) -> str:
@@ -111,10 +149,11 @@ class ParamsScreen(ModalScreen[tuple[float | None, float | None, float | None, f
         ids = ("cell-w", "cell-h", "offset-x", "offset-y")
         with Vertical(id="params-box", classes="dialog"):
             yield Label("Type values (blank or 'auto' = detect), Enter applies, Esc cancels", classes="dialog-title")
-            for label, input_id, value in zip(labels, ids, self.values):
+            for label, input_id, value, found in zip(labels, ids, self.values, self.detected):
                 with Horizontal(classes="field"):
                     yield Label(label, classes="field-label")
-                    yield Input(text(value), id=input_id, placeholder="auto")
+                    hint = "auto" if found is None else f"auto (detected {found:g})"
+                    yield ParamsInput(text(value), id=input_id, placeholder=hint)
             yield Label("", id="params-error")
             with Horizontal(classes="buttons"):
                 yield Button("Apply", id="apply", variant="primary")

@@ -1,14 +1,21 @@
-"""The main screen: three synchronized panes, the panels, and every keyboard action."""
+"""The main screen: three synchronized panes, the panels, the keys, and the workers.
+
+What the keys mean lives in ``Controller`` (no Textual).  This screen maps keys and widget
+messages to controller calls, runs the slow parts in thread workers, and puts what they post
+back (typed ``Message``s) on screen.  The workers do all the expensive work: reconstruction,
+the pane pictures, and their terminal encoding (Sixel / half blocks), cached per attempt,
+view and pane size; the main thread only copies finished bytes into the frame.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import time
-from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from textual import events
+from rich.text import Text
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -16,25 +23,21 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, LoadingIndicator
 from textual.worker import get_current_worker
 
-from ... import __version__
-from ...core.feedback import SOURCE_ML, SOURCE_TUI, append_feedback, make_entry
+from ...core.feedback import SOURCE_ML, SOURCE_TUI
 from ...core.io import ImageLoadError
-from ...core.metrics import append_metrics, metrics_row
-from ...core.pipeline import OutputOptions, write_outputs
-from ...core.types import ReconstructParams, Thresholds
-from .. import session as model
-from ..graphics import Graphics
-from ..ml_hook import SuggestFn, Suggestion
-from ..paths import Batch, batch_for, parse_dropped_path
+from ...core.types import ReconstructParams
+from ..controller import Confirm, Controller, Frame, Notice, Settings
+from ..graphics import ORIGINAL_COLORS, SIXEL_MAX_COLORS, Graphics, encode_picture
+from ..messages import AttemptReady, FrameReady, LoadFailed, ProviderReady, SuggestionsReady
+from ..ml_hook import Suggestion
+from ..paths import parse_dropped_path
 from ..session import Attempt, ImageSession, PanePictures, ViewOptions, Viewport
 from ..widgets.panels import AttemptsPanel, MetricsPanel, MLPanel, ParamsPanel
-from ..widgets.panes import ImagePane
-from .dialogs import HelpScreen, NotesScreen, OpenScreen, ParamsScreen, key_label
+from ..widgets.panes import BACKGROUND, ImagePane
+from ..widgets.picture import PictureView
+from .dialogs import ConfirmScreen, HelpScreen, NotesScreen, OpenScreen, ParamsScreen, key_label
 
-# What ``perfecter reconstruct`` writes by default (the sprite) and the metrics file it appends to.
-EXPORT_OPTIONS = OutputOptions()
-METRICS_NAME = "metrics.csv"
-SESSIONS_KEPT = 8
+__all__ = ["MainScreen", "Settings"]
 
 CELL = Binding.Group("Cell ÷2 ×2")
 CELL_FINE = Binding.Group("Cell ±0.1")
@@ -47,18 +50,11 @@ IMAGE = Binding.Group("Image")
 SWITCH = Binding.Group("Snap/Clean/α")
 ML = Binding.Group("ML")
 
-
-@dataclass
-class Settings:
-    """What the app was started with (the CLI fills it; tests pass their own)."""
-
-    graphics: Graphics
-    output_dir: Path = Path("output")
-    log_path: Path = Path("notes") / "feedback_log.csv"
-    browse_root: Path = Path("input")
-    thresholds: Thresholds = field(default_factory=Thresholds)
-    ml_provider: SuggestFn | None = None
-    ml_auto: bool = False  # probe for the ML package in a worker at start-up
+COMPACT_ROWS = 40  # below this many terminal rows the info strip is compact
+FOOTER_ROOMY_COLS = 100
+LAYOUTS = ("side", "stacked")
+PANE_IDS = ("pane-original", "pane-middle", "pane-reconstruction")
+TRACE = os.environ.get("PERFECTER_TUI_TRACE", "")  # a file: one JSON line per screen update (benchmarks)
 
 
 class MainScreen(Screen[None]):
@@ -67,70 +63,132 @@ class MainScreen(Screen[None]):
     BINDINGS = [
         Binding("c", "verdict('correct')", "Correct"),
         Binding("x", "verdict('incorrect')", "Incorrect"),
-        Binding("e", "edit_notes", "Notes"),
+        Binding("e", "edit_notes", "Notes", show=False),
         Binding("s", "save", "Save"),
         Binding("o", "open", "Open"),
         Binding("p", "image(-1)", "previous image", group=IMAGE),
         Binding("n", "image(1)", "next image", group=IMAGE),
         Binding("question_mark", "help", "Help", key_display="?"),
         Binding("q", "app.quit", "Quit"),
-        Binding("left_square_bracket", "scale_cell(0.5)", "halve cell", key_display="[", group=CELL),
-        Binding("right_square_bracket", "scale_cell(2.0)", "double cell", key_display="]", group=CELL),
-        Binding("minus", "step_cell(-0.1)", "cell −0.1", key_display="-", group=CELL_FINE),
-        Binding("equals_sign", "step_cell(0.1)", "cell +0.1", key_display="=", group=CELL_FINE),
-        Binding("left_curly_bracket", "step_cell(-1.0)", "cell −1 px", key_display="{", group=CELL_PX),
-        Binding("right_curly_bracket", "step_cell(1.0)", "cell +1 px", key_display="}", group=CELL_PX),
-        Binding("t", "type_params", "Type cell/offset"),
-        Binding("shift+left", "nudge(-1, 0)", "offset x −1", key_display="⇧←", group=OFFSET),
-        Binding("shift+right", "nudge(1, 0)", "offset x +1", key_display="⇧→", group=OFFSET),
-        Binding("shift+up", "nudge(0, -1)", "offset y −1", key_display="⇧↑", group=OFFSET),
-        Binding("shift+down", "nudge(0, 1)", "offset y +1", key_display="⇧↓", group=OFFSET),
-        Binding("1", "toggle_switch('snap_lines')", "snap lines on/off", group=SWITCH),
-        Binding("2", "toggle_switch('cleanup_colors')", "colour cleanup on/off", group=SWITCH),
-        Binding("3", "toggle_switch('binarize_alpha')", "binarize alpha on/off", group=SWITCH),
-        Binding("r", "reset_params", "Auto-detect"),
-        Binding("z", "zoom(2.0)", "zoom in", group=ZOOM),
-        Binding("Z", "zoom(0.5)", "zoom out", group=ZOOM),
-        Binding("left", "pan(-0.25, 0)", "pan left", key_display="←", group=PAN),
-        Binding("right", "pan(0.25, 0)", "pan right", key_display="→", group=PAN),
-        Binding("up", "pan(0, -0.25)", "pan up", key_display="↑", group=PAN),
-        Binding("down", "pan(0, 0.25)", "pan down", key_display="↓", group=PAN),
-        Binding("g", "toggle_grid", "Grid"),
-        Binding("h", "toggle_heatmap", "Heatmap"),
-        Binding("comma", "attempt(-1)", "previous attempt", key_display=",", group=ATTEMPT),
-        Binding("full_stop", "attempt(1)", "next attempt", key_display=".", group=ATTEMPT),
-        Binding("u", "ml_next", "apply next ML suggestion", group=ML),
-        Binding("a", "ml_verdict('correct')", "accept ML suggestion", group=ML),
-        Binding("d", "ml_verdict('incorrect')", "reject ML suggestion", group=ML),
+        Binding("left_square_bracket", "scale_cell(0.5)", "halve cell", key_display="[", group=CELL, show=False),
+        Binding("right_square_bracket", "scale_cell(2.0)", "double cell", key_display="]", group=CELL, show=False),
+        Binding("minus", "step_cell(-0.1)", "cell −0.1", key_display="-", group=CELL_FINE, show=False),
+        Binding("equals_sign", "step_cell(0.1)", "cell +0.1", key_display="=", group=CELL_FINE, show=False),
+        Binding("left_curly_bracket", "step_cell(-1.0)", "cell −1 px", key_display="{", group=CELL_PX, show=False),
+        Binding("right_curly_bracket", "step_cell(1.0)", "cell +1 px", key_display="}", group=CELL_PX, show=False),
+        Binding("t", "type_params", "Type cell/offset", show=False),
+        Binding("shift+left", "nudge(-1, 0)", "offset x −1", key_display="⇧←", group=OFFSET, show=False),
+        Binding("shift+right", "nudge(1, 0)", "offset x +1", key_display="⇧→", group=OFFSET, show=False),
+        Binding("shift+up", "nudge(0, -1)", "offset y −1", key_display="⇧↑", group=OFFSET, show=False),
+        Binding("shift+down", "nudge(0, 1)", "offset y +1", key_display="⇧↓", group=OFFSET, show=False),
+        Binding("1", "toggle_switch('snap_lines')", "snap lines on/off", group=SWITCH, show=False),
+        Binding("2", "toggle_switch('cleanup_colors')", "colour cleanup on/off", group=SWITCH, show=False),
+        Binding("3", "toggle_switch('binarize_alpha')", "binarize alpha on/off", group=SWITCH, show=False),
+        Binding("r", "reset_params", "Auto-detect (reset cell, offset and 1 2 3)", show=False),
+        Binding("z", "zoom(1)", "zoom in", group=ZOOM),
+        Binding("Z", "zoom(-1)", "zoom out", group=ZOOM),
+        Binding("left", "pan(-0.25, 0)", "pan left", key_display="←", group=PAN, show=False),
+        Binding("right", "pan(0.25, 0)", "pan right", key_display="→", group=PAN, show=False),
+        Binding("up", "pan(0, -0.25)", "pan up", key_display="↑", group=PAN, show=False),
+        Binding("down", "pan(0, 0.25)", "pan down", key_display="↓", group=PAN, show=False),
+        Binding("g", "toggle_view('show_grid')", "Grid", show=False),
+        Binding("h", "toggle_view('show_heatmap')", "Heatmap", show=False),
+        Binding("f", "enlarge", "enlarge one pane (cycles)", show=False),
+        Binding("v", "stack", "stacked / side-by-side panes", show=False),
+        Binding("comma", "attempt(-1)", "previous attempt", key_display=",", group=ATTEMPT, show=False),
+        Binding("full_stop", "attempt(1)", "next attempt", key_display=".", group=ATTEMPT, show=False),
+        Binding("u", "ml_next", "apply next ML suggestion", group=ML, show=False),
+        Binding("a", "ml_verdict('correct')", "accept ML suggestion", group=ML, show=False),
+        Binding("d", "ml_verdict('incorrect')", "reject ML suggestion", group=ML, show=False),
     ]
 
     def __init__(self, settings: Settings, initial: Path | None = None) -> None:
         super().__init__()
         self.settings = settings
         self.initial = initial
-        self.batch: Batch | None = None
-        self.sessions: OrderedDict[Path, ImageSession] = OrderedDict()
-        self.session: ImageSession | None = None
-        self.viewport = Viewport()
-        self.view_options = ViewOptions()
-        self.pictures: PanePictures | None = None
-        self.shown: Attempt | None = None  # the attempt on screen (a newer one may be computing)
-        self.busy = False
-        self.latencies: list[float] = []
-        self.suggestions: list[Suggestion] = []
-        self.selected_suggestion: int | None = None
-        self.ml_status = ""
-        self.exported: list[Path] = []
+        graphics: Graphics = settings.graphics  # type: ignore[assignment]
+        self.graphics = graphics
+        self.pane_background = BACKGROUND  # read from the theme on mount: padding must not show
+        self.controller = Controller(settings, self._encoder(graphics))
+        self.pending = 0  # workers whose result is not on screen yet
+        self.enlarged: int | None = None  # index of the pane shown alone
+        self.layout_mode = "side"
+        self.layout_chosen = False  # True once the user pressed v
+        self.compact = False
+        self.updates: list[dict[str, object]] = []  # per presented frame: panes re-sent, bytes, build time
+        self._ml_started = False
+        self.notices: list[str] = []  # every message shown to the user, in order
+
+    def _encoder(self, graphics: Graphics):  # type: ignore[no-untyped-def]
+        def encode(rgb, key):  # type: ignore[no-untyped-def]
+            colors = ORIGINAL_COLORS if key[0] == "original" else SIXEL_MAX_COLORS
+            return encode_picture(graphics.name, rgb, graphics.px_x, graphics.px_y, key, self.pane_background, colors)
+
+        return encode
+
+    # ------------------------------------------------------------------ what tests and the app read
+
+    @property
+    def session(self) -> ImageSession | None:
+        return self.controller.session
+
+    @property
+    def shown(self) -> Attempt | None:
+        return self.controller.shown
+
+    @property
+    def viewport(self) -> Viewport:
+        return self.controller.viewport
+
+    @property
+    def view_options(self) -> ViewOptions:
+        return self.controller.view_options
+
+    @property
+    def sessions(self):  # type: ignore[no-untyped-def]
+        return self.controller.sessions
+
+    @property
+    def batch(self):  # type: ignore[no-untyped-def]
+        return self.controller.batch
+
+    @property
+    def latencies(self) -> list[float]:
+        return self.controller.latencies
+
+    @property
+    def suggestions(self) -> list[Suggestion]:
+        return self.controller.suggestions
+
+    @property
+    def selected_suggestion(self) -> int | None:
+        return self.controller.selected_suggestion
+
+    @property
+    def ml_status(self) -> str:
+        return self.controller.ml_status
+
+    @property
+    def busy(self) -> bool:
+        return self.pending > 0
+
+    @property
+    def pictures(self) -> PanePictures | None:
+        frame = self.controller.frame
+        if frame is None:
+            return None
+        o, m, r = (p.picture for p in frame.panes)
+        assert o is not None
+        return PanePictures(o, m, r, frame.geometry, frame.middle_kind, frame.message)
 
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
-        graphics = self.settings.graphics
         yield Header()
         with Horizontal(id="panes"):
-            yield ImagePane("Original", graphics, id="pane-original")
-            yield ImagePane("Diff", graphics, id="pane-middle")
-            yield ImagePane("Reconstruction", graphics, id="pane-reconstruction")
+            yield ImagePane("Original", self.graphics, id="pane-original")
+            yield ImagePane("Diff", self.graphics, id="pane-middle")
+            yield ImagePane("Reconstruction", self.graphics, id="pane-reconstruction")
         with Horizontal(id="info"):
             yield MetricsPanel(id="metrics", classes="panel")
             yield ParamsPanel(id="params", classes="panel")
@@ -141,18 +199,22 @@ class MainScreen(Screen[None]):
         with Horizontal(id="statusbar"):
             yield LoadingIndicator(id="busy")
             yield Label("", id="status", markup=False)
-        yield Footer(compact=True)
+        yield Footer()
 
     def on_mount(self) -> None:
         self.title = "Pixel Perfecter"
+        colour = self.panes[0].image_widget.background_colors[1]
+        self.pane_background = (colour.r, colour.g, colour.b)
         self.query_one("#busy").display = False
-        self._update_panels()
-        if self.settings.ml_auto and self.settings.ml_provider is None:
-            self.run_worker(self._probe_ml, thread=True, group="ml-probe", name="ml-probe", exit_on_error=False)
+        self._set_compact(self.app.size.height < COMPACT_ROWS)
+        self.update_panels()
+        if self.settings.graphics_note:
+            self._notify(self.settings.graphics_note, title="Graphics", timeout=6)
         if self.initial is not None:
-            self.call_after_refresh(self.open_path, self.initial)
+            self.call_after_refresh(self.open_path, self.initial, True)
         else:
             self.call_after_refresh(self.action_open)
+            self.call_after_refresh(self._start_ml_probe)
 
     @property
     def panes(self) -> tuple[ImagePane, ImagePane, ImagePane]:
@@ -163,32 +225,46 @@ class MainScreen(Screen[None]):
         )
 
     def display_size(self) -> tuple[int, int]:
-        """Picture size in image pixels: the smallest pane body (all three show the same crop)."""
-        sizes = [pane.display_pixels() for pane in self.panes]
+        """Picture size in display pixels: the smallest visible pane body (all show the same crop)."""
+        sizes = [pane.display_pixels() for pane in self.panes if pane.display]
         return min(s[0] for s in sizes), min(s[1] for s in sizes)
 
     def _notify(self, message: str, **kwargs: object) -> None:
         # File names may contain [brackets]: never parse them as markup.
+        self.notices.append(message)
         self.notify(message, markup=False, **kwargs)  # type: ignore[arg-type]
+
+    def _tell(self, notice: Notice | None) -> None:
+        if notice is not None:
+            kwargs: dict[str, object] = {"severity": notice.severity}
+            if notice.title:
+                kwargs["title"] = notice.title
+            self._notify(notice.message, **kwargs)
 
     def set_status(self, text: str) -> None:
         self.query_one("#status", Label).update(text)
 
-    def _set_busy(self, busy: bool) -> None:
-        self.busy = busy
-        self.query_one("#busy").display = busy
+    def _busy(self, delta: int) -> None:
+        self.pending = max(0, self.pending + delta)
+        self.query_one("#busy").display = self.pending > 0
+
+    def _set_compact(self, compact: bool) -> None:
+        self.compact = compact
+        self.set_class(compact, "-compact")
+        # The footer's roomy style needs ~100 columns for its keys and the palette hint.
+        self.query_one(Footer).compact = self.app.size.width < FOOTER_ROOMY_COLS
 
     # ------------------------------------------------------------------ opening
 
-    def open_path(self, path: Path) -> None:
+    def open_path(self, path: Path, initial: bool = False) -> None:
         try:
-            if not path.exists():
-                raise ValueError(f"{path}: no such file or folder")
-            batch = batch_for(path)
+            self.controller.open(path)
         except (ValueError, OSError) as exc:
             self._notify(str(exc), title="Cannot open", severity="error")
+            if initial:  # an empty or missing folder at start: show the picker, not a blank screen
+                self.action_open()
+                self._start_ml_probe()
             return
-        self.batch = batch
         self.load_current()
 
     def on_paste(self, event: events.Paste) -> None:
@@ -200,292 +276,341 @@ class MainScreen(Screen[None]):
         self.open_path(path)
 
     def load_current(self) -> None:
-        if self.batch is None:
+        batch = self.controller.batch
+        if batch is None:
             return
-        path = self.batch.current
-        self.sub_title = f"{path.name} — {self.batch.position()}"
-        self.suggestions, self.selected_suggestion, self.ml_status = [], None, ""
-        cached = self.sessions.get(path)
+        path = batch.current
+        self.sub_title = f"{path.name} — {batch.position()}"
+        cached = self.controller.begin_image()
         if cached is not None:
-            self.sessions.move_to_end(path)
-            self.session = cached
-            self.viewport = Viewport()
-            self._present(cached, cached.current_attempt() or cached.ordered()[0])
+            self._auto_layout(cached)
+            attempt = cached.cached(self.controller.target) if self.controller.target else None
+            self._render_frame(attempt, time.perf_counter())
             self._start_ml(cached)
             return
-        self.session = None
-        self.shown = None
         self._clear_panes(f"loading {path.name}…")
-        self._set_busy(True)
-        self.run_worker(lambda: self._load_worker(path, self.display_size(), time.perf_counter()),
-                        thread=True, exclusive=True, group="load", name=f"load {path.name}", exit_on_error=False)
+        self._busy(+1)
+        size, options, started = self.display_size(), self.controller.view_options, time.perf_counter()
+        self.run_worker(lambda: self._load_worker(path, size, options, started), thread=True, exclusive=True,
+                        group="load", name=f"load {path.name}", exit_on_error=False)
 
-    def _load_worker(self, path: Path, size: tuple[int, int], started: float) -> None:
+    def _load_worker(self, path: Path, size: tuple[int, int], options: ViewOptions, started: float) -> None:
         worker = get_current_worker()
         try:
             session = ImageSession.open(path)
             attempt = session.run(ReconstructParams())
+            frame = self.controller.build_frame(session, attempt, Viewport(), size, options, started)
+            assert frame is not None
         except ImageLoadError as exc:
-            if not worker.is_cancelled:
-                self.app.call_from_thread(self._load_failed, path, str(exc))
+            self.post_message(LoadFailed(path, str(exc)))
             return
         except Exception as exc:  # never let one bad image take the app down
-            if not worker.is_cancelled:
-                self.app.call_from_thread(self._load_failed, path, f"{type(exc).__name__}: {exc}")
+            self.post_message(LoadFailed(path, f"{type(exc).__name__}: {exc}"))
             return
         if worker.is_cancelled:
+            self.post_message(LoadFailed(path, ""))  # only balances the busy count
             return
-        pictures = model.pane_pictures(session, attempt, Viewport(), *size, self.view_options)
-        self.app.call_from_thread(self._loaded, session, attempt, pictures, started)
+        self.post_message(AttemptReady(frame, first=True))
 
-    def _load_failed(self, path: Path, reason: str) -> None:
-        if self.batch is None or path != self.batch.current:
+    @on(LoadFailed)
+    def _load_failed(self, message: LoadFailed) -> None:
+        self._busy(-1)
+        if not self.controller.is_current(message.path) or not message.reason:
             return  # the user moved on while it loaded
-        self._set_busy(False)
-        self._clear_panes(f"cannot read {path.name}")
-        self.set_status(f"{path}: {reason}")
-        self._notify(f"{path.name}: {reason}", title="Cannot read image", severity="error")
-
-    def _loaded(self, session: ImageSession, attempt: Attempt, pictures: PanePictures, started: float) -> None:
-        if self.batch is None or session.path != self.batch.current:
-            return  # the user moved on while it loaded
-        self.sessions[session.path] = session
-        while len(self.sessions) > SESSIONS_KEPT:
-            self.sessions.popitem(last=False)
-        self.session = session
-        self.viewport = Viewport()
-        self._present(session, attempt, pictures, started)
-        self._start_ml(session)
+        self._clear_panes(f"cannot read {message.path.name}")
+        self.set_status(f"{message.path}: {message.reason}")
+        self._notify(f"{message.path.name}: {message.reason}", title="Cannot read image", severity="error")
+        self._start_ml_probe()
 
     def _clear_panes(self, message: str) -> None:
-        self.pictures = None
         for pane in self.panes:
-            pane.show(None, "")
-        self.panes[0].show(None, message)
-        self._update_panels()
+            pane.show(None, None, "")
+        self.panes[0].show(None, None, message)
+        self.update_panels()
 
-    # ------------------------------------------------------------------ running attempts
+    # ------------------------------------------------------------------ attempts and frames
 
-    def request(self, params: ReconstructParams | None, *, source: str = SOURCE_TUI, rank: int | None = None,
-                then: Callable[[Attempt], None] | None = None, started: float | None = None) -> None:
-        """Show the attempt for ``params``: from the cache at once, else computed in a worker."""
-        session = self.session
-        if session is None:
-            self._notify("open an image first (o)", severity="warning")
+    def request(self, params: ReconstructParams | Notice | None, *, source: str = SOURCE_TUI, rank: int | None = None,
+                verdict: str | None = None) -> None:
+        """Show the attempt for ``params``: from the cache, or computed in a worker."""
+        if isinstance(params, Notice):
+            self._tell(params)
             return
-        if params is None:
-            self._notify("no cell size known yet: type one with t", severity="warning")
+        session = self.controller.session
+        if params is None or session is None:
             return
-        started = time.perf_counter() if started is None else started
+        started = time.perf_counter()
+        self.controller.target = params
         cached = session.cached(params)
-        if cached is not None:
+        if cached is not None and verdict is None:
             self._tag(cached, source, rank)
-            self._present(session, cached, None, started)
-            if then is not None:
-                then(cached)
+            self._render_frame(cached, started)
             return
-        self._set_busy(True)
-        session.current = params
-        self._update_panels()
-        size = self.display_size()
-        viewport, options = self.viewport, self.view_options
-        self.run_worker(lambda: self._compute_worker(session, params, size, viewport, options, source, rank, then, started),
-                        thread=True, exclusive=True, group="reconstruct", name="reconstruct", exit_on_error=False)
+        self._busy(+1)
+        size, viewport, options = self.display_size(), self.controller.viewport, self.controller.view_options
+        self.run_worker(lambda: self._run_worker(session, params, source, rank, size, viewport, options, started, verdict),
+                        thread=True, group="run", name="re-run", exit_on_error=False)
 
-    def _compute_worker(self, session: ImageSession, params: ReconstructParams, size: tuple[int, int], viewport: Viewport,
-                        options: ViewOptions, source: str, rank: int | None, then: Callable[[Attempt], None] | None,
-                        started: float) -> None:
-        worker = get_current_worker()
+    def _run_worker(self, session: ImageSession, params: ReconstructParams, source: str, rank: int | None,
+                    size: tuple[int, int], viewport: Viewport, options: ViewOptions, started: float, verdict: str | None) -> None:
         try:
-            attempt = session.run(params)  # cached even if a newer request cancels this one
-        except Exception as exc:  # an override the pipeline rejects must not take the app down
-            self.app.call_from_thread(self._compute_failed, session, params, f"{type(exc).__name__}: {exc}")
+            attempt = session.run(params)
+            self._tag(attempt, source, rank)
+            # The view may have changed while it computed: build the frame for the view now.
+            if session is self.controller.session:
+                viewport, options = self.controller.viewport, self.controller.view_options
+            frame = self.controller.build_frame(session, attempt, viewport, size, options, started)
+            assert frame is not None
+        except Exception as exc:  # report it; the app keeps running
+            self.post_message(FrameReady(None, f"{type(exc).__name__}: {exc}"))
             return
-        if worker.is_cancelled:
-            return
-        pictures = model.pane_pictures(session, attempt, viewport, *size, options)
-        self.app.call_from_thread(self._computed, session, attempt, pictures, source, rank, then, started)
-
-    def _compute_failed(self, session: ImageSession, params: ReconstructParams, reason: str) -> None:
-        self._set_busy(False)
-        if session is self.session and session.current == params and self.shown is not None:
-            session.current = self.shown.params
-        self._update_panels()
-        self._notify(reason, title="Reconstruction failed", severity="error")
-
-    def _computed(self, session: ImageSession, attempt: Attempt, pictures: PanePictures, source: str, rank: int | None,
-                  then: Callable[[Attempt], None] | None, started: float) -> None:
-        self._tag(attempt, source, rank)
-        if session is not self.session or session.current != attempt.params:
-            return  # stale: a newer request or another image took over
-        self._present(session, attempt, pictures, started)
-        if then is not None:
-            then(attempt)
+        self.post_message(AttemptReady(frame, verdict))
 
     @staticmethod
     def _tag(attempt: Attempt, source: str, rank: int | None) -> None:
         if source == SOURCE_ML:
             attempt.source, attempt.suggestion_rank = source, rank
 
-    def _present(self, session: ImageSession, attempt: Attempt, pictures: PanePictures | None = None,
-                 started: float | None = None) -> None:
-        self._set_busy(False)
-        session.current = attempt.params
-        self.shown = attempt
-        if pictures is None or pictures.geometry.out_w > self.display_size()[0] or pictures.geometry.out_h > self.display_size()[1]:
-            pictures = model.pane_pictures(session, attempt, self.viewport, *self.display_size(), self.view_options)
-        self._show_pictures(pictures)
-        self._update_panels()
-        if not attempt.ok:
-            self._notify(f"{session.path.name}: {attempt.result.error}", title="No grid", severity="warning")
-        if started is not None:
-            self.call_after_refresh(self._stamp, started)
-
-    def _stamp(self, started: float) -> None:
-        self.latencies.append(time.perf_counter() - started)
-
-    def _show_pictures(self, pictures: PanePictures) -> None:
-        self.pictures = pictures
-        original, middle, reconstruction = self.panes
-        original.show(pictures.original)
-        middle.set_title("Heatmap (per-cell error)" if pictures.middle_kind == "heatmap" else "Diff (red = mismatch)")
-        middle.show(pictures.middle, pictures.message or "")
-        reconstruction.show(pictures.reconstruction, "" if pictures.reconstruction is not None else "—")
-
-    def refresh_views(self) -> None:
-        """Re-crop the current attempt (zoom, pan, toggles, resize): no recomputation."""
-        session = self.session
+    def _render_frame(self, attempt: Attempt | None, started: float | None = None) -> None:
+        """Build a frame for an attempt already computed (or the current one) in a worker."""
+        session = self.controller.session
         if session is None:
             return
-        pictures = model.pane_pictures(session, self.shown, self.viewport, *self.display_size(), self.view_options)
-        self.viewport = model.clamp_viewport(self.viewport, pictures.geometry)
-        self._show_pictures(pictures)
-        self._update_panels()
+        attempt = attempt if attempt is not None else self.controller.shown
+        size, viewport, options = self.display_size(), self.controller.viewport, self.controller.view_options
+        cached = self.controller.build_frame(session, attempt, viewport, size, options, started, cached_only=True)
+        if cached is not None:  # a flip back, a zoom level seen before: no worker, no wait
+            if self.controller.accepts(cached):
+                self._present(cached)
+            return
+        self._busy(+1)
+
+        def work() -> None:
+            try:
+                frame = self.controller.build_frame(session, attempt, viewport, size, options, started)
+                assert frame is not None
+            except Exception as exc:  # report it; the app keeps running
+                self.post_message(FrameReady(None, f"{type(exc).__name__}: {exc}"))
+                return
+            self.post_message(FrameReady(frame))
+
+        self.run_worker(work, thread=True, group="render", name="render", exit_on_error=False)
+
+    @on(AttemptReady)
+    def _attempt_ready(self, message: AttemptReady) -> None:
+        self._busy(-1)
+        frame = message.frame
+        if message.first and not self.controller.loaded(frame.session, frame.attempt):  # type: ignore[arg-type]
+            return
+        if not self.controller.accepts(frame):
+            return  # stale: a newer request or another image took over
+        self._present(frame)
+        if message.first:
+            self._auto_layout(frame.session)
+            self._start_ml(frame.session)
+        if message.verdict is not None and frame.attempt is not None:
+            self._ml_log(frame.attempt, message.verdict)
+
+    @on(FrameReady)
+    def _frame_ready(self, message: FrameReady) -> None:
+        self._busy(-1)
+        if message.error is not None:
+            self._notify(f"cannot draw this view: {message.error}", title="Error", severity="error")
+        if message.frame is not None and self.controller.accepts(message.frame):
+            self._present(message.frame)
+
+    def _present(self, frame: Frame) -> None:
+        stale_view = self.controller.present(frame)
+        if frame.size != self.display_size():
+            stale_view = True
+        sent, nbytes = 0, 0
+        for pane, content in zip(self.panes, frame.panes):
+            pane.set_title(content.title)
+            message: str | Text = content.message
+            if pane.id == "pane-middle" and frame.middle_kind == "heatmap":
+                message = heatmap_legend()
+            if pane.show(content.encoded, content.picture, message):
+                sent += 1
+                nbytes += getattr(content.encoded, "nbytes", 0) if content.encoded is not None else 0
+        update: dict[str, object] = {"panes": sent, "bytes": nbytes, "build_ms": round(frame.build_seconds * 1000, 1),
+                  "encoded": frame.encoded_now,
+                  "to_present_ms": round((time.perf_counter() - frame.started) * 1000, 1) if frame.started else None}
+        self.updates.append(update)
+        if TRACE:
+            self.call_after_refresh(self._trace, update, frame.started)
+        self.update_panels()
+        attempt = frame.attempt
+        if attempt is not None and not attempt.ok and frame.started is not None:
+            self._notify(f"{frame.session.path.name}: {attempt.result.error}", title="No grid", severity="warning")
+        if frame.started is not None:
+            self.call_after_refresh(self._stamp, frame.started)
+        if stale_view:
+            self._render_frame(self.controller.shown)
+
+    def _trace(self, update: dict[str, object], started: float | None) -> None:
+        update["to_refresh_ms"] = round((time.perf_counter() - started) * 1000, 1) if started else None
+        with open(TRACE, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(update) + "\n")
+
+    def _stamp(self, started: float) -> None:
+        self.controller.latencies.append(time.perf_counter() - started)
+
+    def refresh_views(self) -> None:
+        """Re-crop the attempt on screen (zoom, pan, toggles, resize): no recomputation."""
+        if self.controller.session is not None:
+            self._render_frame(self.controller.shown, time.perf_counter())
+
+    @on(PictureView.Resized)
+    def _pane_resized(self, message: PictureView.Resized) -> None:
+        """A pane's picture area changed size (layout switch, enlarge, terminal resize): redraw
+        once the layout has settled, if the picture on screen was made for another size."""
+        frame = self.controller.frame
+        if frame is not None and message.view.display and frame.size != self.display_size():
+            self.refresh_views()
 
     def on_resize(self, event: events.Resize) -> None:
-        if self.session is not None:
+        self._set_compact(self.app.size.height < COMPACT_ROWS)
+        if self.controller.session is not None:
+            self._auto_layout(self.controller.session)
+        if self.controller.session is not None:
             self.call_after_refresh(self.refresh_views)
 
-    def _update_panels(self) -> None:
-        session = self.session
-        attempt = self.shown if session is not None else None
-        self.query_one(MetricsPanel).show_attempt(attempt, self.settings.thresholds, busy=self.busy)
-        params = session.current if session is not None else None
+    def update_panels(self) -> None:
+        c = self.controller
+        session = c.session
+        attempt = c.shown if session is not None else None
+        self.query_one(MetricsPanel).show_attempt(attempt, self.settings.thresholds, busy=self.busy, compact=self.compact)
+        pending = c.target if (c.target is not None and attempt is not None and c.target != attempt.params) else None
         self.query_one(ParamsPanel).show_state(
-            params, attempt.verdict if attempt else None, session.notes if session else "", self.viewport.zoom,
-            self.view_options.show_grid, self.view_options.show_heatmap, self.settings.graphics.name,
+            attempt.params if attempt else None, attempt.verdict if attempt else None, session.notes if session else "",
+            c.position() or f"zoom {c.viewport.zoom:g}×", c.view_options.show_grid, c.view_options.show_heatmap,
+            self.graphics.name, pending=pending, compact=self.compact,
         )
-        self.query_one(AttemptsPanel).show_attempts(session.ordered() if session else [], params)
+        self.query_one(AttemptsPanel).show_attempts(session.ordered() if session else [], attempt.params if attempt else None)
         if self.settings.ml_provider is not None:
-            self.query_one(MLPanel).show_suggestions(self.suggestions, self.selected_suggestion, self.ml_status)
-        if session is not None and self.batch is not None:
-            self.set_status(f"{session.path}  ·  {self.batch.position()}  ·  {session.width}×{session.height}")
-
-    def _current(self) -> tuple[ImageSession, Attempt] | None:
-        """The session and the attempt on screen (None, with a hint, before any image)."""
-        session, attempt = self.session, self.shown
-        if session is None or attempt is None:
-            self._notify("open an image first (o)", severity="warning")
-            return None
-        return session, attempt
-
-    def _base(self) -> tuple[ImageSession, ReconstructParams, Attempt] | None:
-        """What an override builds on: the newest requested params and the attempt on screen."""
-        if (cur := self._current()) is None:
-            return None
-        session, attempt = cur
-        return session, session.current or attempt.params, attempt
-
-    def _limit(self, session: ImageSession) -> float:
-        return float(min(session.width, session.height))
+            self.query_one(MLPanel).show_suggestions(c.suggestions, c.selected_suggestion, c.ml_status)
+        if session is not None and c.batch is not None:
+            # The position first: a long path is what gets cut at the right edge.
+            self.set_status(f"{c.position()}  ·  {c.batch.position()}  ·  {session.width}×{session.height}  ·  {session.path}")
 
     # ------------------------------------------------------------------ overrides
 
     def action_scale_cell(self, factor: float) -> None:
-        if (base := self._base()) is not None:
-            session, params, attempt = base
-            self.request(model.scale_cell(params, attempt.result, factor, self._limit(session)))
+        self.request(self.controller.params_for("scale_cell", factor))
 
     def action_step_cell(self, delta: float) -> None:
-        if (base := self._base()) is not None:
-            session, params, attempt = base
-            self.request(model.step_cell(params, attempt.result, delta, self._limit(session)))
+        self.request(self.controller.params_for("step_cell", delta))
 
     def action_nudge(self, dx: float, dy: float) -> None:
-        if (base := self._base()) is not None:
-            _, params, attempt = base
-            self.request(model.nudge_offset(params, attempt.result, dx * model.NUDGE_PX, dy * model.NUDGE_PX))
+        self.request(self.controller.params_for("nudge", dx, dy))
 
     def action_toggle_switch(self, name: str) -> None:
-        if (base := self._base()) is not None:
-            self.request(model.toggle(base[1], name))
+        self.request(self.controller.params_for("toggle_switch", name))
 
     def action_reset_params(self) -> None:
-        if (base := self._base()) is not None:
-            params = base[1]
-            self.request(ReconstructParams(snap_lines=params.snap_lines, cleanup_colors=params.cleanup_colors,
-                                           binarize_alpha=params.binarize_alpha))
+        self.request(self.controller.params_for("reset"))
 
     def action_type_params(self) -> None:
-        if (cur := self._current()) is None:
+        values = self.controller.typed_values()
+        if isinstance(values, Notice):
+            self._tell(values)
             return
-        _, attempt = cur
-        grid = attempt.result.grid
-        p = attempt.params
-        values = (p.forced_cell_w if p.forced_cell_w is not None else (round(grid.cell_w, 3) if grid else None),
-                  p.forced_cell_h if p.forced_cell_h is not None else (round(grid.cell_h, 3) if grid else None),
-                  p.offset_x if p.offset_x is not None else (round(grid.offset_x, 2) if grid else None),
-                  p.offset_y if p.offset_y is not None else (round(grid.offset_y, 2) if grid else None))
 
         def apply(result: tuple[float | None, float | None, float | None, float | None] | None) -> None:
-            if result is not None and self.session is not None:
-                current = self.session.current or ReconstructParams()
-                self.request(model.typed(current, *result))
+            if result is not None and self.controller.session is not None:
+                self.request(self.controller.typed(result))
 
-        self.app.push_screen(ParamsScreen(values), apply)
+        self.app.push_screen(ParamsScreen(values, self.controller.detected_values()), apply)
 
     # ------------------------------------------------------------------ attempts, view
 
     def action_attempt(self, step: int) -> None:
-        if self.session is None:
-            return
-        target = self.session.neighbour(step)
+        target = self.controller.flip(step)
         if target is not None:
-            self._present(self.session, target, None, time.perf_counter())
+            self._render_frame(target, time.perf_counter())
 
-    def action_zoom(self, factor: float) -> None:
-        if self.session is None:
+    @on(AttemptsPanel.Selected)
+    def _attempt_clicked(self, message: AttemptsPanel.Selected) -> None:
+        target = self.controller.select_attempt(message.index)
+        if target is not None:
+            self._render_frame(target, time.perf_counter())
+
+    def action_zoom(self, direction: int, anchor: tuple[float, float] | None = None) -> None:
+        if self.controller.session is None:
             return
-        self.viewport = self.viewport.zoomed(factor)
+        self.controller.zoomed(int(direction), anchor)
         self.refresh_views()
 
-    def on_image_pane_zoom(self, message: ImagePane.Zoom) -> None:
-        self.action_zoom(2.0 if message.direction > 0 else 0.5)
+    @on(ImagePane.Zoom)
+    def _wheel(self, message: ImagePane.Zoom) -> None:
+        self.action_zoom(1 if message.direction > 0 else -1, message.anchor)
+
+    @on(ImagePane.Drag)
+    def _drag(self, message: ImagePane.Drag) -> None:
+        if self.controller.session is not None:
+            self.controller.dragged(message.dx, message.dy, (self.graphics.px_x, self.graphics.px_y))
+            self.refresh_views()
+
+    @on(ImagePane.Enlarge)
+    def _enlarge_pane(self, message: ImagePane.Enlarge) -> None:
+        index = PANE_IDS.index(message.pane.id or "")
+        self._set_enlarged(None if self.enlarged == index else index)
 
     def action_pan(self, fx: float, fy: float) -> None:
-        if self.session is None or self.pictures is None:
+        if self.controller.session is None or self.controller.frame is None:
             return
-        self.viewport = model.panned(self.viewport, self.pictures.geometry, fx, fy)
+        self.controller.panned(fx, fy)
         self.refresh_views()
 
-    def action_toggle_grid(self) -> None:
-        self.view_options = replace(self.view_options, show_grid=not self.view_options.show_grid)
+    def action_toggle_view(self, name: str) -> None:
+        self.controller.toggled_view(name)
         self.refresh_views()
-        self._update_panels()
+        self.update_panels()
 
-    def action_toggle_heatmap(self) -> None:
-        self.view_options = replace(self.view_options, show_heatmap=not self.view_options.show_heatmap)
-        self.refresh_views()
-        self._update_panels()
+    def action_enlarge(self) -> None:
+        """f: original alone → diff alone → reconstruction alone → all three."""
+        nxt = 0 if self.enlarged is None else (self.enlarged + 1 if self.enlarged < 2 else None)
+        self._set_enlarged(nxt)
+
+    def _set_enlarged(self, index: int | None) -> None:
+        self.enlarged = index
+        for i, pane in enumerate(self.panes):
+            pane.display = index is None or i == index
+        self.call_after_refresh(self.refresh_views)
+
+    def action_stack(self) -> None:
+        """v: panes side by side (wide images get tall, thin panes) or stacked in rows."""
+        self.layout_chosen = True  # the user's choice: no more automatic switching
+        self._set_layout("stacked" if self.layout_mode == "side" else "side")
+
+    def _set_layout(self, mode: str) -> bool:
+        if mode == self.layout_mode:
+            return False
+        self.layout_mode = mode
+        self.query_one("#panes").set_class(mode == "stacked", "-stacked")
+        self.call_after_refresh(self.refresh_views)
+        return True
+
+    def _auto_layout(self, session: ImageSession) -> None:
+        """Stack the panes when that shows the image clearly larger (very wide images)."""
+        if self.layout_chosen or self.enlarged is not None:
+            return
+        area = self.query_one("#panes").size
+        px_x, px_y = self.graphics.px_x, self.graphics.px_y
+
+        def scale(cols: float, rows: float) -> float:
+            return min(max(1.0, cols) * px_x / session.width, max(1.0, rows) * px_y / session.height)
+
+        side = scale(area.width / 3 - 2, area.height - 4)
+        stacked = scale(area.width - 2, area.height / 3 - 4)
+        self._set_layout("stacked" if stacked > 1.15 * side else "side")
 
     # ------------------------------------------------------------------ batch
 
     def action_image(self, step: int) -> None:
-        if self.batch is None:
-            self._notify("open an image or folder first (o)", severity="warning")
-            return
-        if not self.batch.step(step):
-            self._notify("first image" if step < 0 else "last image", severity="information")
+        notice = self.controller.step_image(step)
+        if notice is not None:
+            self._tell(notice)
             return
         self.load_current()
 
@@ -502,61 +627,37 @@ class MainScreen(Screen[None]):
 
     # ------------------------------------------------------------------ feedback, export
 
-    def _log(self, session: ImageSession, attempt: Attempt, verdict: str) -> None:
-        entry = make_entry(
-            image=session.path, verdict=verdict, overrides=attempt.params.overrides(), metrics=attempt.result.metrics,
-            notes=session.notes, source=attempt.source, suggestion_rank=attempt.suggestion_rank, app_version=__version__,
-        )
-        try:
-            append_feedback(self.settings.log_path, [entry])
-        except OSError as exc:
-            self._notify(f"{self.settings.log_path}: cannot write ({exc.strerror or exc})", severity="error")
-            return
-        attempt.verdict = verdict
-        self._update_panels()
-        self._notify(f"{verdict} → {self.settings.log_path}", title="Feedback logged")
-
     def action_verdict(self, verdict: str) -> None:
-        if (cur := self._current()) is not None:
-            self._log(*cur, verdict)
+        self._tell(self.controller.log_verdict(verdict))
+        self.update_panels()
 
     def action_edit_notes(self) -> None:
-        if (cur := self._current()) is None:
+        session = self.controller.session
+        if session is None or self.controller.shown is None:
+            self._notify("open an image first (o)", severity="warning")
             return
-        session, _ = cur
 
         def saved(text: str | None) -> None:
-            if text is None:
-                return
-            session.notes = text
-            attempt = self.shown if session is self.session else session.current_attempt()
-            if attempt is not None and attempt.verdict is not None:
-                self._log(session, attempt, attempt.verdict)  # re-log so the notes reach the file
-            else:
-                self._notify("notes kept: they are saved with your verdict (c / x)")
-            self._update_panels()
+            if text is not None:
+                self._tell(self.controller.set_notes(session, text))
+                self.update_panels()
 
         self.app.push_screen(NotesScreen(session.notes), saved)
 
+    def _ask(self, confirm: Confirm) -> None:
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._tell(confirm.proceed())
+                self.update_panels()
+
+        self.app.push_screen(ConfirmScreen(confirm.question), answered)
+
     def action_save(self) -> None:
-        if (cur := self._current()) is None:
-            return
-        session, _ = cur
-        choice = session.export_choice()
-        if choice is None:
-            self._notify("nothing to save: this attempt found no grid", severity="error")
-            return
-        out = self.settings.output_dir
-        try:
-            files = write_outputs(choice.result, out, session.path.stem, EXPORT_OPTIONS)
-            row = metrics_row(str(session.path), choice.result.metrics, self.settings.thresholds, output=str(files.sprite))
-            append_metrics(out / METRICS_NAME, [row])
-        except (OSError, ValueError) as exc:
-            self._notify(f"{out}: cannot write ({exc})", title="Save failed", severity="error")
-            return
-        self.exported.append(files.sprite)
-        which = "marked-correct" if choice.verdict == "correct" else "current"
-        self._notify(f"{which} attempt → {files.sprite}", title="Saved")
+        result = self.controller.save()
+        if isinstance(result, Confirm):
+            self._ask(result)
+        else:
+            self._tell(result)
 
     # ------------------------------------------------------------------ ML suggestions (optional)
 
@@ -565,65 +666,67 @@ class MainScreen(Screen[None]):
             return False
         return True
 
-    def _probe_ml(self) -> None:
-        from ..ml_hook import load_provider
+    def _start_ml_probe(self) -> None:
+        """Look for the ML package once the first image is up (torch's import must not delay it)."""
+        if self._ml_started or not self.settings.ml_auto or self.settings.ml_provider is not None:
+            return
+        self._ml_started = True
+        self.query_one(MLPanel).probe()
 
-        provider = load_provider()
-        if provider is not None:
-            self.app.call_from_thread(self._ml_ready, provider)
-
-    def _ml_ready(self, provider: SuggestFn) -> None:
-        self.settings.ml_provider = provider
+    @on(ProviderReady)
+    def _ml_ready(self, message: ProviderReady) -> None:
+        self.settings.ml_provider = message.provider
         self.query_one(MLPanel).display = True
         self.refresh_bindings()
-        if self.session is not None:
-            self._start_ml(self.session)
+        if self.controller.session is not None:
+            self._start_ml(self.controller.session)
 
     def _start_ml(self, session: ImageSession) -> None:
+        # The probe imports torch (seconds): only once the first image has been painted.
+        self.call_after_refresh(self._start_ml_probe)
         provider = self.settings.ml_provider
         if provider is None:
             return
-        self.ml_status = "asking the model…"
-        self._update_panels()
-        self.run_worker(lambda: self._ml_worker(provider, session), thread=True, exclusive=True, group="ml", name="ml", exit_on_error=False)
+        self.controller.ml_status = "asking the model…"
+        self.update_panels()
+        self.query_one(MLPanel).ask(provider, session)
 
-    def _ml_worker(self, provider: SuggestFn, session: ImageSession) -> None:
-        try:
-            suggestions = provider(session.path, 3)
-            status = "" if suggestions else "no suggestions"
-        except Exception as exc:  # the ML track is optional: report, never crash
-            suggestions, status = [], f"unavailable: {type(exc).__name__}: {exc}"
-        if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self._show_suggestions, session, suggestions, status)
-
-    def _show_suggestions(self, session: ImageSession, suggestions: list[Suggestion], status: str) -> None:
-        if session is not self.session:
+    @on(SuggestionsReady)
+    def _show_suggestions(self, message: SuggestionsReady) -> None:
+        if message.session is not self.controller.session:
             return
-        self.suggestions, self.selected_suggestion, self.ml_status = suggestions, None, status
-        self._update_panels()
+        c = self.controller
+        c.suggestions, c.selected_suggestion, c.ml_status = message.suggestions, None, message.status
+        self.update_panels()
 
-    def _apply_suggestion(self, index: int, then: Callable[[Attempt], None] | None = None) -> None:
-        if self.session is None or not self.suggestions:
-            self._notify("no ML suggestions for this image", severity="warning")
+    def _apply_suggestion(self, index: int, verdict: str | None = None) -> None:
+        chosen = self.controller.suggestion(index)
+        if isinstance(chosen, Notice):
+            self._tell(chosen)
             return
-        self.selected_suggestion = index % len(self.suggestions)
-        suggestion = self.suggestions[self.selected_suggestion]
-        base = self.session.current or ReconstructParams()
-        self.request(suggestion.params(base), source=SOURCE_ML, rank=suggestion.rank, then=then)
+        params, suggestion = chosen
+        self.request(params, source=SOURCE_ML, rank=suggestion.rank, verdict=verdict)
 
     def action_ml_next(self) -> None:
-        nxt = 0 if self.selected_suggestion is None else self.selected_suggestion + 1
-        self._apply_suggestion(nxt)
+        c = self.controller
+        self._apply_suggestion(0 if c.selected_suggestion is None else c.selected_suggestion + 1)
+
+    @on(MLPanel.Selected)
+    def _suggestion_clicked(self, message: MLPanel.Selected) -> None:
+        self._apply_suggestion(message.index)
 
     def action_ml_verdict(self, verdict: str) -> None:
-        index = 0 if self.selected_suggestion is None else self.selected_suggestion
-        session = self.session
+        c = self.controller
+        self._apply_suggestion(0 if c.selected_suggestion is None else c.selected_suggestion, verdict)
 
-        def log(attempt: Attempt) -> None:
-            if session is not None:
-                self._log(session, attempt, verdict)
-
-        self._apply_suggestion(index, then=log)
+    def _ml_log(self, attempt: Attempt, verdict: str) -> None:
+        question = self.controller.accept_question(attempt) if verdict == "correct" else None
+        session = self.controller.session
+        if question is None:
+            self._tell(self.controller.log_verdict(verdict, attempt, session))
+            self.update_panels()
+            return
+        self._ask(Confirm(question, lambda: self.controller.log_verdict(verdict, attempt, session)))
 
     # ------------------------------------------------------------------ help
 
@@ -638,3 +741,13 @@ class MainScreen(Screen[None]):
 
     def action_help(self) -> None:
         self.app.push_screen(HelpScreen(self.binding_rows()))
+
+
+def heatmap_legend() -> Text:
+    """The heatmap's colour scale, drawn in its own colours (inferno: dark = good, yellow = bad)."""
+    stops = [(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66), (245, 125, 21), (250, 193, 39), (252, 255, 164)]
+    text = Text("per-cell error  0 ")
+    for r, g, b in stops:
+        text.append("  ", style=f"on rgb({r},{g},{b})")
+    text.append(" ≥64 (mean |Δ|)")
+    return text
