@@ -23,6 +23,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -145,22 +146,42 @@ class LocalExecutor:
     def map_unordered(self, fn: Callable[[T], R], jobs: Sequence[T]) -> Iterator[tuple[int, R | WorkerFailure]]:
         if not jobs:
             return
-        pool = self._pool = self._start(len(jobs))
+        self._pool = self._start(len(jobs))
         # Keep a bounded window in flight: a 10^6-image batch must not hold 10^6 futures.
         window = 4 * self.workers
         pending: dict[Future[R], int] = {}
         next_index = 0
         while next_index < len(jobs) or pending:
             while next_index < len(jobs) and len(pending) < window:
-                pending[pool.submit(fn, jobs[next_index])] = next_index
+                try:
+                    pending[self._pool.submit(fn, jobs[next_index])] = next_index
+                except BrokenProcessPool:
+                    break  # the jobs in flight report it below; a fresh pool takes the rest
                 next_index += 1
+            if not pending:
+                self._restart(len(jobs) - next_index)
+                continue
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken = False
             for fut in sorted(done, key=lambda f: pending[f]):
                 index = pending.pop(fut)
                 try:
                     yield index, fut.result()
-                except Exception as exc:  # the worker died: that job failed, the batch goes on
+                except BrokenProcessPool:
+                    # A worker died (killed, out of memory): every job in flight fails with it
+                    # (which one killed it cannot be told); the batch goes on in a fresh pool.
+                    broken = True
+                    yield index, WorkerFailure("worker failed (a worker process died: killed or out of memory)")
+                except Exception as exc:  # the job's result could not come back (unpicklable)
                     yield index, WorkerFailure(f"worker failed ({one_line(exc)})")
+            if broken and not pending:
+                self._restart(len(jobs) - next_index)
+
+    def _restart(self, n_jobs: int) -> None:
+        old, self._pool = self._pool, None
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._start(max(1, n_jobs))
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
