@@ -132,6 +132,16 @@ def _selection(request: ReconstructRequest, out: Path, earlier: Manifest) -> tup
 
 
 def run_reconstruct(request: ReconstructRequest) -> int:
+    """The whole command under one signal regime: SIGINT/SIGTERM end it cleanly at any point."""
+    with stop_on_signals():
+        try:
+            return _run_reconstruct(request)
+        except Interrupted as stop:  # while reading inputs or the manifest, or starting the executor
+            request.err(f"interrupted by {signal.Signals(stop.signum).name} before any image was processed")
+            return EXIT_SIGNAL[stop.signum]
+
+
+def _run_reconstruct(request: ReconstructRequest) -> int:
     settings = request.settings
     out = settings.out_dir
     earlier = Manifest.load(manifest_path(out))
@@ -171,24 +181,21 @@ def run_reconstruct(request: ReconstructRequest) -> int:
     recorder = Recorder(settings.thresholds, metrics_path, None if request.no_metrics else earlier, params=params)
     n_workers = request.workers if request.workers is not None else default_workers()
     screen = _Screen(request, todo)
-    with stop_on_signals():
-        try:
-            executor = make_executor(request.executor, n_workers, len(todo), scheduler=request.scheduler)
-        except (RuntimeError, OSError, TimeoutError, ValueError) as exc:
-            where = f"--scheduler {request.scheduler}" if request.scheduler else f"--executor {request.executor}"
-            request.err(f"error: {where}: cannot start ({one_line(exc)})")
-            return 1
-        except Interrupted as stop:
-            return EXIT_SIGNAL[stop.signum]
-        try:
-            _run(todo, settings, n_workers, screen, executor, recorder)
-        except MetricsWriteError as exc:
-            request.err(f"error: {printable_path(exc.filename or '')}: {exc.strerror}; stopped after {recorder.recorded} of {len(todo)} images")
-            return 1
-        except (Interrupted, KeyboardInterrupt) as stop:
-            signum = stop.signum if isinstance(stop, Interrupted) else signal.SIGINT
-            request.err(_interrupted_line(signal.Signals(signum).name, recorder, len(todo), out))
-            return EXIT_SIGNAL[signum]
+    try:
+        executor = make_executor(request.executor, n_workers, len(todo), scheduler=request.scheduler)
+    except (RuntimeError, OSError, TimeoutError, ValueError) as exc:
+        where = f"--scheduler {request.scheduler}" if request.scheduler else f"--executor {request.executor}"
+        request.err(f"error: {where}: cannot start ({one_line(exc)})")
+        return 1
+    try:
+        _run(todo, settings, n_workers, screen, executor, recorder)
+    except MetricsWriteError as exc:
+        request.err(f"error: {printable_path(exc.filename or '')}: {exc.strerror}; stopped after {recorder.recorded} of {len(todo)} images")
+        return 1
+    except (Interrupted, KeyboardInterrupt) as stop:
+        signum = stop.signum if isinstance(stop, Interrupted) else signal.SIGINT
+        request.err(_interrupted_line(signal.Signals(signum).name, recorder, len(todo), out))
+        return EXIT_SIGNAL[signum]
     for warning in dict.fromkeys(recorder.warnings):
         request.err(f"warning: {warning}")
     if not request.json_out:
