@@ -54,3 +54,17 @@ def test_make_executor_runs_inline_for_one_worker_or_one_job() -> None:
     assert isinstance(runner.make_executor("local", 2, 10), runner.LocalExecutor)
     with pytest.raises(ValueError, match="unknown executor"):
         runner.make_executor("slurm", 2, 10)
+
+
+def test_dask_chunks_hand_back_every_job_under_its_own_index() -> None:
+    pytest.importorskip("distributed")
+    executor = runner.DaskExecutor(workers=2, processes=False, chunk=3)
+    got = dict(runner.run_unordered(_square, list(range(10)), executor))
+    assert got == {x: x * x for x in range(10)}
+
+
+def test_dask_chunk_size_keeps_about_twenty_tasks_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner.DaskExecutor, "n_workers", property(lambda self: 4))
+    executor = object.__new__(runner.DaskExecutor)
+    executor.fixed_chunk = None
+    assert executor.chunk_size(200) == 2 and executor.chunk_size(50) == 1 and executor.chunk_size(10**6) == runner.MAX_DASK_CHUNK
