@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .batch import (
+    DEFAULT_INPUT_DIR,
+    METRICS_NAME,
     BatchSettings,
     ImageJob,
     ImageResult,
@@ -34,8 +36,6 @@ from .core.metrics import MetricsWriteError, printable_path
 from .manifest import Manifest
 from .runner import default_workers, make_executor, one_line
 
-DEFAULT_INPUT_DIR = Path("input")
-METRICS_NAME = "metrics.csv"
 EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
