@@ -168,6 +168,8 @@ def _run_reconstruct(request: ReconstructRequest) -> int:
         return 1
     for warning in earlier.warnings:
         request.err(f"warning: {warning}")
+    if request.no_metrics and any(_same_dir(f.parent, out) for f in files):
+        request.err(f"warning: {out}: --no-metrics records nothing, so a later run over this folder will take these outputs for inputs")
 
     params = settings.shaping_key()
     todo = jobs
@@ -203,6 +205,13 @@ def _run_reconstruct(request: ReconstructRequest) -> int:
         where = f"; results in {out}/" if ok else ""
         request.err(f"{screen.finished} image{'s' if screen.finished != 1 else ''}: {ok} ok, {screen.failed} failed{where}")
     return 1 if (screen.failed or problems) else 0
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _resume(request: ReconstructRequest, jobs: list[ImageJob], earlier: Manifest, params: str) -> list[ImageJob]:
