@@ -68,3 +68,9 @@ def test_dask_chunk_size_keeps_about_twenty_tasks_per_worker(monkeypatch: pytest
     executor = object.__new__(runner.DaskExecutor)
     executor.fixed_chunk = None
     assert executor.chunk_size(200) == 2 and executor.chunk_size(50) == 1 and executor.chunk_size(10**6) == runner.MAX_DASK_CHUNK
+
+
+def test_the_cli_knows_the_same_executors() -> None:
+    from pixelperfecter import cli_reconstruct
+
+    assert cli_reconstruct.EXECUTORS == runner.EXECUTORS
