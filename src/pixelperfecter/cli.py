@@ -15,6 +15,26 @@ from .cli_bench import bench_command
 from .cli_reconstruct import reconstruct_command, synth_command
 from .tui.command import tui_command
 
+
+def _hide_bool_placeholders() -> None:
+    """Flags take no value, so help shows none: Typer >= 0.16 prints ``<bool>`` beside every flag
+    (``--help`` included), which reads as if ``--diff true`` were wanted."""
+    option = getattr(getattr(typer, "core", None), "TyperOption", None)
+    original = getattr(option, "display_type_rich", None)
+    if option is None or original is None or getattr(original, "_pp_patched", False):
+        return
+
+    def display_type_rich(self, ctx):  # type: ignore[no-untyped-def]
+        if getattr(self, "is_flag", False) and getattr(self, "is_bool_flag", False):
+            return None
+        return original(self, ctx)
+
+    display_type_rich._pp_patched = True  # type: ignore[attr-defined]
+    option.display_type_rich = display_type_rich
+
+
+_hide_bool_placeholders()
+
 app = typer.Typer(
     name="perfecter",
     help="Turn fake pixel art (AI-generated or blurry upscaled) back into true pixel art.",

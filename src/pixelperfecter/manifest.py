@@ -150,7 +150,11 @@ class Manifest:
         return record
 
     def append(self, records: Iterable[Record]) -> None:
-        """Append records as whole lines (one write, under an exclusive lock of the file)."""
+        """Append records as whole lines (one write, under an exclusive lock of the file).
+
+        Not fsynced: a line lost to a power cut only means that image is redone on --resume.
+        """
+        records = list(records)
         data = "".join(r.as_line() for r in records).encode("ascii")
         if not data:
             return
@@ -173,7 +177,7 @@ class Manifest:
                 raise
         finally:
             os.close(fd)
-        for record in records if isinstance(records, list) else []:
+        for record in records:
             self.add(record)
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .batch import (
+    DEFAULT_INPUT_DIR,
+    METRICS_NAME,
     BatchSettings,
     ImageJob,
     ImageResult,
@@ -34,8 +36,6 @@ from .core.metrics import MetricsWriteError, printable_path
 from .manifest import Manifest
 from .runner import default_workers, make_executor, one_line
 
-DEFAULT_INPUT_DIR = Path("input")
-METRICS_NAME = "metrics.csv"
 EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -132,6 +132,16 @@ def _selection(request: ReconstructRequest, out: Path, earlier: Manifest) -> tup
 
 
 def run_reconstruct(request: ReconstructRequest) -> int:
+    """The whole command under one signal regime: SIGINT/SIGTERM end it cleanly at any point."""
+    with stop_on_signals():
+        try:
+            return _run_reconstruct(request)
+        except Interrupted as stop:  # while reading inputs or the manifest, or starting the executor
+            request.err(f"interrupted by {signal.Signals(stop.signum).name} before any image was processed")
+            return EXIT_SIGNAL[stop.signum]
+
+
+def _run_reconstruct(request: ReconstructRequest) -> int:
     settings = request.settings
     out = settings.out_dir
     earlier = Manifest.load(manifest_path(out))
@@ -158,6 +168,8 @@ def run_reconstruct(request: ReconstructRequest) -> int:
         return 1
     for warning in earlier.warnings:
         request.err(f"warning: {warning}")
+    if request.no_metrics and any(_same_dir(f.parent, out) for f in files):
+        request.err(f"warning: {out}: --no-metrics records nothing, so a later run over this folder will take these outputs for inputs")
 
     params = settings.shaping_key()
     todo = jobs
@@ -171,24 +183,21 @@ def run_reconstruct(request: ReconstructRequest) -> int:
     recorder = Recorder(settings.thresholds, metrics_path, None if request.no_metrics else earlier, params=params)
     n_workers = request.workers if request.workers is not None else default_workers()
     screen = _Screen(request, todo)
-    with stop_on_signals():
-        try:
-            executor = make_executor(request.executor, n_workers, len(todo), scheduler=request.scheduler)
-        except (RuntimeError, OSError, TimeoutError, ValueError) as exc:
-            where = f"--scheduler {request.scheduler}" if request.scheduler else f"--executor {request.executor}"
-            request.err(f"error: {where}: cannot start ({one_line(exc)})")
-            return 1
-        except Interrupted as stop:
-            return EXIT_SIGNAL[stop.signum]
-        try:
-            _run(todo, settings, n_workers, screen, executor, recorder)
-        except MetricsWriteError as exc:
-            request.err(f"error: {printable_path(exc.filename or '')}: {exc.strerror}; stopped after {recorder.recorded} of {len(todo)} images")
-            return 1
-        except (Interrupted, KeyboardInterrupt) as stop:
-            signum = stop.signum if isinstance(stop, Interrupted) else signal.SIGINT
-            request.err(_interrupted_line(signal.Signals(signum).name, recorder, len(todo), out))
-            return EXIT_SIGNAL[signum]
+    try:
+        executor = make_executor(request.executor, n_workers, len(todo), scheduler=request.scheduler)
+    except (RuntimeError, OSError, TimeoutError, ValueError) as exc:
+        where = f"--scheduler {request.scheduler}" if request.scheduler else f"--executor {request.executor}"
+        request.err(f"error: {where}: cannot start ({one_line(exc)})")
+        return 1
+    try:
+        _run(todo, settings, n_workers, screen, executor, recorder)
+    except MetricsWriteError as exc:
+        request.err(f"error: {printable_path(exc.filename or '')}: {exc.strerror}; stopped after {recorder.recorded} of {len(todo)} images")
+        return 1
+    except (Interrupted, KeyboardInterrupt) as stop:
+        signum = stop.signum if isinstance(stop, Interrupted) else signal.SIGINT
+        request.err(_interrupted_line(signal.Signals(signum).name, recorder, len(todo), out))
+        return EXIT_SIGNAL[signum]
     for warning in dict.fromkeys(recorder.warnings):
         request.err(f"warning: {warning}")
     if not request.json_out:
@@ -196,6 +205,13 @@ def run_reconstruct(request: ReconstructRequest) -> int:
         where = f"; results in {out}/" if ok else ""
         request.err(f"{screen.finished} image{'s' if screen.finished != 1 else ''}: {ok} ok, {screen.failed} failed{where}")
     return 1 if (screen.failed or problems) else 0
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return False
 
 
 def _resume(request: ReconstructRequest, jobs: list[ImageJob], earlier: Manifest, params: str) -> list[ImageJob]:

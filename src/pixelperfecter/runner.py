@@ -23,6 +23,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -34,6 +35,7 @@ R = TypeVar("R")
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 EXECUTORS = ("local", "dask")
+MAX_DASK_CHUNK = 8  # images per Dask task at most (see DaskExecutor.chunk_size)
 CONNECT_TIMEOUT = "5s"  # for --scheduler ADDRESS: a wrong address fails fast with one line
 
 
@@ -145,22 +147,42 @@ class LocalExecutor:
     def map_unordered(self, fn: Callable[[T], R], jobs: Sequence[T]) -> Iterator[tuple[int, R | WorkerFailure]]:
         if not jobs:
             return
-        pool = self._pool = self._start(len(jobs))
+        self._pool = self._start(len(jobs))
         # Keep a bounded window in flight: a 10^6-image batch must not hold 10^6 futures.
         window = 4 * self.workers
         pending: dict[Future[R], int] = {}
         next_index = 0
         while next_index < len(jobs) or pending:
             while next_index < len(jobs) and len(pending) < window:
-                pending[pool.submit(fn, jobs[next_index])] = next_index
+                try:
+                    pending[self._pool.submit(fn, jobs[next_index])] = next_index
+                except BrokenProcessPool:
+                    break  # the jobs in flight report it below; a fresh pool takes the rest
                 next_index += 1
+            if not pending:
+                self._restart(len(jobs) - next_index)
+                continue
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken = False
             for fut in sorted(done, key=lambda f: pending[f]):
                 index = pending.pop(fut)
                 try:
                     yield index, fut.result()
-                except Exception as exc:  # the worker died: that job failed, the batch goes on
+                except BrokenProcessPool:
+                    # A worker died (killed, out of memory): every job in flight fails with it
+                    # (which one killed it cannot be told); the batch goes on in a fresh pool.
+                    broken = True
+                    yield index, WorkerFailure("worker failed (a worker process died: killed or out of memory)")
+                except Exception as exc:  # the job's result could not come back (unpicklable)
                     yield index, WorkerFailure(f"worker failed ({one_line(exc)})")
+            if broken and not pending:
+                self._restart(len(jobs) - next_index)
+
+    def _restart(self, n_jobs: int) -> None:
+        old, self._pool = self._pool, None
+        if old is not None:
+            old.shutdown(wait=False, cancel_futures=True)
+        self._pool = self._start(max(1, n_jobs))
 
     def close(self) -> None:
         pool, self._pool = self._pool, None
@@ -183,10 +205,21 @@ class LocalExecutor:
                     proc.join(timeout=1.0)
 
 
+@dataclass(frozen=True)
+class _Chunk(Generic[T, R]):
+    """``fn`` over a list of jobs in one Dask task (picklable)."""
+
+    fn: Callable[[T], R]
+
+    def __call__(self, jobs: list[T]) -> list[R]:
+        return [self.fn(job) for job in jobs]
+
+
 class DaskExecutor:
     """``dask.distributed``: submit to ``scheduler`` (an address), or to a LocalCluster of ``workers``."""
 
-    def __init__(self, scheduler: str | None = None, workers: int | None = None, processes: bool = True) -> None:
+    def __init__(self, scheduler: str | None = None, workers: int | None = None, processes: bool = True, chunk: int | None = None) -> None:
+        self.fixed_chunk = chunk
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -197,10 +230,12 @@ class DaskExecutor:
         else:
             n = workers or default_workers()
             with single_thread_env():
-                # Loopback only, dashboard on a free port (a fixed :8787 clashes with any other run).
+                # Loopback only, dashboard on a free port (a fixed :8787 clashes with any other
+                # run); threads (processes=False) talk in-process and need no address at all.
+                where = {"host": "127.0.0.1"} if processes else {}
                 self._cluster = LocalCluster(
-                    n_workers=n, threads_per_worker=1, processes=processes, host="127.0.0.1",
-                    dashboard_address="127.0.0.1:0", silence_logs=50,
+                    n_workers=n, threads_per_worker=1, processes=processes,
+                    dashboard_address="127.0.0.1:0", silence_logs=50, **where,
                 )
             self.client = Client(self._cluster)
         self._futures: list[Any] = []
@@ -209,23 +244,36 @@ class DaskExecutor:
     def n_workers(self) -> int:
         return len(self.client.scheduler_info(n_workers=-1).get("workers", {}))
 
+    def chunk_size(self, n_jobs: int) -> int:
+        """Jobs per Dask task: the scheduler spends ~1 ms per task, so a big batch on many
+        workers sends a few images per task - still ~20 tasks per worker, so the load spreads
+        and results keep streaming."""
+        if self.fixed_chunk is not None:
+            return self.fixed_chunk
+        workers = max(1, self.n_workers)
+        return max(1, min(MAX_DASK_CHUNK, n_jobs // (20 * workers)))
+
     def map_unordered(self, fn: Callable[[T], R], jobs: Sequence[T]) -> Iterator[tuple[int, R | WorkerFailure]]:
         from distributed import as_completed
 
         if not jobs:
             return
-        futures = self.client.map(fn, list(jobs), pure=False)
+        size = self.chunk_size(len(jobs))
+        starts = list(range(0, len(jobs), size))
+        futures = self.client.map(_Chunk(fn), [list(jobs[i : i + size]) for i in starts], pure=False)
         self._futures = futures
-        index_of = {fut.key: i for i, fut in enumerate(futures)}
+        start_of = {fut.key: i for fut, i in zip(futures, starts)}
         # with_results: results are gathered in the background as tasks finish, instead of one
-        # blocking round trip to a worker per image in this loop.
+        # blocking round trip to a worker per task in this loop.
         for fut, value in as_completed(futures, with_results=True, raise_errors=False):
-            index = index_of[fut.key]
+            first = start_of[fut.key]
             if fut.status == "error" or isinstance(value, BaseException):
-                # A worker died or the task could not run there: that job failed, the batch goes on.
-                yield index, WorkerFailure(f"worker failed ({one_line(value)})")
+                # A worker died or the task could not run there: its jobs failed, the batch goes on.
+                for index in range(first, min(first + size, len(jobs))):
+                    yield index, WorkerFailure(f"worker failed ({one_line(value)})")
             else:
-                yield index, value
+                for offset, item in enumerate(value):
+                    yield first + offset, item
             fut.release()
 
     def close(self) -> None:

@@ -19,12 +19,13 @@ def test_overhead_and_projection_come_from_the_steady_rates() -> None:
     local, dask = _run("local x2", 12.0, 10.0), _run("dask scheduler + 2", 13.0, 10.4)
     assert local.steady_ms_per_image == pytest.approx(100.0) and dask.steady_ms_per_image == pytest.approx(104.0)
     assert scale.overhead_pct(dask, local) == pytest.approx(4.0)
-    report = scale.ScaleReport(101, 0, [local, dask], "test")
+    report = scale.ScaleReport(101, 0, [local, dask], "test", driver_ms_per_image=1.0)
     rows = scale.projection(report)
     assert [m for m, _, _ in rows] == list(scale.PROJECT_MACHINES)
     machines, rate, hours = rows[1]
     assert rate == pytest.approx(machines * 1000 / 104.0) and hours == pytest.approx(1e6 / rate / 3600)
-    assert rows[-1][1] == pytest.approx(1000.0 / scale.SCHEDULER_MS_PER_TASK)  # the scheduler's ceiling
+    assert rows[-1][1] == pytest.approx(1000.0)  # 200 machines: capped by the driver (1 ms per image)
+    assert scale.ceilings(report)["scheduler"] == pytest.approx(1000.0 / scale.SCHEDULER_MS_PER_TASK * 8)
     text = scale.scale_markdown(report)
     assert "+4.0%; target <= 5%: PASS" in text and "Outputs identical across configurations: yes" in text
     assert not scale.ScaleReport(101, 0, [local, _run("other", 1, 1, digest="e")], "t").identical

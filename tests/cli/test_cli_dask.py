@@ -130,3 +130,34 @@ def test_ml_prepare_synthetic_cache_on_the_scheduler(tmp_path, scheduler):
     prepare_dataset(tmp_path / "two", feedback_log=None, input_dir=None, synthetic=4, seed=9, executor="dask", scheduler=scheduler)
     assert [(r.key, r.content_hash) for r in read_manifest(tmp_path / "one" / MANIFEST)] == \
         [(r.key, r.content_hash) for r in read_manifest(tmp_path / "two" / MANIFEST)]
+
+
+def test_sigterm_stops_a_local_cluster_run_cleanly(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    folder, out = tmp_path / "in", tmp_path / "out"
+    for i in range(24):
+        write_clean_png(folder / f"img{i:02d}.png", 96, 64, cell=8, seed=i)
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pixelperfecter.cli", "reconstruct", str(folder), "--out", str(out), "--workers", "2",
+         "--upscale", "8", "--diff", "--grid", "--executor", "dask"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
+    )
+    deadline = time.monotonic() + START_TIMEOUT
+    while proc.poll() is None and time.monotonic() < deadline:
+        metrics = out / "metrics.csv"
+        if metrics.exists() and len(metrics.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    children = psutil.Process(proc.pid).children(recursive=True)
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=20)
+    assert time.monotonic() - sent < 2.0 and proc.returncode == 143, stderr
+    assert "interrupted by SIGTERM: " in stderr
+    rows = pd.read_csv(out / "metrics.csv")
+    assert {p.name for p in out.glob("*.png")} == {f"{Path(i).stem}{s}.png" for i in rows["image"] for s in ("", "_x8", "_diff", "_grid")}
+    assert no_tmp_leftovers(out) == []
+    time.sleep(0.5)
+    assert [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE] == []

@@ -173,9 +173,9 @@ def test_json_with_a_glob_that_matches_nothing_prints_an_error_object(cli, tmp_p
 
 
 def test_help_shows_no_bool_placeholders_and_offset_as_x_y(cli):
+    for command in (["reconstruct"], ["bench"], ["synth"], []):
+        assert "<bool>" not in cli(*command, "--help").stdout, command
     text = cli("reconstruct", "--help").stdout
-    bool_lines = [line for line in text.splitlines() if "<bool>" in line]
-    assert all("--help" in line for line in bool_lines), bool_lines
     assert "<float,float>" not in text and "X Y" in text
 
 
@@ -211,3 +211,10 @@ def test_a_pipeline_memory_error_is_one_line(cli, tmp_path, monkeypatch, workers
     monkeypatch.setattr(batch, "reconstruct", oom)
     run = cli("reconstruct", tmp_path / "a.png", "--out", tmp_path / "out", *FORCE_8, "--workers", workers)
     assert run.exit_code == 1 and run.error_lines == [f"error: {tmp_path / 'a.png'}: out of memory while reconstructing"]
+
+
+def test_no_metrics_into_the_input_folder_warns_that_nothing_marks_the_outputs(cli, tmp_path):
+    write_clean_png(tmp_path / "a.png")
+    run = cli("reconstruct", tmp_path, "--out", tmp_path, *FORCE_8, "--no-metrics")
+    assert run.exit_code == 0
+    assert any("--no-metrics records nothing" in line for line in run.stderr.splitlines() if line.startswith("warning:"))

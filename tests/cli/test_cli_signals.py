@@ -38,9 +38,10 @@ def image_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _start(folder: Path, out: Path, *extra: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": SRC}
+    # Its own session, so a signal can go to the whole process group as a terminal's Ctrl-C does.
     return subprocess.Popen(
         [sys.executable, "-m", "pixelperfecter.cli", "reconstruct", str(folder), "--out", str(out), "--workers", "2", *EXTRAS, *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, start_new_session=True,
     )
 
 
@@ -63,8 +64,14 @@ def _check_complete_or_absent(out: Path) -> pd.DataFrame:
     return rows
 
 
-@pytest.mark.parametrize("sig, code, name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")])
-def test_a_signal_stops_the_batch_cleanly_within_two_seconds(image_folder: Path, tmp_path: Path, sig: int, code: int, name: str) -> None:
+@pytest.mark.parametrize(
+    "sig, code, name, to_group",
+    [
+        (signal.SIGTERM, 143, "SIGTERM", False),  # kill PID, a scheduler, timeout(1)
+        (signal.SIGINT, 130, "SIGINT", True),  # Ctrl-C in a terminal: the driver and its workers get it
+    ],
+)
+def test_a_signal_stops_the_batch_cleanly_within_two_seconds(image_folder: Path, tmp_path: Path, sig: int, code: int, name: str, to_group: bool) -> None:
     out = tmp_path / "out"
     proc = _start(image_folder, out)
     deadline = time.monotonic() + 60
@@ -74,7 +81,10 @@ def test_a_signal_stops_the_batch_cleanly_within_two_seconds(image_folder: Path,
     workers = psutil.Process(proc.pid).children(recursive=True)
     assert len(workers) >= 2
     sent = time.monotonic()
-    proc.send_signal(sig)
+    if to_group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
     _, stderr = proc.communicate(timeout=10)
     took = time.monotonic() - sent
     assert took < 2.0, f"took {took:.2f} s to exit"

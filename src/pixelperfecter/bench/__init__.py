@@ -22,6 +22,7 @@ from ``pixelperfecter.bench`` as before the split.
 from __future__ import annotations
 
 from ..runner import THREAD_ENV_VARS, default_workers, single_thread_env
+from ..runner import run_ordered as run_jobs  # the pre-split name: same arguments (fn, jobs, workers, on_done)
 from .realworld import (
     SHEET_BG,
     SHEET_CROP,
@@ -98,7 +99,7 @@ __all__ = [
     "TierSummary", "TimingJob", "TimingSample", "WrittenReport", "attach_timings", "build_contact_sheet",
     "busiest_crop_origin", "cell_error", "checks_table", "csv_text", "default_workers", "evaluate_case",
     "evaluate_real", "find_realworld_dir", "load_labels", "markdown_table", "parse_labels", "realworld_check",
-    "realworld_summary_table", "realworld_table", "report_markdown", "run_bench", "run_timing", "sheet_height",
+    "realworld_summary_table", "realworld_table", "report_markdown", "run_bench", "run_jobs", "run_timing", "sheet_height",
     "sheet_label", "sheet_panels", "single_thread_env", "speed_check", "speed_line", "summarize_realworld",
     "summarize_speed", "summarize_tier", "summarize_tiers", "synth_jobs", "synth_table", "tier_checks",
     "tier_passed", "time_job", "timing_environment", "within_tolerance", "write_contact_sheet", "write_report",
