@@ -220,3 +220,23 @@ def test_axis_harmonic_on_one_axis_is_resolved():
     assert det.grid is not None
     assert abs(det.grid.cell_w / 11.0 - 1) < 0.02
     assert abs(det.grid.cell_h / 11.2 - 1) < 0.02 or abs(det.grid.cell_h / 22.4 - 1) < 0.02
+
+
+def test_jpeg_blocks_do_not_pull_small_cells_onto_8px():
+    # 7.2 x 7.5 px cells under the harsh stack (JPEG q83): one axis used to lock onto 8.00.
+    case = synth.make_case(42, "small")
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01
+
+
+def test_jpeg_blocks_seen_on_one_axis_are_taken_out_of_both():
+    # Streaky texture along one axis hides the flat-area block steps there; the other axis's
+    # evidence is enough to take the 8-px excess out of both profiles.
+    case = synth.make_case(31, "big")
+    ex, ey = edge_profiles(case.image)
+    at = np.arange(8, len(ey) - 1, 8)
+    excess = np.median(ey[at] - 0.5 * (ey[at - 1] + ey[at + 1]))
+    assert excess < 0.1 * ey.mean()
+    det = detect_grid(case.image)
+    assert abs(det.grid.cell_h / case.cell_h - 1) < 0.02

@@ -133,7 +133,7 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
         return fx, fy
     fx, fy = _resolve_axis_harmonic(rgba, profiles, fx, fy, free_x, free_y, config)
     coarse, live_x, live_y = cell_evidence(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
-    if (free_x and _jpeg_comb(fx, live_x, config)) or (free_y and _jpeg_comb(fy, live_y, config)):
+    if (free_x and _jpeg_comb(fx, fy, live_x, config)) or (free_y and _jpeg_comb(fy, fx, live_y, config)):
         # Both free axes are retried: the block grid's edges pollute the other axis's fit too.
         fx, fy = _resolve_too_fine(rgba, profiles, fx, fy, free_x, free_y, config)
         coarse = two_colour_share(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
@@ -182,31 +182,37 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
     return options[1 + [c.source for c in alternatives].index(best.source)]
 
 
-def _jpeg_comb(fit: AxisFit, live: float, config: DetectorConfig) -> bool:
-    """An 8-px comb at phase 0 whose lines mostly cross no colour change: JPEG's block grid.
+def _jpeg_comb(fit: AxisFit, other: AxisFit, live: float, config: DetectorConfig) -> bool:
+    """An 8-px comb at phase 0 that looks like JPEG's block grid rather than the art's.
 
-    Under big cells (30-64 px) JPEG's 8x8 blocks out-shout the art's own lines in 1-D.  Real
-    8-px art at phase 0 has colour changes across nearly every line, so it is not suspected.
+    Under big cells (30-64 px) JPEG's 8x8 blocks out-shout the art's own lines in 1-D, and
+    under 5-8 px cells they pull one axis onto 8.00.  Suspect when its lines mostly cross no
+    colour change, or when the other axis disagrees (cells are near-square in generated art).
+    Real 8-px art at phase 0 has live lines and 8-px cells on both axes, so it is left alone.
     """
     phase = fit.offset % 8.0
-    return abs(fit.cell - 8.0) < config.jpeg_cell_tol and min(phase, 8.0 - phase) < 0.5 and live < config.min_live
+    on_blocks = abs(fit.cell - 8.0) < config.jpeg_cell_tol and min(phase, 8.0 - phase) < 0.5
+    return on_blocks and (live < config.min_live or abs(other.cell / fit.cell - 1) > config.axis_harmonic_tol)
 
 
 def _resolve_too_fine(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, test_x: bool, test_y: bool, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
-    """The comb is finer than the art (JPEG's 8-px block grid under big cells): the next
-    coarser periodic structure of each axis is scored against it in 2-D."""
+    """JPEG's 8-px block grid took an axis: the next coarser periodic structure of each axis,
+    and the other axis's cell, are scored against it in 2-D."""
     clean = (denoised(profiles[0], config), denoised(profiles[1], config))
-    coarser = []
-    for axis, fit, test in ((0, fx, test_x), (1, fy, test_y)):
-        alt = fit_axis(clean[axis], fit.cell * config.coarser_step, config=config) if test else None
-        coarser.append(alt)
-    options = []
-    if coarser[0] is not None:
-        options.append((coarser[0], fy))
-    if coarser[1] is not None:
-        options.append((fx, coarser[1]))
-    if coarser[0] is not None and coarser[1] is not None:
-        options.append((coarser[0], coarser[1]))
+    tol = config.axis_harmonic_tol
+    options: list[tuple[AxisFit, AxisFit]] = []
+    for axis, fit, other, test in ((0, fx, fy, test_x), (1, fy, fx, test_y)):
+        if not test:
+            continue
+        # The next coarser structure, and the cell of the other axis (near-square cells).
+        for alt in (fit_axis(clean[axis], fit.cell * config.coarser_step, config=config),
+                    fit_axis(clean[axis], other.cell * (1 - tol), other.cell * (1 + tol), config)):
+            if alt is not None and abs(alt.cell / fit.cell - 1) > tol:
+                options.append((alt, fy) if axis == 0 else (fx, alt))
+    if len(options) >= 2 and test_x and test_y:
+        xs = [o[0] for o in options if o[0] is not fx]
+        ys = [o[1] for o in options if o[1] is not fy]
+        options += [(ax, ay) for ax in xs for ay in ys]
     if not options:
         return fx, fy
     scorer = Scorer(rgba, profiles, config)

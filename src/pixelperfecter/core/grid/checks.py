@@ -19,7 +19,10 @@ from .lines import place_lines
 from .profiles import Profiles, denoised, edge_profiles
 
 
-def cell_evidence(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: float, offset_x: float, offset_y: float, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[float, float, float]:
+def cell_evidence(
+    rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: float, offset_x: float, offset_y: float,
+    config: DetectorConfig = DEFAULT_CONFIG, step: int | None = None,
+) -> tuple[float, float, float]:
     """2-D evidence for one grid: (two-colour share, live-line share along x, along y).
 
     * two-colour share: cells whose core holds two colours, a sign the grid is too coarse or
@@ -40,7 +43,7 @@ def cell_evidence(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: f
     samples = cell_samples(rgba, grid, max_samples=4)
     colours = median_colors(samples)
     errors = sample_errors(samples, colours)
-    share = float(np.mean((errors > config.two_colour_step).mean(axis=2) > config.two_colour_share))
+    share = float(np.mean((errors > (config.two_colour_step if step is None else step)).mean(axis=2) > config.two_colour_share))
     return share, _live_lines(colours, 1, config), _live_lines(colours, 0, config)
 
 

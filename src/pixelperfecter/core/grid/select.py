@@ -59,7 +59,9 @@ class Scorer:
     def score(self, c: GridCandidate) -> GridScore:
         cfg = self.config
         mx, my = self.maxima
-        share, live_x, live_y = cell_evidence(self.rgba, self.profiles, c.cell_w, c.cell_h, c.offset_x, c.offset_y, cfg)
+        # Two colours at the live step (32), not the split check's 64: a too-coarse cell of
+        # shaded art often holds two shades of one ramp, 20-40 levels apart.
+        share, live_x, live_y = cell_evidence(self.rgba, self.profiles, c.cell_w, c.cell_h, c.offset_x, c.offset_y, cfg, step=cfg.live_step)
         return GridScore(
             support_x=live_x,
             support_y=live_y,
