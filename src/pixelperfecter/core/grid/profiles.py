@@ -44,7 +44,7 @@ def _without_blocks(profile: np.ndarray, flat_step: float) -> np.ndarray:
     if at.size < 4:
         return profile
     excess = profile[at] - 0.5 * (profile[at - 1] + profile[at + 1])
-    out = profile.copy()
+    out: np.ndarray = profile.copy()
     out[at] = np.clip(profile[at] - max(flat_step, float(np.median(excess))), 0, None)
     return out
 
