@@ -91,7 +91,7 @@ class ReconstructParams:
     binarize_alpha: bool = True
     alpha_threshold: int = 128
     # Oklab distance within which a cell snaps to its palette cluster (see core.palette).
-    palette_snap: float = 0.035
+    palette_snap: float = 0.02
 
     @property
     def forced_cell_w(self) -> float | None:

@@ -82,9 +82,10 @@ class DetectorConfig:
     # Axes whose cells differ by about 2x or 3x (within 8%) are a harmonic on one axis: cells
     # are near-square in generated art, so the disagreeing axis is tested in 2-D.
     axis_harmonic_tol: float = 0.08
-    # Selection: a cell core share of two-colour cells of 25% scores 0 ("single" colour term);
-    # another candidate must beat the detector's own by 25% (near-ties are noise).
-    two_colour_full: float = 0.25
+    # Selection: the "single" colour term is exp(-share / 0.03) of two-colour cells (right grids
+    # on the harsh tiers stay under ~1%, a 2x-coarse grid of sparse art reaches 5%+); another
+    # candidate must beat the detector's own by 25% (near-ties are noise).
+    two_colour_scale: float = 0.03
     # A cell colour step over 32 (L-inf) across a line is a real change: the median of a core
     # lattice holds grain and JPEG noise well under that.
     live_step: int = 32

@@ -67,7 +67,9 @@ class Scorer:
             support_y=live_y,
             clean_x=1.0 - min(1.0, mid_ratio(mx, c.cell_w, c.offset_x, cfg)),
             clean_y=1.0 - min(1.0, mid_ratio(my, c.cell_h, c.offset_y, cfg)),
-            single=1.0 - min(1.0, share / cfg.two_colour_full),
+            # Steep: a few percent of two-colour cells is positive evidence of missing lines,
+            # while coarse grids pass "support" (all their lines are real) trivially.
+            single=float(np.exp(-share / cfg.two_colour_scale)),
         )
 
     def scored(self, c: GridCandidate) -> GridCandidate:
