@@ -54,8 +54,11 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, make_default: bool
     else:
         onnx_path = out / "grid_estimator.onnx"
         dummy = torch.zeros(1, 4, cfg.crop, cfg.crop)
-        torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["x"], output_names=["out"], dynamic_axes={"x": {0: "batch"}, "out": {0: "batch"}})
-        result.onnx = onnx_path
+        try:
+            torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["x"], output_names=["out"], dynamic_axes={"x": {0: "batch"}, "out": {0: "batch"}})
+            result.onnx = onnx_path
+        except ImportError as exc:  # newer torch exporters need onnxscript beside onnx
+            result.messages.append(f"ONNX skipped: {exc} (pip install onnx onnxscript)")
     if make_default:
         from .inference import DEFAULT_MODEL
 

@@ -25,7 +25,11 @@ def tiny_ckpt(tiny_run):
 def test_export_torchscript_matches_eager(tiny_ckpt, tmp_path):
     result = export_model(tiny_ckpt, tmp_path / "export")
     assert result.torchscript.exists()
-    assert result.onnx is None and any("ONNX skipped" in m for m in result.messages)
+    # ONNX is exported when its packages are installed, and otherwise says why it was skipped.
+    if result.onnx is not None:
+        assert result.onnx.stat().st_size > 0
+    else:
+        assert any("ONNX skipped" in m for m in result.messages)
     eager, cfg = model_from_checkpoint(tiny_ckpt)
     scripted, crop = load_torchscript(result.torchscript)
     assert crop == cfg.crop
