@@ -142,33 +142,39 @@ def run_timing(jobs: Sequence[TimingJob], on_done: Callable[[TimingSample], None
 
 
 def scaling_image(kind: str, size: tuple[int, int], seed: int = 0) -> "np.ndarray":
-    """A ``size`` image for the per-megapixel figures: a 1024-px tile repeated.
+    """A ``size`` image for the per-megapixel figures: one seamless 1024-px tile repeated.
 
-    "sparse": an AI-like sprite (flat areas, a few dozen colours); "busy": every cell its own
-    colour (as painterly generations nearly are), the case where palette work grows.
+    The tile's cells divide 1024 exactly, so the repeats continue one grid (a seam would make
+    the image a drift case and time other work).  "sparse": an AI-like sprite (flat areas, a
+    few dozen colours); "busy": every cell its own colour, as painterly generations nearly are.
     """
+    from dataclasses import replace
+
     import numpy as np
 
     from ..core import synth
 
     rng = np.random.default_rng([seed, 7])
-    if kind == "sparse":
-        tile = synth.make_case(seed, "ai", size=(1024, 1024)).image
-    elif kind == "busy":
-        deg = synth.Degradation(cell_w=6.3, cell_h=6.4, offset_x=2.0, offset_y=3.0, blur_sigma=0.7, noise_sigma=3.0)
-
-        def colours(cx: int, cy: int) -> np.ndarray:
-            out = np.empty((cy, cx, 4), np.uint8)
-            out[..., :3] = rng.integers(0, 256, (cy, cx, 3))
-            out[..., 3] = 255
-            return out
-
-        tile = synth.degrade(colours, deg, 1024, 1024, rng).image
-    else:
+    deg = synth.tier_degradation("ai", rng)
+    if kind == "busy":
+        deg = replace(deg, cell_w=6.3, cell_h=6.4)
+    elif kind != "sparse":
         raise ValueError(f"unknown scaling image {kind!r}")
+    cell_w, cell_h = 1024 / round(1024 / deg.cell_w), 1024 / round(1024 / deg.cell_h)
+    deg = replace(deg, cell_w=cell_w, cell_h=cell_h, offset_x=deg.offset_x % cell_w, offset_y=deg.offset_y % cell_h, jpeg_quality=None)
+
+    def colours(cx: int, cy: int) -> np.ndarray:
+        out = np.empty((cy, cx, 4), np.uint8)
+        out[..., :3] = rng.integers(0, 256, (cy, cx, 3))
+        out[..., 3] = 255
+        return out
+
+    draw = colours if kind == "busy" else (lambda cx, cy: synth.random_sprite(rng, cx, cy))
+    tile = synth.degrade(draw, deg, 1024, 1024, rng).image
     width, height = size
     reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)
-    return np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
+    image: np.ndarray = np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
+    return image
 
 
 def time_peer(rgba: "np.ndarray") -> float | None:
