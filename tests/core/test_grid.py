@@ -163,7 +163,7 @@ def test_non_pixel_art_is_refused_or_flagged(kind):
 
 def test_overrides_are_honoured():
     case = synth.make_case(2, "fractional")
-    w, h = case.image.shape[1], case.image.shape[0]
+    w = case.image.shape[1]
     forced = detect_grid(case.image, ReconstructParams(cell_w=10.0, cell_h=12.0, offset_x=3.0, offset_y=4.0, snap_lines=False))
     g = forced.grid
     assert (g.cell_w, g.cell_h, g.offset_x, g.offset_y) == (10.0, 12.0, 3.0, 4.0)

@@ -13,7 +13,7 @@ from . import cells, palette, render
 from .grid import GridProposer, detect_grid
 from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, save_png
 from .metrics import confidence_with_fit, diff_pct_from_errors
-from .types import Metrics, ReconstructParams, Reconstruction, Thresholds
+from .types import Metrics, Reconstruction, ReconstructParams, Thresholds
 
 
 def reconstruct(
