@@ -22,8 +22,10 @@ def sample_points(lines: np.ndarray, max_samples: int = MAX_SAMPLES) -> np.ndarr
     a = lines[:-1].astype(np.float64)
     b = lines[1:].astype(np.float64)
     width = b - a
-    # Every core pixel of a small cell, a lattice of MAX_SAMPLES for large ones.
-    k = int(np.clip(np.ceil(np.median(width) * (1 - 2 * CORE_MARGIN)), 1, max_samples))
+    # Every core pixel of a small cell (the core of a 5-8 px cell spans one pixel more than its
+    # rounded width: harsh tiers, true grid, seeds 20-39: cells off by > 24 fell 0.047% -> 0.021%
+    # on sheets, 0.039% -> 0.037% at 5-8 px), a lattice of MAX_SAMPLES for large ones.
+    k = int(np.clip(np.ceil(np.median(width) * (1 - 2 * CORE_MARGIN)) + 1, 1, max_samples))
     t = (np.arange(k) + 0.5) / k
     lo = a + CORE_MARGIN * width
     hi = b - CORE_MARGIN * width
