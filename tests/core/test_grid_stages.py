@@ -251,3 +251,17 @@ def test_small_cells_on_sparse_art_are_not_read_as_a_coarse_harmonic():
     case = synth.degrade(lambda cx, cy: synth.random_sprite(rng, cx, cy), deg, 320, 320, rng)
     det = detect_grid(case.image)
     assert abs(det.grid.cell_w / 5.0 - 1) < 0.01 and abs(det.grid.cell_h / 4.85 - 1) < 0.01
+
+
+def test_small_cells_are_flagged_not_refused_when_they_look_smooth():
+    # Under 8 px the two halves of a core share blurred pixels: smoothness alone must not
+    # refuse such pixel art (only noise-like smoothness does); bigger cells are refused.
+    strict = dataclasses.replace(DEFAULT_CONFIG, smooth_refuse=0.05, smooth_check_below=1.01)
+    rng = np.random.default_rng(3)
+    deg = synth.Degradation(cell_w=5.2, cell_h=5.1, offset_x=1.0, offset_y=2.0, blur_sigma=1.5, noise_sigma=3.0)
+    small = synth.degrade(lambda cx, cy: synth.shaded_sprite(rng, cx, cy), deg, 600, 600, rng)
+    det = detect_grid(small.image, config=strict)
+    assert det.grid is not None and det.confidence < 0.5
+    deg = synth.Degradation(cell_w=16.3, cell_h=16.1, offset_x=1.0, offset_y=2.0, blur_sigma=4.0, noise_sigma=3.0)
+    big = synth.degrade(lambda cx, cy: synth.shaded_sprite(rng, cx, cy), deg, 600, 600, rng)
+    assert detect_grid(big.image, config=strict).grid is None

@@ -80,7 +80,11 @@ def detect_grid(
     # smoothness test that tells photos and paintings (whose confidence never reached 0.6).
     weak = _confidence(fx, fy, 0.0, config) < config.smooth_check_below
     smooth = smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config) if weak and not forced else 0.0
-    if smooth > config.smooth_refuse:
+    # A refusal needs reliable evidence: the two halves of a core under 8 px share blurred
+    # pixels, so small cells are refused only when colour ignores them entirely (noise), and
+    # otherwise flagged (their confidence falls to 0 below).
+    small = min(fx.cell, fy.cell) < config.smooth_refuse_min_cell
+    if smooth > (config.smooth_refuse_small if small else config.smooth_refuse):
         return GridDetection(
             grid=None,
             confidence=0.0,
@@ -160,8 +164,9 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
     Each axis is refitted near the other's cell and the selection stage's score decides.
     """
     ratio = max(fx.cell, fy.cell) / min(fx.cell, fy.cell)
-    k = round(ratio)
-    if k < 2 or abs(ratio - k) > config.axis_harmonic_tol * k or not (free_x and free_y):
+    # Any disagreement over 1.5x is tested, not only whole multiples: one axis often locks onto
+    # texture or block structure at no clean harmonic of the other.
+    if ratio < config.axis_disagreement or not (free_x and free_y):
         return fx, fy
     clean = (denoised(profiles[0], config), denoised(profiles[1], config))
     options = [(fx, fy)]

@@ -79,8 +79,10 @@ class DetectorConfig:
     region_min_side: int = 320
     region_agree: float = 0.02
     region_multiple_tol: float = 0.06
-    # Axes whose cells differ by about 2x or 3x (within 8%) are a harmonic on one axis: cells
-    # are near-square in generated art, so the disagreeing axis is tested in 2-D.
+    # Axes whose cells differ by over 1.5x mean one axis sits on a harmonic or on other
+    # structure: cells are near-square in generated art (1-4%), so each axis is refitted within
+    # 8% of the other's cell and both readings are scored in 2-D (real 1:2 cells still win).
+    axis_disagreement: float = 1.5
     axis_harmonic_tol: float = 0.08
     # Selection: the "single" colour term is exp(-share / 0.03) of two-colour cells (right grids
     # on the harsh tiers stay under ~1%, a 2x-coarse grid of sparse art reaches 5%+); another
@@ -103,6 +105,8 @@ class DetectorConfig:
     # between 0.15 and 0.4 the confidence falls to 0, so the result is flagged.  Only grids of a
     # confidence under 0.8 are tested (photos never reached 0.6; clean combs are pixel art).
     smooth_ok: float = 0.15
+    smooth_refuse_min_cell: float = 8.0
+    smooth_refuse_small: float = 0.8  # under 8-px cells: harsh 5-px art reached 0.51, noise 0.94
     smooth_check_below: float = 0.8
     smooth_min_step: int = 8
     smooth_refuse: float = 0.4
