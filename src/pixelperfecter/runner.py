@@ -35,7 +35,8 @@ R = TypeVar("R")
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 
 EXECUTORS = ("local", "dask")
-MAX_DASK_CHUNK = 8  # images per Dask task at most (see DaskExecutor.chunk_size)
+MAX_DASK_CHUNK = 32  # images per Dask task at most (see DaskExecutor.chunk_size)
+TASKS_PER_WORKER = 4  # tasks per worker and batch: enough to spread the load, few enough that per-task cost stays small
 CONNECT_TIMEOUT = "5s"  # for --scheduler ADDRESS: a wrong address fails fast with one line
 
 
@@ -251,7 +252,7 @@ class DaskExecutor:
         if self.fixed_chunk is not None:
             return self.fixed_chunk
         workers = max(1, self.n_workers)
-        return max(1, min(MAX_DASK_CHUNK, n_jobs // (20 * workers)))
+        return max(1, min(MAX_DASK_CHUNK, n_jobs // (TASKS_PER_WORKER * workers)))
 
     def map_unordered(self, fn: Callable[[T], R], jobs: Sequence[T]) -> Iterator[tuple[int, R | WorkerFailure]]:
         from distributed import as_completed

@@ -63,11 +63,12 @@ def test_dask_chunks_hand_back_every_job_under_its_own_index() -> None:
     assert got == {x: x * x for x in range(10)}
 
 
-def test_dask_chunk_size_keeps_about_twenty_tasks_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dask_chunk_size_keeps_a_few_tasks_per_worker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runner.DaskExecutor, "n_workers", property(lambda self: 4))
     executor = object.__new__(runner.DaskExecutor)
     executor.fixed_chunk = None
-    assert executor.chunk_size(200) == 2 and executor.chunk_size(50) == 1 and executor.chunk_size(10**6) == runner.MAX_DASK_CHUNK
+    # 4 tasks per worker (16 here): 200 images -> 12 per task, 10 -> 1, a huge batch -> the cap.
+    assert executor.chunk_size(200) == 12 and executor.chunk_size(10) == 1 and executor.chunk_size(10**6) == runner.MAX_DASK_CHUNK
 
 
 def test_the_cli_knows_the_same_executors() -> None:

@@ -54,6 +54,9 @@ class ScaleRun:
     # From the first image handed back to the last: start-up (pool fork, cluster start, the
     # workers' first imports) left out, so this is the cost per image of a long run.
     steady_seconds: float = 0.0
+    # Images handed back in that window: all but those that came with the first delivery (a
+    # Dask task returns several images at once, which the window must not count as free).
+    steady_images: int = 0
 
     @property
     def images_per_s(self) -> float:
@@ -65,7 +68,8 @@ class ScaleRun:
 
     @property
     def steady_ms_per_image(self) -> float:
-        return 1000.0 * self.steady_seconds / (self.images - 1) if self.images > 1 and self.steady_seconds > 0 else self.ms_per_image
+        counted = self.steady_images or self.images - 1
+        return 1000.0 * self.steady_seconds / counted if counted > 0 and self.steady_seconds > 0 else self.ms_per_image
 
     @property
     def steady_images_per_s(self) -> float:
@@ -134,7 +138,14 @@ def time_batch(name: str, files: list[Path], out: Path, executor_kind: str, work
     seconds = time.perf_counter() - start
     ok = sum(r.ok for r in results)
     steady = handed_back[-1] - handed_back[0] if len(handed_back) > 1 else 0.0
-    return ScaleRun(name, executor_kind, workers, len(results), seconds, ok, len(results) - ok, _digest(out), note, steady)
+    # The first delivery: every image recorded within a few ms of the first hand-back.
+    first_delivery = sum(1 for t in handed_back if t - handed_back[0] < FIRST_DELIVERY_S)
+    return ScaleRun(name, executor_kind, workers, len(results), seconds, ok, len(results) - ok, _digest(out), note, steady,
+                    steady_images=max(0, len(handed_back) - first_delivery))
+
+
+# Images recorded this soon after the first hand-back came with it (one Dask task's batch).
+FIRST_DELIVERY_S = 0.005
 
 
 def _free_port() -> int:
@@ -251,7 +262,8 @@ def _median_run(runs: list[ScaleRun]) -> ScaleRun:
     spread = f"median of {len(runs)}, steady ms/image {ordered[0].steady_ms_per_image:.1f}-{ordered[-1].steady_ms_per_image:.1f}"
     note = "; ".join(filter(None, [middle.note, spread]))
     return ScaleRun(middle.name, middle.executor, middle.workers, middle.images, middle.seconds, middle.ok, middle.failed,
-                    middle.digest if len(digests) == 1 else "differs between rounds", note, middle.steady_seconds)
+                    middle.digest if len(digests) == 1 else "differs between rounds", note, middle.steady_seconds,
+                    steady_images=middle.steady_images)
 
 
 def overhead_pct(dask: ScaleRun, local: ScaleRun) -> float:
