@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 from textual import events
 from textual.widgets import Footer, Input
@@ -296,3 +297,19 @@ async def test_very_wide_images_get_stacked_panes_automatically(workdir: Path) -
         await pilot.press("n")
         await settle(pilot, app)
         assert app.main.layout_mode == "stacked"
+
+
+async def test_picture_padding_is_the_panes_own_background(workdir: Path) -> None:
+    # The dark cell-sized square on pane borders came from padding drawn in a fixed dark colour
+    # that differed from the pane's themed background.
+    from pixelperfecter.tui.graphics import pad_to_cells
+
+    app = make_app(workdir, workdir / "input" / "a_knight.png")
+    async with app.run_test(size=TERMINAL) as pilot:
+        await settle(pilot, app)
+        screen = app.main
+        for pane in screen.panes:
+            colour = pane.image_widget.background_colors[1]
+            assert screen.pane_background == (colour.r, colour.g, colour.b)
+    padded = pad_to_cells(np.zeros((5, 5, 3), np.uint8), 8, 17, screen.pane_background)
+    assert tuple(padded[-1, -1]) == screen.pane_background and tuple(padded[0, 0]) == (0, 0, 0)
