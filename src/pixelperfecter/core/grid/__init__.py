@@ -23,7 +23,7 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, WindowMax, fit_axis, mid_ratio
+from .ladder import AxisFit, fit_axis, mid_ratio
 from .lines import place_lines
 from .profiles import Profiles, denoised, edge_profiles
 from .select import GridProposer, GridScore, Scorer, select_grid
@@ -74,7 +74,8 @@ def detect_grid(
         if best.source != own.source:
             fx = _as_fit(best.cell_w, best.offset_x, fx)
             fy = _as_fit(best.cell_h, best.offset_y, fy)
-            warnings.append(f"grid from {best.source} (score {best.score:.2f} vs {candidates[[c.source for c in candidates].index(own.source)].score:.2f})")
+            own_score = next(c.score for c in candidates if c.source == own.source)
+            warnings.append(f"grid from {best.source} (score {best.score:.2f} vs {own_score:.2f})")
 
     # Strong periodic evidence on clean cells is pixel art; only weaker evidence needs the 2-D
     # smoothness test that tells photos and paintings (whose confidence never reached 0.6).
@@ -168,23 +169,17 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
     # texture or block structure at no clean harmonic of the other.
     if ratio < config.axis_disagreement or not (free_x and free_y):
         return fx, fy
-    clean = (denoised(profiles[0], config), denoised(profiles[1], config))
-    options = [(fx, fy)]
-    for axis in (0, 1):
-        other = fy if axis == 0 else fx
-        near = fit_axis(clean[axis], other.cell * (1 - config.axis_harmonic_tol), other.cell * (1 + config.axis_harmonic_tol), config)
-        if near is None:
-            cell = other.cell
-            offset, coherence = comb_phase(clean[axis], cell)
-            near = AxisFit(cell, offset, coherence, mid_ratio(WindowMax(clean[axis]), cell, offset, config))
-        options.append((near, fy) if axis == 0 else (fx, near))
     scorer = Scorer(rgba, profiles, config)
-    own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="spectrum")
-    alternatives = [GridCandidate(ax.cell, ay.cell, ax.offset, ay.offset, source=f"axis-harmonic-{i}") for i, (ax, ay) in enumerate(options[1:])]
-    best, _ = select_grid(scorer, own, alternatives)
-    if best.source == own.source:
-        return fx, fy
-    return options[1 + [c.source for c in alternatives].index(best.source)]
+    options = []
+    for axis in (0, 1):
+        clean = scorer.clean_profiles[axis]
+        other = fy if axis == 0 else fx
+        near = fit_axis(clean, other.cell * (1 - config.axis_harmonic_tol), other.cell * (1 + config.axis_harmonic_tol), config)
+        if near is None:
+            offset, coherence = comb_phase(clean, other.cell)
+            near = AxisFit(other.cell, offset, coherence, mid_ratio(scorer.maxima[axis], other.cell, offset, config))
+        options.append((near, fy) if axis == 0 else (fx, near))
+    return _select_axes(scorer, fx, fy, options)
 
 
 def _jpeg_comb(fit: AxisFit, other: AxisFit, live: float, config: DetectorConfig) -> bool:
@@ -203,26 +198,31 @@ def _jpeg_comb(fit: AxisFit, other: AxisFit, live: float, config: DetectorConfig
 def _resolve_too_fine(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, test_x: bool, test_y: bool, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
     """JPEG's 8-px block grid took an axis: the next coarser periodic structure of each axis,
     and the other axis's cell, are scored against it in 2-D."""
-    clean = (denoised(profiles[0], config), denoised(profiles[1], config))
+    scorer = Scorer(rgba, profiles, config)
     tol = config.axis_harmonic_tol
     options: list[tuple[AxisFit, AxisFit]] = []
     for axis, fit, other, test in ((0, fx, fy, test_x), (1, fy, fx, test_y)):
         if not test:
             continue
+        clean = scorer.clean_profiles[axis]
         # The next coarser structure, and the cell of the other axis (near-square cells).
-        for alt in (fit_axis(clean[axis], fit.cell * config.coarser_step, config=config),
-                    fit_axis(clean[axis], other.cell * (1 - tol), other.cell * (1 + tol), config)):
+        for alt in (fit_axis(clean, fit.cell * config.coarser_step, config=config),
+                    fit_axis(clean, other.cell * (1 - tol), other.cell * (1 + tol), config)):
             if alt is not None and abs(alt.cell / fit.cell - 1) > tol:
                 options.append((alt, fy) if axis == 0 else (fx, alt))
     if len(options) >= 2 and test_x and test_y:
         xs = [o[0] for o in options if o[0] is not fx]
         ys = [o[1] for o in options if o[1] is not fy]
         options += [(ax, ay) for ax in xs for ay in ys]
+    return _select_axes(scorer, fx, fy, options)
+
+
+def _select_axes(scorer: Scorer, fx: AxisFit, fy: AxisFit, options: Sequence[tuple[AxisFit, AxisFit]]) -> tuple[AxisFit, AxisFit]:
+    """The selection stage's choice between the current axes and alternative (x, y) readings."""
     if not options:
         return fx, fy
-    scorer = Scorer(rgba, profiles, config)
     own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="spectrum")
-    alternatives = [GridCandidate(ax.cell, ay.cell, ax.offset, ay.offset, source=f"coarser-{i}") for i, (ax, ay) in enumerate(options)]
+    alternatives = [GridCandidate(ax.cell, ay.cell, ax.offset, ay.offset, source=f"alternative-{i}") for i, (ax, ay) in enumerate(options)]
     best, _ = select_grid(scorer, own, alternatives)
     if best.source == own.source:
         return fx, fy

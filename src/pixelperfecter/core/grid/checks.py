@@ -168,15 +168,15 @@ def smoothness(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: floa
         alpha = samples[..., 3:].astype(np.uint16)
         premultiplied = (samples[..., :3] * alpha // 255).astype(np.uint8)
         lattice = np.concatenate([premultiplied, samples[..., 3:]], axis=-1).reshape(ny, nx, ky, kx, 4)
-    whole = _lower_median(lattice.reshape(ny, nx, ky * kx, 4))
+    whole = _median16(lattice.reshape(ny, nx, ky * kx, 4))
     ratios = []
     for axis in (0, 1):
         # Halves across x (axis 0: split lattice columns) or across y (axis 1: lattice rows).
         k = kx if axis == 0 else ky
         a = lattice[:, :, :, : k // 2] if axis == 0 else lattice[:, :, : k // 2, :]
         b = lattice[:, :, :, k - k // 2 :] if axis == 0 else lattice[:, :, k - k // 2 :, :]
-        ma = _lower_median(a.reshape(ny, nx, -1, 4))
-        mb = _lower_median(b.reshape(ny, nx, -1, 4))
+        ma = _median16(a.reshape(ny, nx, -1, 4))
+        mb = _median16(b.reshape(ny, nx, -1, 4))
         inside = np.abs(ma - mb).max(axis=-1)
         between = np.abs(np.diff(whole, axis=1 - axis)).max(axis=-1)
         inside_pair = np.maximum(inside[:, 1:], inside[:, :-1]) if axis == 0 else np.maximum(inside[1:], inside[:-1])
@@ -189,9 +189,9 @@ def smoothness(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: floa
     return float(np.mean(ratios)) if ratios else 0.0
 
 
-def _lower_median(values: np.ndarray) -> np.ndarray:
-    """Per-channel lower median over axis 2 of a uint8 array, as int16 (partition, no floats)."""
-    k = values.shape[2]
-    mid = k // 2 if k % 2 else k // 2 - 1
-    out: np.ndarray = np.partition(values, mid, axis=2)[:, :, mid].astype(np.int16)
+def _median16(values: np.ndarray) -> np.ndarray:
+    """Per-channel lower median over axis 2 (``cells.median_colors``), as int16 for differences."""
+    from ..cells import median_colors
+
+    out: np.ndarray = median_colors(values).astype(np.int16)
     return out

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .spectrum import comb_phase, refine_period
+from .spectrum import coherence_spectrum, comb_phase, peak_periods, refine_period
 
 
 @dataclass(frozen=True)
@@ -173,8 +173,6 @@ def fit_axis(profile: np.ndarray, min_cell: float | None = None, max_cell: float
     with much cleaner cells is the grid the ladder missed (drift hides a 1/2 harmonic's empty
     lines).
     """
-    from .spectrum import coherence_spectrum, peak_periods
-
     min_cell = config.min_cell if min_cell is None else min_cell
     length = len(profile) - 1
     max_cell = min(config.max_cell if max_cell is None else max_cell, length / config.min_cells_across)
