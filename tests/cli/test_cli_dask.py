@@ -5,7 +5,6 @@ written by the driver alone (same rows, same order).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -35,42 +34,14 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    """Each process leads its own session: SIGTERM the group (nanny + worker processes), then SIGKILL."""
-    for proc in procs:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=3)
-        except subprocess.TimeoutExpired:
-            pass
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=5)
-
-
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    """``dask scheduler`` and ``dask worker --nworkers 2`` on 127.0.0.1, torn down afterwards."""
-    port = _free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
-    dask_cli = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-    procs = [subprocess.Popen([*dask_cli, "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)]
-    try:
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nworkers", "2", "--nthreads", "1",
-             "--no-dashboard", "--host", "127.0.0.1", "--memory-limit", "0"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        ))
-        deadline = time.monotonic() + START_TIMEOUT
-        with distributed.Client(address, timeout=START_TIMEOUT) as client:
-            client.wait_for_workers(2, timeout=max(1.0, deadline - time.monotonic()))
+    """``dask scheduler`` and ``dask worker --nworkers 2`` on 127.0.0.1, torn down afterwards
+    (the same helper ``perfecter bench --scale`` uses)."""
+    from pixelperfecter.bench.scale import local_scheduler
+
+    with local_scheduler(2, timeout=START_TIMEOUT) as address:
         yield address
-    finally:
-        _stop(procs)
 
 
 def _images(folder: Path, n: int) -> Path:

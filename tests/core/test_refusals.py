@@ -6,22 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from pixelperfecter.bench.negatives import photo_paths
 from pixelperfecter.core import synth
 from pixelperfecter.core.io import load_image
 from pixelperfecter.core.pipeline import reconstruct
 from pixelperfecter.core.types import Thresholds
 
 
-def _photos() -> list[Path]:
-    try:
-        import skimage
-    except ImportError:  # the dev extra installs it; without it there is nothing to test
-        return []
-    data = Path(skimage.__file__).parent / "data"
-    return sorted(p for p in data.iterdir() if p.suffix in (".png", ".jpg") and "chessboard" not in p.name)
-
-
-@pytest.mark.parametrize("path", _photos(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", photo_paths(), ids=lambda p: p.name)
 def test_real_photographs_are_refused_or_flagged(path: Path):
     loaded = load_image(path)
     result = reconstruct(loaded.rgba, has_alpha=loaded.has_alpha)
@@ -33,7 +25,7 @@ def test_real_photographs_are_refused_or_flagged(path: Path):
 
 def test_skimage_ships_photographs():
     pytest.importorskip("skimage")
-    assert len(_photos()) >= 15
+    assert len(photo_paths()) >= 15
 
 
 @pytest.mark.parametrize("tier", synth.HARSH_TIERS)
