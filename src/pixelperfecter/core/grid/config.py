@@ -47,9 +47,6 @@ class DetectorConfig:
     cleaner_start: float = 0.6
     cleaner_multiple: float = 0.3
     start_coherence: float = 0.5
-    # Averaged over both axes, above this share the edges ignore the grid; with the colour
-    # statistics of ``looks_like_photo`` it tells photos and paintings from noisy pixel art.
-    no_grid_mid: float = 0.5
     # Robust pitch fit: Tukey scale of 8% of a cell (at least 0.75 px), 4 reweighting rounds,
     # and a fitted pitch further than 10% from the start is rejected.
     tukey_scale: float = 0.08
