@@ -2,9 +2,11 @@
 
 Pixel art uses a small palette, so the recovered cell colours of one entry scatter (grain,
 blur, JPEG) around one point while different entries sit apart.  Clustering them across the
-whole image, in Oklab (where distance follows what the eye sees), and snapping each cell to its
-cluster's median recovers the exact colour better than any one cell's samples can, while two
-shades the artist used stay two modes of the colour density and so two entries.
+whole image, in Oklab (where distance follows what the eye sees), and snapping each cell that
+lies close to its cluster's colour (the median of the cells around the cluster's mode) gives flat
+areas exactly one colour, while two shades the artist used stay two modes of the colour density
+and so two entries.  Measured, it does not recover colours better than the cells' own medians
+(see SNAP): it unifies, it does not correct.
 
 Linear in the number of cells: colours go into Oklab bins, each bin climbs to its densest
 neighbour (mode seeking on the binned density), and clusters are the basins of the modes.
