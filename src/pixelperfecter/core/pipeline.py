@@ -51,8 +51,7 @@ def reconstruct(
         sprite = cells.binarize_alpha(sprite, params.alpha_threshold)
     elif not has_alpha:
         sprite[..., 3] = 255
-    if params.cleanup_colors:
-        sprite = palette.unify_palette(sprite, snap=params.palette_snap)
+    sprite = finish_colors([sprite], params)[0]
     errors = cells.sample_errors(samples, sprite)
     diff_pct = diff_pct_from_errors(errors)
     error = cells.cell_error(errors)
@@ -78,6 +77,24 @@ def reconstruct(
         image=rgba, params=params, detection=detection, sprite=sprite, cell_error=error,
         metrics=metrics, has_alpha=has_alpha, source=source, warnings=warnings,
     )
+
+
+def finish_colors(sprites: Sequence[np.ndarray], params: ReconstructParams) -> list[np.ndarray]:
+    """The colour steps after cell sampling, over sprites that share one palette.
+
+    One image passes one sprite; an animation passes its frames and a sheet its regions, so that
+    a colour the artist used comes out as the same RGB value everywhere it occurs.
+    """
+    out = list(sprites)
+    if params.cleanup_colors and out:
+        sizes = [s.shape[0] * s.shape[1] for s in out]
+        # The steps work on the multiset of cell colours, not on positions, so the sprites
+        # can be joined into one row of cells and split back.
+        joined = np.concatenate([s.reshape(1, -1, 4) for s in out], axis=1)
+        unified = palette.unify_palette(joined, snap=params.palette_snap).reshape(-1, 4)
+        bounds = np.cumsum([0, *sizes])
+        out = [unified[a:b].reshape(s.shape) for a, b, s in zip(bounds[:-1], bounds[1:], out)]
+    return out
 
 
 def reconstruct_file(
