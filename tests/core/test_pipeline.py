@@ -181,3 +181,33 @@ def test_heatmap_is_brighter_where_cells_disagree():
     hot = heat[g.ys[2] + 1, g.xs[2] + 1, :3].sum()
     cold = heat[g.ys[5] + 1, g.xs[5] + 1, :3].sum()
     assert hot > cold + 200
+
+
+def test_median_colors_is_exactly_the_lower_median_for_every_sample_count() -> None:
+    # The selection network must agree with np.partition bit for bit, for odd and even counts,
+    # opaque and translucent samples.
+    rng = np.random.default_rng(5)
+    for k in range(1, 33):
+        samples = rng.integers(0, 256, (3, 4, k, 4), dtype=np.uint8)
+        mid = k // 2 if k % 2 else k // 2 - 1
+        assert np.array_equal(cells.median_colors(samples), np.partition(samples, mid, axis=2)[:, :, mid]), k
+        samples[..., 3] = 255
+        assert np.array_equal(cells.median_colors(samples), np.partition(samples, mid, axis=2)[:, :, mid]), k
+    stack = rng.integers(0, 256, (7, 50), dtype=np.uint8)
+    for rank in range(7):
+        assert np.array_equal(cells.select_rank(stack, rank), np.sort(stack, axis=0)[rank])
+
+
+def test_sample_errors_match_the_plain_linf_definition() -> None:
+    rng = np.random.default_rng(6)
+    samples = rng.integers(0, 256, (5, 6, 9, 4), dtype=np.uint8)
+    sprite = rng.integers(0, 256, (5, 6, 4), dtype=np.uint8)
+    s, c = samples.astype(int), sprite[:, :, None, :].astype(int)
+    rgb = np.abs(s[..., :3] - c[..., :3]).max(axis=-1)
+    rgb[(s[..., 3] < 128) & (c[..., 3] < 128)] = 0
+    expected = np.maximum(rgb, np.abs(s[..., 3] - c[..., 3]))
+    assert np.array_equal(cells.sample_errors(samples, sprite), expected)
+    samples[..., 3] = 255
+    sprite[..., 3] = 255
+    expected = np.abs(samples.astype(int)[..., :3] - sprite[:, :, None, :3].astype(int)).max(axis=-1)
+    assert np.array_equal(cells.sample_errors(samples, sprite), expected)

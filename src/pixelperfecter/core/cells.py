@@ -8,6 +8,9 @@ across the image.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import cv2
 import numpy as np
 
 from .types import Grid
@@ -38,28 +41,94 @@ def cell_samples(rgba: np.ndarray, grid: Grid, max_samples: int = MAX_SAMPLES) -
     """Core samples of every cell: (cells_y, cells_x, ky*kx, 4) uint8."""
     py = sample_points(grid.ys, max_samples)
     px = sample_points(grid.xs, max_samples)
-    # (ny, ky, nx, kx, C) -> (ny, nx, ky*kx, C)
-    block = rgba[py[:, :, None, None], px[None, None, :, :]]
-    ny, ky, nx, kx, c = block.shape
-    samples: np.ndarray = block.transpose(0, 2, 1, 3, 4).reshape(ny, nx, ky * kx, c)
+    # Gathered as one uint32 per pixel: fancy indexing costs per element, so a quarter of the
+    # elements is about three times faster than gathering the four channels.
+    packed = np.ascontiguousarray(rgba).view(np.uint32).reshape(rgba.shape[:2])
+    block = packed[py[:, None, :, None], px[None, :, None, :]]  # (ny, nx, ky, kx)
+    ny, nx, ky, kx = block.shape
+    samples: np.ndarray = block.view(np.uint8).reshape(ny, nx, ky * kx, 4)
     return samples
 
 
 def median_colors(samples: np.ndarray) -> np.ndarray:
-    """Per-channel median of each cell's samples: (cells_y, cells_x, 4) uint8.
+    """Per-channel lower median of each cell's samples: (cells_y, cells_x, 4) uint8.
 
-    A partial sort of the uint8 samples (the lower median for an even count) is several times
-    faster than np.median, which converts to float and averages the two middle values.
+    Exactly ``np.partition``'s lower median, by a selection network run across all cells at
+    once: a few hundred element-wise min/max over whole arrays instead of one small partition
+    per cell and channel (about 5x faster on a busy 4 MP image).
     """
     k = samples.shape[2]
     mid = k // 2 if k % 2 else k // 2 - 1
-    if samples.shape[3] == 4 and bool((samples[..., 3] == 255).all()):
-        # Opaque image: alpha needs no median (a quarter of the work).
-        out = np.empty(samples.shape[:2] + (4,), np.uint8)
-        out[..., :3] = np.partition(samples[..., :3], mid, axis=2)[:, :, mid]
-        out[..., 3] = 255
-        return out
-    return np.partition(samples, mid, axis=2)[:, :, mid]
+    opaque = samples.shape[3] == 4 and bool((samples[..., 3] == 255).all())
+    # Opaque image: alpha needs no median (a quarter of the work).
+    channels = samples[..., :3] if opaque else samples
+    # Strided slices, not a contiguous copy: the copy costs more than the strided min/max.
+    picked = select_rank(np.moveaxis(channels, 2, 0), mid)
+    if not opaque:
+        return picked
+    out = np.empty(samples.shape[:2] + (4,), np.uint8)
+    out[..., :3] = picked
+    out[..., 3] = 255
+    return out
+
+
+def select_rank(stack: np.ndarray, rank: int) -> np.ndarray:
+    """The ``rank``-th smallest of ``stack`` along axis 0, element-wise (ties as in a sort)."""
+    ops, out = _selection_program(stack.shape[0], rank)
+    last_use: dict[int, int] = {}
+    for step, (_, _, a, b) in enumerate(ops):
+        last_use[a] = last_use[b] = step
+    regs: dict[int, np.ndarray] = {i: stack[i] for i in range(stack.shape[0])}
+    for step, (is_max, dst, a, b) in enumerate(ops):
+        regs[dst] = np.maximum(regs[a], regs[b]) if is_max else np.minimum(regs[a], regs[b])
+        for r in (a, b):
+            if last_use[r] == step:
+                regs.pop(r, None)  # free what no later step reads
+    return regs[out]
+
+
+@lru_cache(maxsize=None)
+def _selection_program(n: int, rank: int) -> tuple[tuple[tuple[bool, int, int, int], ...], int]:
+    """Batcher's odd-even merge sort on n wires (padded to a power of two with +inf), pruned to
+    the steps that output ``rank`` depends on: ((is_max, dst, a, b), ...) and the output register."""
+    size = 1 << max(0, (n - 1).bit_length())
+    wires: list[int | None] = [*range(n), *([None] * (size - n))]  # None: padding, larger than all
+    ops: list[tuple[bool, int, int, int]] = []
+    reg = n
+    for i, j in _batcher_pairs(size):
+        a, b = wires[i], wires[j]
+        if b is None:
+            continue  # min(x, +inf) = x stays put
+        if a is None:
+            wires[i], wires[j] = b, None
+            continue
+        ops += [(False, reg, a, b), (True, reg + 1, a, b)]
+        wires[i], wires[j] = reg, reg + 1
+        reg += 2
+    out = wires[rank]
+    assert out is not None
+    needed, kept = {out}, []
+    for op in reversed(ops):
+        if op[1] in needed:
+            kept.append(op)
+            needed.update(op[2:])
+    return tuple(reversed(kept)), out
+
+
+def _batcher_pairs(size: int) -> list[tuple[int, int]]:
+    """Comparators (low, high) of Batcher's odd-even merge sort for a power-of-two ``size``."""
+    pairs = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(min(k, size - j - k)):
+                    if (i + j) // (2 * p) == (i + j + k) // (2 * p):
+                        pairs.append((i + j, i + j + k))
+            k //= 2
+        p *= 2
+    return pairs
 
 
 def binarize_alpha(sprite: np.ndarray, threshold: int = 128) -> np.ndarray:
@@ -90,15 +159,22 @@ def sample_errors(samples: np.ndarray, sprite: np.ndarray) -> np.ndarray:
 
     Where sample and cell are both transparent the colour does not matter and the error is 0.
     """
-    c = np.broadcast_to(sprite[:, :, None, :], samples.shape)
-    # |a - b| on uint8 without overflow: max(a, b) - min(a, b); channel max by pairwise maximum
-    # (a reduction over a length-3 axis is slow in NumPy).
-    diff = np.maximum(samples, c) - np.minimum(samples, c)
-    rgb_err = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
+    c = np.ascontiguousarray(np.broadcast_to(sprite[:, :, None, :], samples.shape))
+    # |a - b| on uint8 by OpenCV (one SIMD pass, no overflow), viewed as 2-D with <= 512 columns;
+    # channel max by pairwise maximum (a reduction over a length-3 axis is slow in NumPy).
+    cols = samples.shape[2] * samples.shape[3]
+    rows = samples.size // cols
+    if cols <= 512 and rows > 0:
+        diff = cv2.absdiff(np.ascontiguousarray(samples).reshape(rows, cols), c.reshape(rows, cols)).reshape(samples.shape)
+    else:
+        diff = np.maximum(samples, c) - np.minimum(samples, c)
+    errors: np.ndarray = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
+    if bool((samples[..., 3] == 255).all()) and bool((sprite[..., 3] == 255).all()):
+        return errors  # opaque: alpha differs nowhere
     both_clear = (samples[..., 3] < 128) & (c[..., 3] < 128)
-    rgb_err[both_clear] = 0
-    errors: np.ndarray = np.maximum(rgb_err, diff[..., 3])
-    return errors
+    errors[both_clear] = 0
+    out: np.ndarray = np.maximum(errors, diff[..., 3])
+    return out
 
 
 def cell_error(errors: np.ndarray) -> np.ndarray:

@@ -25,6 +25,10 @@ BIN = 0.008
 # 0.046%, 0.02 0.056%, 0.025 0.125%; 0.02 is the narrowest that still gives flat areas one
 # colour (tests/core/test_pipeline.py).
 SNAP = 0.02
+# A dense bin lookup table is used while the bins' bounding volume is at most this many times
+# the occupied bins (int64: 8 bytes each, so at most 256 bytes per occupied bin, and an occupied
+# bin is at least one cell of >= 16 pixels); sparser colour sets use a binary search.
+DENSE_LOOKUP_RATIO = 32
 
 
 def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
@@ -112,6 +116,13 @@ def _neighbour_table(bins: np.ndarray, keys: np.ndarray, lo: np.ndarray, span: n
     """For each occupied bin (``keys`` sorted), its 27 neighbours' indices (itself too), -1 if empty."""
     offsets = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], np.int64)
     probe = _bin_key(bins[:, None, :] + offsets[None, :, :], lo, span)
+    volume = int(np.prod(span))
+    if volume <= DENSE_LOOKUP_RATIO * len(keys):
+        # A dense key -> index table: one gather per probe instead of a binary search.
+        lookup = np.full(volume, -1, np.int64)
+        lookup[keys] = np.arange(len(keys))
+        dense: np.ndarray = lookup[probe]
+        return dense
     at = np.clip(np.searchsorted(keys, probe), 0, len(keys) - 1)
     table: np.ndarray = np.where(keys[at] == probe, at, -1)
     return table
