@@ -46,7 +46,13 @@ def dp_snap(profile: np.ndarray, uniform: np.ndarray, cell: float, config: Detec
     pos = np.clip(centres[:, None] + offsets[None, :], 0, length)
     # Light smoothing so a blurred edge votes as one peak.
     smooth = np.convolve(profile, np.array([0.25, 0.5, 0.25]), mode="same")
-    evidence = np.clip(smooth[pos] - noise_floor(smooth, config), 0, None)
+    # Only a local peak is an edge: the flank of one edge would otherwise draw a second line
+    # (a border line with no edge of its own slides onto its neighbour's flank).
+    peak = np.ones_like(smooth, dtype=bool)
+    peak[1:] &= smooth[1:] >= smooth[:-1]
+    peak[:-1] &= smooth[:-1] >= smooth[1:]
+    weighted = np.where(peak, smooth, smooth * config.snap_flank_weight)
+    evidence = np.clip(weighted[pos] - noise_floor(smooth, config), 0, None)
     scale = np.percentile(evidence.max(axis=1), 75)
     if scale <= 0:
         return centres
