@@ -244,6 +244,16 @@ def test_jpeg_blocks_do_not_pull_small_cells_onto_8px():
     assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01
 
 
+def test_both_axes_on_jpeg_blocks_are_each_refitted_near_the_others_new_cell():
+    # 35 x 36 px cells with drift under JPEG q<90: both axes first read 8.00 px; x found its
+    # cell as "the next coarser structure" but y's was junk (12 px), and "near the other
+    # axis's cell" meant near 8 px, so y stayed on the blocks (39 x 192 cells out).
+    case = synth.make_case(21021, "big")
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    assert abs(det.grid.cell_w / case.cell_w - 1) < 0.02 and abs(det.grid.cell_h / case.cell_h - 1) < 0.02
+
+
 def test_jpeg_blocks_seen_on_one_axis_are_taken_out_of_both():
     # Streaky texture along one axis hides the flat-area block steps there; the other axis's
     # evidence is enough to take the 8-px excess out of both profiles.

@@ -210,9 +210,15 @@ def _resolve_too_fine(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: Axi
                     fit_axis(clean, other.cell * (1 - tol), other.cell * (1 + tol), config)):
             if alt is not None and abs(alt.cell / fit.cell - 1) > tol:
                 options.append((alt, fy) if axis == 0 else (fx, alt))
-    if len(options) >= 2 and test_x and test_y:
+    if test_x and test_y:
         xs = [o[0] for o in options if o[0] is not fx]
         ys = [o[1] for o in options if o[1] is not fy]
+        # When both axes sat on the blocks, "the other axis's cell" was 8 px too: each axis is
+        # also fitted near the other's new readings (near-square cells).
+        near_y = [fit_axis(scorer.clean_profiles[1], ax.cell * (1 - tol), ax.cell * (1 + tol), config) for ax in xs]
+        near_x = [fit_axis(scorer.clean_profiles[0], ay.cell * (1 - tol), ay.cell * (1 + tol), config) for ay in ys]
+        xs += [f for f in near_x if f is not None and abs(f.cell / fx.cell - 1) > tol]
+        ys += [f for f in near_y if f is not None and abs(f.cell / fy.cell - 1) > tol]
         options += [(ax, ay) for ax in xs for ay in ys]
     return _select_axes(scorer, fx, fy, options)
 
