@@ -25,11 +25,10 @@ import numpy as np
 
 from .palette import srgb_to_oklab
 
-# Oklab distance within which auto joins a colour to a more frequent one.  Above the grain that
-# unify leaves (its snap radius is 0.02, and cells it could not snap scatter up to ~0.03 from their
-# true colour on the "ai" tier) and below the step between an artist's neighbouring shades (20+
-# RGB levels, 0.045+ in Oklab in synth's ramps).  Measured with synth.close_shades_case (see
-# tests/core/test_quantize.py and the README's Palettes section).
+# Oklab distance within which auto joins a colour to a more frequent one: above the grain that
+# unify leaves (its snap radius is 0.02), below the closest step between an artist's shades
+# (20 RGB levels: 0.037+ in synth.close_shades_case, 0.067+ in the harsh tiers' ramps).  Chosen
+# among 0.03/0.035/0.04/0.05 on close_shades_case seeds 0-19, checked on 1000-1039 (README: Palettes).
 AUTO_ERROR = 0.035
 # Ward merging keeps an (n, n) cost matrix; above this many auto colours the auto step is first
 # repeated with a wider radius (x RADIUS_GROWTH) so that memory and time stay bounded.
