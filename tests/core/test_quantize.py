@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from pixelperfecter.core import pipeline, quantize, synth
-from pixelperfecter.core.palette import srgb_to_oklab
 from pixelperfecter.core.types import ReconstructParams
 
 
@@ -81,12 +80,12 @@ def test_ward_merges_many_colours_quickly_and_bounded() -> None:
     assert result.size == 16 and _rows(result.colors) <= _rows(colors)
 
 
-def test_map_to_palette_is_the_nearest_in_oklab() -> None:
+def test_map_to_palette_is_the_nearest_in_the_perceptual_space() -> None:
     rng = np.random.default_rng(1)
     colors = rng.integers(0, 256, (500, 3)).astype(np.uint8)
     pal = rng.integers(0, 256, (12, 3)).astype(np.uint8)
     result = quantize.map_to_palette(colors, pal)
-    d = np.linalg.norm(srgb_to_oklab(colors)[:, None, :] - srgb_to_oklab(pal)[None, :, :], axis=2)
+    d = np.linalg.norm(quantize.perceptual_lab(colors)[:, None, :] - quantize.perceptual_lab(pal)[None, :, :], axis=2)
     assert np.allclose(d[np.arange(len(colors)), result.assignment], d.min(axis=1))
     with pytest.raises(ValueError):
         quantize.map_to_palette(colors, np.zeros((0, 3), np.uint8))
