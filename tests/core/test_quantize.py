@@ -130,3 +130,14 @@ def test_auto_on_reconstructed_close_shades_keeps_every_true_shade(seed: int) ->
     assert _rows(out) <= _rows(quantize.colour_counts([plain.sprite])[0])  # colours of the recovered cells
     assert rec.metrics.palette == "auto" and rec.metrics.palette_error is not None
     assert rec.metrics.diff_pct == plain.metrics.diff_pct  # the fit judges the grid, before the palette step
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_close_shades_generator_draws_the_palette_it_promises(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    sprite = synth.close_shades_sprite(rng, 48, 40, n_ramps=3, shades=4, gap=20)
+    colors, counts = quantize.colour_counts([sprite])
+    assert len(colors) <= 3 * 4 + 1 and counts.min() >= 2  # every colour covers whole cells (bands >= 2 wide)
+    linf = np.abs(colors[:, None, :].astype(int) - colors[None, :, :].astype(int)).max(axis=2)
+    np.fill_diagonal(linf, 999)
+    assert linf.min() == 20  # the closest shades are exactly one step apart: close, but distinct
