@@ -23,15 +23,18 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
+from .core import quantize
 from .core.io import IMAGE_SUFFIXES, ImageLoadError, iter_images, load_image
 from .core.metrics import append_metrics, metrics_row, printable_path
-from .core.pipeline import OutputOptions, reconstruct
-from .core.types import Metrics, ReconstructParams, Thresholds
+from .core.pipeline import OutputOptions, indexed_warning, reconstruct
+from .core.types import Metrics, PaletteReport, ReconstructParams, Thresholds
 from .manifest import MANIFEST_NAME, InputStamp, Manifest, Record, now_iso, params_key, stamp
 from .outputset import OutputTooLarge, StagedFile, check_output_size, commit, discard, new_run_tag, output_names, stage_outputs, sweep_temps
 from .runner import Executor, Ordered, WorkerFailure, make_executor, run_unordered
@@ -116,6 +119,10 @@ class ImageResult:
     warnings: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    # What the colour reduction did (None when no --colors/--palette was asked for).
+    palette: PaletteReport | None = None
+    # The sprite's colours, most used first (kept for --save-palette).
+    colors: tuple[tuple[int, int, int], ...] = ()
     # Worker -> driver only: the output set under temp names, and what the input file was.
     staged: list[StagedFile] = field(default_factory=list)
     input_stamp: InputStamp | None = None
@@ -135,6 +142,13 @@ class ImageResult:
                 "seconds": round(self.metrics.seconds, 4),
                 "flags": list(self.flags),
             }
+            if self.palette is not None:
+                metrics["palette"] = {
+                    "source": self.palette.source,
+                    "size": len(self.palette.colors),
+                    "max_error": round(self.palette.max_error, 2),
+                    "colors": [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in self.palette.colors],
+                }
         return {
             "image": printable_path(self.image),
             "status": self.status,
@@ -338,6 +352,14 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
         result.grid = GridSummary(g.cell_w, g.cell_h, g.offset_x, g.offset_y, g.cells_x, g.cells_y)
     if not rec.ok or rec.metrics is None:
         return failed(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
+    if settings.outputs.indexed and rec.sprite is not None:
+        fallback = indexed_warning(rec.sprite, rec.has_alpha)
+        if fallback is not None:
+            result.warnings.append(fallback)
+    result.palette = rec.palette
+    if rec.sprite is not None:
+        colors, counts = quantize.colour_counts([rec.sprite])
+        result.colors = tuple((int(r), int(g), int(b)) for r, g, b in colors[np.lexsort((np.arange(len(counts)), -counts))])
     result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
     result.flags = rec.metrics.flags(settings.thresholds)
     try:
@@ -375,6 +397,45 @@ class _BoundProcess:
 
 def _failed(job: ImageJob, reason: str) -> ImageResult:
     return ImageResult(index=job.index, image=str(job.path), status="error", error=_one_line(reason), stem=job.stem)
+
+
+# --------------------------------------------------------------------------- shared palette (first pass)
+
+
+@dataclass(frozen=True)
+class _BoundColours:
+    """One image's cell colours after unify, for ``--shared-palette``'s first pass (picklable)."""
+
+    settings: BatchSettings
+
+    def __call__(self, job: ImageJob) -> tuple[np.ndarray, np.ndarray] | None:
+        plain = replace(self.settings, params=replace(self.settings.params, max_colors=None, colors_auto=False, palette=None))
+        try:
+            rec = _reconstruct(job, plain, ImageResult(index=job.index, image=str(job.path), status="error"))
+        except Exception:  # the normal run reports this image's error; it adds no colours here
+            return None
+        return None if rec.sprite is None else quantize.colour_counts([rec.sprite])
+
+
+def shared_palette(jobs: Sequence[ImageJob], settings: BatchSettings, executor: Executor) -> PaletteReport | None:
+    """One palette from the cells of every image (``--shared-palette``); None if no image had cells.
+
+    Each image is reconstructed without the palette step in a worker; the colour counts of all
+    are merged and reduced as ``--colors`` asks (auto when it does not), in the driver.
+    """
+    parts = [value for _, value in run_unordered(_BoundColours(settings), list(jobs), executor) if isinstance(value, tuple)]
+    colors, counts = quantize.merge_counts(parts)
+    if len(colors) == 0:
+        return None
+    p = settings.params
+    result = quantize.palette_for_counts(colors, counts, p.max_colors, p.colors_auto or p.max_colors is None)
+    source = "shared " + (f"max {p.max_colors}" if p.max_colors is not None else "auto")
+    return PaletteReport(source, tuple((int(r), int(g), int(b)) for r, g, b in result.colors), result.max_error())
+
+
+def with_shared_palette(settings: BatchSettings, palette: PaletteReport) -> BatchSettings:
+    """``settings`` with the batch's palette fixed, so every image maps onto it (and --resume sees it)."""
+    return replace(settings, params=replace(settings.params, max_colors=None, colors_auto=False, palette=palette.colors, palette_source="shared"))
 
 
 # --------------------------------------------------------------------------- the driver

@@ -50,6 +50,33 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+# Mirrors pixelperfecter.core.palette_files.MAX_PALETTE_COLORS (a test keeps them equal).
+MAX_COLORS = 4096
+
+
+def parse_colors(text: str) -> int | None:
+    """``--colors``: ``"auto"`` -> None (auto's rule), ``"16"`` -> 16; ValueError otherwise."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise ValueError(f"expected a number of colours (1-{MAX_COLORS}) or 'auto', got {text!r}") from None
+    if not 1 <= n <= MAX_COLORS:
+        raise ValueError(f"expected a number of colours (1-{MAX_COLORS}) or 'auto', got {text!r}")
+    return n
+
+
+def _colors_callback(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    try:
+        parse_colors(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 def _executor_callback(value: str) -> str:
     if value not in EXECUTORS:
         raise typer.BadParameter(f"expected one of {', '.join(EXECUTORS)}, got {value!r}")
@@ -83,6 +110,11 @@ def reconstruct_command(
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help="With --executor dask: a running scheduler (tcp://host:8786); without it a LocalCluster is started."),
     resume: bool = typer.Option(False, "--resume", metavar="", help="Skip images the run manifest (OUT/manifest.jsonl) lists as done with the same input and options."),
     ml: bool = typer.Option(False, "--ml", metavar="", help="Also try the ML model's grid suggestions and keep the best fit (needs the 'ml' extra)."),
+    colors: Optional[str] = typer.Option(None, "--colors", callback=_colors_callback, metavar="N|auto", help="Reduce to at most N colours, or to the count the auto rule picks (README: Palettes)."),
+    palette_file: Optional[Path] = typer.Option(None, "--palette", metavar="FILE", help="Map every cell to the nearest colour of this palette (.gpl, .hex, JASC .pal, Paint.NET .txt, PNG swatch)."),
+    save_palette: Optional[Path] = typer.Option(None, "--save-palette", metavar="FILE", help="Write the palette used to FILE (.hex by name, else GIMP .gpl); several images need --shared-palette."),
+    shared: bool = typer.Option(False, "--shared-palette", metavar="", help="One palette for the whole batch (a tileset, a character's frames): a first pass collects every image's colours."),
+    indexed: bool = typer.Option(False, "--indexed", metavar="", help="Write the sprite (and --upscale) as indexed PNGs when they have at most 256 colours."),
 ) -> None:
     """Reconstruct true pixel art from fake pixel art (files, folders, globs; default input/)."""
     from dataclasses import replace
@@ -96,6 +128,18 @@ def reconstruct_command(
         raise typer.BadParameter("needs --executor dask", param_hint="--scheduler")
     if resume and no_metrics:
         raise typer.BadParameter("--no-metrics records nothing, so there is nothing to resume from", param_hint="--resume")
+    if palette_file is not None and colors is not None:
+        raise typer.BadParameter("a palette file fixes the colours; give --colors or --palette, not both", param_hint="--colors")
+    fixed_palette = None
+    if palette_file is not None:
+        from .core.palette_files import PaletteFileError, read_palette
+
+        try:
+            fixed_palette = read_palette(palette_file).as_tuple()
+        except PaletteFileError as exc:
+            _err(f"error: {palette_file}: {exc}")
+            raise typer.Exit(1) from None
+    max_colors = parse_colors(colors) if colors is not None else None
     params = ReconstructParams(
         cell_size=cell_size,
         cell_w=cell_w,
@@ -106,6 +150,9 @@ def reconstruct_command(
         snap_lines=not no_snap,
         cleanup_colors=not no_cleanup,
         binarize_alpha=not keep_alpha,
+        max_colors=max_colors,
+        colors_auto=colors is not None and max_colors is None,
+        palette=fixed_palette,
     )
     thresholds = Thresholds(max_pixels=max_pixels)
     if max_diff is not None:
@@ -118,11 +165,12 @@ def reconstruct_command(
         require_torch()
     settings = BatchSettings(
         out_dir=out, params=params, thresholds=thresholds, max_pixels=max_pixels, use_ml=ml,
-        outputs=OutputOptions(upscale=upscale, diff=diff, heatmap=heatmap, grid=grid),
+        outputs=OutputOptions(upscale=upscale, diff=diff, heatmap=heatmap, grid=grid, indexed=indexed),
     )
     request = ReconstructRequest(
         paths=list(paths or []), settings=settings, recursive=recursive, metrics=metrics, no_metrics=no_metrics,
         json_out=json_out, workers=workers, executor=executor, scheduler=scheduler, resume=resume, err=_err,
+        shared_palette=shared and fixed_palette is None, save_palette=save_palette,
     )
     code = run_reconstruct(request)
     if code:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .core import render
 from .core.io import save_png
-from .core.pipeline import OutputOptions
+from .core.pipeline import OutputOptions, save_sprite_png
 from .core.types import Reconstruction
 
 
@@ -83,7 +83,8 @@ def stage_outputs(rec: Reconstruction, out_dir: Path, stem: str, outputs: Output
                 continue
             final = out_dir / names[kind]
             tmp = out_dir / f".{names[kind]}.{tag}.tmp"
-            save_png(tmp, arrays[0], arrays[1])
+            save = save_sprite_png if outputs.indexed and kind in ("sprite", "upscale") else save_png
+            save(tmp, arrays[0], arrays[1])
             staged.append(StagedFile(kind, os.fspath(tmp), os.fspath(final)))
     except BaseException:
         discard(staged)

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .batch import (
     DEFAULT_INPUT_DIR,
     METRICS_NAME,
@@ -30,9 +32,12 @@ from .batch import (
     manifest_path,
     plan_jobs,
     run_batch,
+    shared_palette,
     stop_on_signals,
+    with_shared_palette,
 )
 from .core.metrics import MetricsWriteError, printable_path
+from .core.types import PaletteReport
 from .manifest import Manifest
 from .runner import default_workers, make_executor, one_line
 
@@ -52,6 +57,10 @@ class ReconstructRequest:
     scheduler: str | None = None
     resume: bool = False
     err: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr))
+    # --shared-palette: one palette from every image's colours, fixed before the run.
+    shared_palette: bool = False
+    # --save-palette FILE: the palette used (the shared one, or the one image's).
+    save_palette: Path | None = None
 
 
 def _error_json(image: str, reason: str) -> str:
@@ -71,9 +80,10 @@ def _format_result(result: ImageResult, name_width: int) -> str:
     cell = f"{g.cell_w:.2f}x{g.cell_h:.2f}"
     flags = ",".join(result.flags) if result.flags else "-"
     colour = "yellow" if result.flags else "green"
+    palette = f"  colours {m.n_colors} ({result.palette.source}, max error {result.palette.max_error:.1f})" if result.palette else ""
     return (
         f"[{colour}]ok  [/{colour}] {name}  cells {cells:>9}  cell {cell:>11}  "
-        f"diff {m.diff_pct:6.2f}%  conf {m.confidence:4.2f}  flags {flags}"
+        f"diff {m.diff_pct:6.2f}%  conf {m.confidence:4.2f}  flags {flags}{palette}"
     )
 
 
@@ -91,6 +101,8 @@ class _Screen:
         self.name_width = min(40, max((len(printable_path(j.path.name)) for j in jobs), default=1))
         self.bar: Any = None
         self.finished = self.failed = 0
+        # The last image that came out (for --save-palette of a one-image run).
+        self.last_ok: ImageResult | None = None
 
     def err(self, message: str) -> None:
         # While the bar is live every line must go through its console, or it lands on the bar.
@@ -105,6 +117,8 @@ class _Screen:
         """A committed and recorded image (input order)."""
         self.finished += 1
         self.failed += not result.ok
+        if result.ok:
+            self.last_ok = result
         self.show(result)
 
     def show(self, result: ImageResult) -> None:
@@ -171,6 +185,16 @@ def _run_reconstruct(request: ReconstructRequest) -> int:
     if request.no_metrics and any(_same_dir(f.parent, out) for f in files):
         request.err(f"warning: {out}: --no-metrics records nothing, so a later run over this folder will take these outputs for inputs")
 
+    if request.save_palette is not None and len(jobs) > 1 and not request.shared_palette and settings.params.palette is None:
+        request.err(f"error: {request.save_palette}: --save-palette writes one palette, and {len(jobs)} images have one each; add --shared-palette")
+        return 1
+    n_workers = request.workers if request.workers is not None else default_workers()
+    if request.shared_palette:
+        shared = _shared_palette(request, jobs, n_workers)
+        if shared is None:
+            return 1
+        settings = with_shared_palette(settings, shared)
+        request.settings = settings
     params = settings.shaping_key()
     todo = jobs
     if request.resume:
@@ -181,7 +205,6 @@ def _run_reconstruct(request: ReconstructRequest) -> int:
     metrics_path = None if request.no_metrics else (request.metrics if request.metrics is not None else out / METRICS_NAME)
     # --no-metrics records nothing at all: no metrics row and no manifest line.
     recorder = Recorder(settings.thresholds, metrics_path, None if request.no_metrics else earlier, params=params)
-    n_workers = request.workers if request.workers is not None else default_workers()
     screen = _Screen(request, todo)
     try:
         executor = make_executor(request.executor, n_workers, len(todo), scheduler=request.scheduler)
@@ -200,11 +223,49 @@ def _run_reconstruct(request: ReconstructRequest) -> int:
         return EXIT_SIGNAL[signum]
     for warning in dict.fromkeys(recorder.warnings):
         request.err(f"warning: {warning}")
+    if request.save_palette is not None and not _save_palette(request, screen.last_ok):
+        return 1
     if not request.json_out:
         ok = screen.finished - screen.failed
         where = f"; results in {out}/" if ok else ""
         request.err(f"{screen.finished} image{'s' if screen.finished != 1 else ''}: {ok} ok, {screen.failed} failed{where}")
     return 1 if (screen.failed or problems) else 0
+
+
+def _shared_palette(request: ReconstructRequest, jobs: list[ImageJob], n_workers: int) -> PaletteReport | None:
+    """``--shared-palette``'s first pass (every image's colours, in workers); None after an error line."""
+    try:
+        executor = make_executor(request.executor, n_workers, len(jobs), scheduler=request.scheduler)
+    except (RuntimeError, OSError, TimeoutError, ValueError) as exc:
+        where = f"--scheduler {request.scheduler}" if request.scheduler else f"--executor {request.executor}"
+        request.err(f"error: {where}: cannot start ({one_line(exc)})")
+        return None
+    shared = shared_palette(jobs, request.settings, executor)
+    if shared is None:
+        request.err("error: --shared-palette: no image gave any colour (every image failed); nothing to build a palette from")
+        return None
+    request.err(f"shared palette: {len(shared.colors)} colours from {len(jobs)} image{'s' if len(jobs) != 1 else ''} (max error {shared.max_error:.1f})")
+    return shared
+
+
+def _save_palette(request: ReconstructRequest, last_ok: ImageResult | None) -> bool:
+    """Write ``--save-palette``: the fixed (shared or file) palette, else the one image's colours."""
+    from .core.palette_files import write_palette
+
+    assert request.save_palette is not None
+    fixed = request.settings.params.palette
+    colors = fixed if fixed is not None else (last_ok.colors if last_ok is not None else None)
+    if not colors:
+        request.err(f"error: {request.save_palette}: no palette to save (no image was reconstructed)")
+        return False
+    try:
+        write_palette(request.save_palette, np.array(colors, np.uint8))
+    except OSError as exc:
+        request.err(f"error: {request.save_palette}: cannot write ({exc.strerror or exc})")
+        return False
+    if not request.json_out:
+        request.err(f"palette: {len(colors)} colours written to {request.save_palette}")
+    return True
 
 
 def _same_dir(a: Path, b: Path) -> bool:

@@ -202,3 +202,53 @@ def write_contact_sheet(path: Path, outcomes: Sequence[RealOutcome]) -> Path:
     rgb = build_contact_sheet(outcomes)
     rgba = np.concatenate([rgb, np.full(rgb.shape[:2] + (1,), 255, np.uint8)], axis=2)
     return save_png(path, rgba, keep_alpha=False)
+
+
+# The README's palette figure: sprites scaled up this many times, palette swatches this big.
+PALETTE_FIGURE_ZOOM = 4
+PALETTE_SWATCH = 12
+
+
+def palette_figure(image: Path, out: Path, settings: Sequence[str | int | None] = (None, "auto", 16, 8)) -> Path:
+    """``docs/palette_before_after.png``: the input, then the sprite under each ``--colors`` setting
+    (None: no reduction), each zoomed nearest-neighbour with its colour count and palette."""
+    import cv2
+
+    from ..core import quantize
+    from ..core.io import load_image, save_png
+    from ..core.pipeline import reconstruct
+    from ..core.types import ReconstructParams
+
+    loaded = load_image(image)
+    panels: list[tuple[str, np.ndarray, np.ndarray]] = []
+    for setting in settings:
+        params = ReconstructParams(max_colors=setting if isinstance(setting, int) else None, colors_auto=setting == "auto")
+        rec = reconstruct(loaded.rgba, params, has_alpha=loaded.has_alpha)
+        if rec.sprite is None or rec.metrics is None:
+            raise ValueError(f"{image}: no grid found")
+        colors, counts = quantize.colour_counts([rec.sprite])
+        ranked = colors[np.lexsort((np.arange(len(counts)), -counts))]
+        name = "no reduction" if setting is None else f"--colors {setting}"
+        err = f", max error {rec.metrics.palette_error:.1f}" if rec.metrics.palette_error is not None else ""
+        panels.append((f"{name}: {rec.metrics.n_colors} colours{err}", rec.sprite, ranked))
+    sprite_h, sprite_w = panels[0][1].shape[:2]
+    pw, ph = sprite_w * PALETTE_FIGURE_ZOOM, sprite_h * PALETTE_FIGURE_ZOOM
+    per_row = max(1, pw // PALETTE_SWATCH)
+    strip_h = PALETTE_SWATCH * int(np.ceil(max(len(p[2]) for p in panels) / per_row))
+    label_h, gap = 28, 12
+    source = cv2.resize(loaded.rgba[..., :3], (pw, ph), interpolation=cv2.INTER_AREA)
+    width = gap + (len(panels) + 1) * (pw + gap)
+    sheet = np.full((label_h + ph + gap + strip_h + gap, width, 3), SHEET_BG, np.uint8)
+    _put_text(sheet, f"input {loaded.width}x{loaded.height} (scaled)", (gap, label_h - 9), (255, 255, 255), 0.45)
+    sheet[label_h : label_h + ph, gap : gap + pw] = source
+    for i, (title, sprite, ranked) in enumerate(panels, start=1):
+        left = gap + i * (pw + gap)
+        _put_text(sheet, title, (left, label_h - 9), (255, 255, 255), 0.45)
+        rgb = np.repeat(np.repeat(sprite[..., :3], PALETTE_FIGURE_ZOOM, axis=0), PALETTE_FIGURE_ZOOM, axis=1)
+        sheet[label_h : label_h + ph, left : left + pw] = rgb
+        for k, colour in enumerate(ranked):
+            y = label_h + ph + gap + (k // per_row) * PALETTE_SWATCH
+            x = left + (k % per_row) * PALETTE_SWATCH
+            sheet[y : y + PALETTE_SWATCH - 1, x : x + PALETTE_SWATCH - 1] = colour
+    rgba = np.concatenate([sheet, np.full(sheet.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    return save_png(out, rgba, keep_alpha=False)

@@ -220,6 +220,57 @@ def save_png(path: str | os.PathLike[str], rgba: np.ndarray, keep_alpha: bool = 
     return atomic_write(path, lambda tmp: to_pil(rgba, keep_alpha).save(tmp, format="PNG"))
 
 
+# A PNG palette (mode P) holds at most this many entries.
+MAX_INDEXED_COLORS = 256
+
+
+def _index_keys(rgba: np.ndarray, keep_alpha: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's RGBA as written to an indexed PNG, and one uint32 key per cell."""
+    flat = np.ascontiguousarray(rgba).reshape(-1, 4).copy()
+    if not keep_alpha:
+        flat[:, 3] = 255
+    flat[flat[:, 3] == 0, :3] = 0
+    key: np.ndarray = flat.astype(np.uint32) @ np.array([1 << 24, 1 << 16, 1 << 8, 1], np.uint32)
+    return flat, key
+
+
+def count_index_entries(rgba: np.ndarray, keep_alpha: bool = True) -> int:
+    """The palette entries an indexed PNG of ``rgba`` needs (all transparent cells share one)."""
+    return int(len(np.unique(_index_keys(rgba, keep_alpha)[1])))
+
+
+def indexed_image(rgba: np.ndarray, keep_alpha: bool = True) -> Image.Image | None:
+    """``rgba`` as a mode-P image (palette in order of first appearance), or None over 256 colours.
+
+    With ``keep_alpha`` each entry carries its alpha (a tRNS chunk) so transparency survives;
+    fully transparent cells share one entry whatever RGB they hide.
+    """
+    flat, key = _index_keys(rgba, keep_alpha)
+    keys, first, index = np.unique(key, return_index=True, return_inverse=True)
+    if len(keys) > MAX_INDEXED_COLORS:
+        return None
+    # Entries in order of first appearance (reading order), so the palette is stable and readable.
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    entries = flat[first[order]]
+    img = Image.fromarray(rank[index.reshape(-1)].astype(np.uint8).reshape(rgba.shape[:2]), "P")
+    img.putpalette(entries[:, :3].reshape(-1).tobytes(), rawmode="RGB")
+    if keep_alpha and bool((entries[:, 3] < 255).any()):
+        img.info["transparency"] = entries[:, 3].tobytes()
+    return img
+
+
+def save_png_indexed(path: str | os.PathLike[str], rgba: np.ndarray, keep_alpha: bool = True) -> Path | None:
+    """Write an indexed (mode P) PNG atomically; None (nothing written) over 256 colours."""
+    img = indexed_image(rgba, keep_alpha)
+    if img is None:
+        return None
+    transparency = img.info.get("transparency")
+    extra = {"transparency": transparency} if transparency is not None else {}
+    return atomic_write(path, lambda tmp: img.save(tmp, format="PNG", **extra))
+
+
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
     def write(tmp: Path) -> None:
         with open(tmp, "w", encoding="utf-8", newline="") as fh:

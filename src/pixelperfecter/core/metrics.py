@@ -37,6 +37,8 @@ METRICS_COLUMNS = [
     "warnings",
     "error",
     "output",
+    "palette",
+    "palette_error",
 ]
 
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from . import cells, palette, render
+from . import cells, palette, quantize, render
 from .grid import GridProposer, detect_grid
-from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, save_png
+from .io import DEFAULT_MAX_PIXELS, MAX_INDEXED_COLORS, LoadedImage, count_index_entries, load_image, save_png, save_png_indexed
 from .metrics import confidence_with_fit, diff_pct_from_errors
-from .types import Metrics, Reconstruction, ReconstructParams, Thresholds
+from .types import Metrics, PaletteReport, Reconstruction, ReconstructParams, Thresholds
 
 
 def reconstruct(
@@ -51,8 +51,15 @@ def reconstruct(
         sprite = cells.binarize_alpha(sprite, params.alpha_threshold)
     elif not has_alpha:
         sprite[..., 3] = 255
-    sprite = finish_colors([sprite], params)[0]
+    # The fit (diff_pct, confidence, heatmap) judges the grid, so it is measured before the
+    # palette step (the last of finish_colors), whose own cost is the report's max_error.
+    without_palette = replace(params, max_colors=None, colors_auto=False, palette=None)
+    sprite = finish_colors([sprite], without_palette)[0]
     errors = cells.sample_errors(samples, sprite)
+    reports: list[PaletteReport] = []
+    if params.reduces_colors:
+        sprite = reduce_colors([sprite], params, on_palette=reports.append)[0]
+    report = reports[0] if reports else None
     diff_pct = diff_pct_from_errors(errors)
     error = cells.cell_error(errors)
     confidence = confidence_with_fit(detection.confidence, diff_pct)
@@ -69,21 +76,26 @@ def reconstruct(
         n_colors=cells.count_colors(sprite),
         seconds=seconds,
         warnings=tuple(warnings),
+        palette=report.source if report else "",
+        palette_error=report.max_error if report else None,
     )
     for flag in metrics.flags(thresholds):
         warnings.append(f"suspicious: {flag}")
     metrics = Metrics(**{**metrics.__dict__, "warnings": tuple(warnings)})
     return Reconstruction(
         image=rgba, params=params, detection=detection, sprite=sprite, cell_error=error,
-        metrics=metrics, has_alpha=has_alpha, source=source, warnings=warnings,
+        metrics=metrics, has_alpha=has_alpha, source=source, warnings=warnings, palette=report,
     )
 
 
-def finish_colors(sprites: Sequence[np.ndarray], params: ReconstructParams) -> list[np.ndarray]:
+def finish_colors(
+    sprites: Sequence[np.ndarray], params: ReconstructParams, on_palette: Callable[[PaletteReport], None] | None = None
+) -> list[np.ndarray]:
     """The colour steps after cell sampling, over sprites that share one palette.
 
     One image passes one sprite; an animation passes its frames and a sheet its regions, so that
     a colour the artist used comes out as the same RGB value everywhere it occurs.
+    ``on_palette`` receives what the colour reduction did, when the params ask for one.
     """
     out = list(sprites)
     if params.cleanup_colors and out:
@@ -94,7 +106,27 @@ def finish_colors(sprites: Sequence[np.ndarray], params: ReconstructParams) -> l
         unified = palette.unify_palette(joined, snap=params.palette_snap).reshape(-1, 4)
         bounds = np.cumsum([0, *sizes])
         out = [unified[a:b].reshape(s.shape) for a, b, s in zip(bounds[:-1], bounds[1:], out)]
+    if params.reduces_colors and out:
+        out = reduce_colors(out, params, on_palette)
     return out
+
+
+def reduce_colors(
+    sprites: list[np.ndarray], params: ReconstructParams, on_palette: Callable[[PaletteReport], None] | None = None
+) -> list[np.ndarray]:
+    """The palette step (core.quantize) over all ``sprites`` jointly; transparent cells untouched."""
+    fixed = np.array(params.palette, np.uint8).reshape(-1, 3) if params.palette is not None else None
+    result = quantize.choose_palette(sprites, params.max_colors, params.colors_auto, fixed)
+    if result is None:
+        return sprites
+    if on_palette is not None:
+        if fixed is not None:
+            source, used = params.palette_source, result.colors
+        else:
+            source = f"max {params.max_colors}" if params.max_colors is not None else "auto"
+            used = result.colors
+        on_palette(PaletteReport(source, tuple((int(r), int(g), int(b)) for r, g, b in used), result.max_error()))
+    return quantize.apply_palette(sprites, result)
 
 
 def reconstruct_file(
@@ -120,6 +152,8 @@ class OutputOptions:
     diff: bool = False
     heatmap: bool = False
     grid: bool = False
+    # Write the sprite and its upscale as indexed (mode P) PNGs when they have <= 256 colours.
+    indexed: bool = False
 
 
 @dataclass(frozen=True)
@@ -134,15 +168,29 @@ class WrittenFiles:
         return {k: str(v) for k, v in self.__dict__.items() if v is not None}
 
 
+def indexed_warning(sprite: np.ndarray, keep_alpha: bool) -> str | None:
+    """Why ``--indexed`` falls back to RGBA for this sprite (over 256 colours), else None."""
+    n = count_index_entries(sprite, keep_alpha)
+    if n <= MAX_INDEXED_COLORS:
+        return None
+    return f"--indexed: {n} colours, more than the {MAX_INDEXED_COLORS} entries an indexed PNG holds; written as RGB(A) (use --colors 256 or fewer)"
+
+
+def save_sprite_png(path: Path, rgba: np.ndarray, keep_alpha: bool) -> Path:
+    """An indexed PNG when the colours fit (<= 256), else the usual one (see ``indexed_warning``)."""
+    return save_png_indexed(path, rgba, keep_alpha) or save_png(path, rgba, keep_alpha)
+
+
 def write_outputs(result: Reconstruction, out_dir: str | Path, stem: str, options: OutputOptions = OutputOptions()) -> WrittenFiles:
     """Write ``<stem>.png`` and the requested extras, each atomically."""
     if result.sprite is None or result.grid is None:
         raise ValueError("nothing to write: the reconstruction failed")
     out = Path(out_dir)
     keep_alpha = result.has_alpha
-    files: dict[str, Path] = {"sprite": save_png(out / f"{stem}.png", result.sprite, keep_alpha)}
+    save_art = save_sprite_png if options.indexed else save_png
+    files: dict[str, Path] = {"sprite": save_art(out / f"{stem}.png", result.sprite, keep_alpha)}
     if options.upscale and options.upscale > 1:
-        files["upscale"] = save_png(out / f"{stem}_x{options.upscale}.png", render.upscale(result.sprite, options.upscale), keep_alpha)
+        files["upscale"] = save_art(out / f"{stem}_x{options.upscale}.png", render.upscale(result.sprite, options.upscale), keep_alpha)
     if options.diff:
         files["diff"] = save_png(out / f"{stem}_diff.png", render.diff_overlay(result.image, result.grid, result.sprite))
     if options.heatmap and result.cell_error is not None:

@@ -254,6 +254,66 @@ def sheet_sprite(rng: np.random.Generator, cells_x: int, cells_y: int, transpare
     return sprite
 
 
+def close_shades_sprite(
+    rng: np.random.Generator, cells_x: int, cells_y: int, n_ramps: int = 3, shades: int = 4, gap: int = 20, transparent: bool = False
+) -> np.ndarray:
+    """Flat shapes in ramps of close shades: a palette of known size that must not be merged.
+
+    ``n_ramps`` ramps of ``shades`` shades each, neighbours exactly ``gap`` RGB levels apart
+    (L-inf; 20 is the closest _shade_ramp lets an artist's shades come), shades of different
+    ramps (and the background) at least ``2 * gap`` apart.  Each shape is a rectangle banded
+    in its ramp's shades, every band at least 2 cells wide, so every true colour covers whole
+    cells a reconstruction can recover.  The truth palette is ``unique_colors(sprite)``.
+    """
+    span = (shades - 1) * gap
+    colours: list[np.ndarray] = []
+    ramps: list[np.ndarray] = []
+    background = rng.integers(0, 256, 3)
+    for _ in range(400):
+        if len(ramps) == n_ramps:
+            break
+        base = rng.integers(0, 256 - span, 3)
+        ramp = base[None, :] + np.arange(shades)[:, None] * gap
+        taken = np.array([*colours, background])
+        if int(np.abs(ramp[:, None, :] - taken[None, :, :]).max(axis=2).min()) >= 2 * gap:
+            ramps.append(ramp)
+            colours.extend(ramp)
+    sprite = np.zeros((cells_y, cells_x, 4), np.uint8)
+    if not transparent:
+        sprite[..., :3] = background
+        sprite[..., 3] = 255
+    band = 2
+    n_shapes = max(len(ramps), cells_x * cells_y // 150)
+    for k in range(n_shapes):
+        ramp = ramps[k % len(ramps)]
+        w = int(rng.integers(band * shades, max(band * shades + 1, cells_x // 2)))
+        h = int(rng.integers(band * 2, max(band * 2 + 1, cells_y // 2)))
+        x0 = int(rng.integers(0, max(1, cells_x - w)))
+        y0 = int(rng.integers(0, max(1, cells_y - h)))
+        block = sprite[y0 : y0 + h, x0 : x0 + w]
+        bw = block.shape[1]
+        shade = np.minimum(np.arange(bw) * shades // max(bw, 1), shades - 1)
+        block[..., :3] = ramp[shade][None, :, :].astype(np.uint8)
+        block[..., 3] = 255
+    if transparent:
+        sprite[sprite[..., 3] == 0, :3] = 0
+    return sprite
+
+
+def close_shades_case(seed: int, gap: int = 20, n_ramps: int = 3, shades: int = 4) -> SynthCase:
+    """A ``close_shades_sprite`` under the "ai" tier's degradation (seeded; the truth palette known)."""
+    rng = np.random.default_rng([seed, 7, gap])
+    deg = tier_degradation("ai", rng)
+    cells = int(rng.integers(24, 56))
+    side = int(np.clip(round(cells * deg.cell_w), 96, 1024))
+    height = int(np.clip(round(side * rng.uniform(0.75, 1.33)), 96, 1024))
+    transparent = bool(rng.random() < 0.25)
+    case = degrade(lambda cx, cy: close_shades_sprite(rng, cx, cy, n_ramps, shades, gap, transparent), deg, side, height, rng)
+    case.tier = "close_shades"
+    case.seed = seed
+    return case
+
+
 # --------------------------------------------------------------------------- degradation
 
 

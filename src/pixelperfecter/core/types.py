@@ -92,6 +92,17 @@ class ReconstructParams:
     alpha_threshold: int = 128
     # Oklab distance within which a cell snaps to its palette cluster (see core.palette).
     palette_snap: float = 0.02
+    # Colour reduction after unify (core.quantize): at most ``max_colors``; ``colors_auto`` the
+    # count auto's error rule picks; ``palette`` a fixed palette (a file, or a batch's shared one)
+    # each cell maps to, named ``palette_source`` in the metrics.  All off by default.
+    max_colors: int | None = None
+    colors_auto: bool = False
+    palette: tuple[tuple[int, int, int], ...] | None = None
+    palette_source: str = "file"
+
+    @property
+    def reduces_colors(self) -> bool:
+        return self.palette is not None or self.max_colors is not None or self.colors_auto
 
     @property
     def forced_cell_w(self) -> float | None:
@@ -128,6 +139,19 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class PaletteReport:
+    """What the colour reduction did: where the palette came from, its colours, the cost."""
+
+    source: str  # "auto", "max N", "file" or "shared"
+    colors: tuple[tuple[int, int, int], ...]  # most used first (a fixed palette: its own order)
+    # Largest Oklab distance x 100 between a cell's colour before and after the reduction.
+    max_error: float
+
+    def describe(self) -> str:
+        return f"{self.source} ({len(self.colors)} colours, max error {self.max_error:.1f})"
+
+
+@dataclass(frozen=True)
 class Metrics:
     """One row of ``metrics.csv``."""
 
@@ -142,6 +166,10 @@ class Metrics:
     n_colors: int
     seconds: float
     warnings: tuple[str, ...] = ()
+    # Set when a colour reduction ran: its source ("auto", "max 16", "file", "shared") and the
+    # largest Oklab distance x 100 it moved a cell's colour.
+    palette: str = ""
+    palette_error: float | None = None
 
     def flags(self, thresholds: Thresholds) -> tuple[str, ...]:
         """Names of the metrics that cross a threshold."""
@@ -169,6 +197,8 @@ class Metrics:
             "n_colors": self.n_colors,
             "seconds": round(self.seconds, 4),
             "warnings": "; ".join(self.warnings),
+            "palette": self.palette,
+            "palette_error": "" if self.palette_error is None else round(self.palette_error, 2),
         }
 
 
@@ -189,6 +219,7 @@ class Reconstruction:
     has_alpha: bool = False
     source: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    palette: PaletteReport | None = None
 
     @property
     def ok(self) -> bool:

@@ -271,6 +271,8 @@ class Controller:
             return model.nudge_offset(params, attempt.result, float(args[0]) * model.NUDGE_PX, float(args[1]) * model.NUDGE_PX)
         if action == "toggle_switch":
             return model.toggle(params, str(args[0]))
+        if action == "cycle_colors":
+            return model.cycle_colors(params)
         if action == "reset":
             return ReconstructParams()  # auto-detect, and the 1 2 3 switches back on (the defaults)
         raise ValueError(f"unknown override {action!r}")

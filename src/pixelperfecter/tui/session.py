@@ -51,7 +51,8 @@ class Attempt:
         if not over:
             return "auto"
         short = {"cell_w": "w", "cell_h": "h", "cell_size": "cell", "offset_x": "ox", "offset_y": "oy",
-                 "snap_lines": "snap", "cleanup_colors": "clean", "binarize_alpha": "alpha"}
+                 "snap_lines": "snap", "cleanup_colors": "clean", "binarize_alpha": "alpha",
+                 "max_colors": "colours", "colors_auto": "colours-auto"}
         parts = []
         for key, value in over.items():
             name = short.get(key, key)
@@ -199,6 +200,36 @@ def toggle(params: ReconstructParams, name: str) -> ReconstructParams:
     if name not in SWITCHES:
         raise ValueError(f"unknown switch {name!r}")
     return params.with_overrides(**{name: not getattr(params, name)})
+
+
+# What key k steps through: no colour reduction, the auto rule, then at most 16, 8, 4 colours.
+COLOR_STEPS: tuple[str | int | None, ...] = (None, "auto", 16, 8, 4)
+
+
+def colors_setting(params: ReconstructParams) -> str | int | None:
+    """The ``COLOR_STEPS`` entry ``params`` is at (a palette file or another N counts as its own)."""
+    if params.max_colors is not None:
+        return params.max_colors
+    return "auto" if params.colors_auto else None
+
+
+def colors_label(params: ReconstructParams) -> str:
+    setting = colors_setting(params)
+    if params.palette is not None:
+        return f"{params.palette_source} ({len(params.palette)})"
+    return "off" if setting is None else "auto" if setting == "auto" else f"max {setting}"
+
+
+def cycle_colors(params: ReconstructParams) -> ReconstructParams:
+    """The next ``COLOR_STEPS`` setting after the one ``params`` is at (off after 4; a fixed palette -> off)."""
+    setting = colors_setting(params)
+    if params.palette is not None:
+        nxt: str | int | None = None
+    elif setting in COLOR_STEPS:
+        nxt = COLOR_STEPS[(COLOR_STEPS.index(setting) + 1) % len(COLOR_STEPS)]
+    else:
+        nxt = None
+    return params.with_overrides(max_colors=nxt if isinstance(nxt, int) else None, colors_auto=nxt == "auto", palette=None)
 
 
 def typed(params: ReconstructParams, cell_w: float | None, cell_h: float | None, offset_x: float | None, offset_y: float | None) -> ReconstructParams:

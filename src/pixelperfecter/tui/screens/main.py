@@ -84,6 +84,7 @@ class MainScreen(Screen[None]):
         Binding("1", "toggle_switch('snap_lines')", "snap lines on/off", group=SWITCH, show=False),
         Binding("2", "toggle_switch('cleanup_colors')", "colour cleanup on/off", group=SWITCH, show=False),
         Binding("3", "toggle_switch('binarize_alpha')", "binarize alpha on/off", group=SWITCH, show=False),
+        Binding("k", "cycle_colors", "colours: off → auto → 16 → 8 → 4", show=False),
         Binding("r", "reset_params", "Auto-detect (reset cell, offset and 1 2 3)", show=False),
         Binding("z", "zoom(1)", "zoom in", group=ZOOM),
         Binding("Z", "zoom(-1)", "zoom out", group=ZOOM),
@@ -506,6 +507,9 @@ class MainScreen(Screen[None]):
 
     def action_toggle_switch(self, name: str) -> None:
         self.request(self.controller.params_for("toggle_switch", name))
+
+    def action_cycle_colors(self) -> None:
+        self.request(self.controller.params_for("cycle_colors"))
 
     def action_reset_params(self) -> None:
         self.request(self.controller.params_for("reset"))

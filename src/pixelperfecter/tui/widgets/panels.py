@@ -11,7 +11,7 @@ from textual.worker import get_current_worker
 
 from ...core.types import Metrics, ReconstructParams, Thresholds
 from ..ml_hook import SuggestFn, Suggestion
-from ..session import Attempt, ImageSession
+from ..session import Attempt, ImageSession, colors_label
 
 FLAG_FOR = {"diff_pct": "diff_pct", "confidence": "confidence", "cell_w": "cell", "cell_h": "cell"}
 
@@ -60,6 +60,8 @@ class MetricsPanel(Static):
             table.add_row("cell", value("cell", f"{metrics.cell_w:.3f}×{metrics.cell_h:.3f} @ {metrics.offset_x:.1f},{metrics.offset_y:.1f}"))
             table.add_row("diff", value("diff", f"{metrics.diff_pct:.2f} %  conf {metrics.confidence:.2f}"))
             table.add_row("cells", f"{metrics.cells_x}×{metrics.cells_y}  {metrics.n_colors} col  {attempt.seconds * 1000:.0f} ms")
+            if attempt.result.palette is not None:
+                table.add_row("pal", _colours_text(attempt))
             self.update(table)
             return
         table.add_row("cell", value("cell", f"{metrics.cell_w:.3f} × {metrics.cell_h:.3f} px"))
@@ -67,11 +69,30 @@ class MetricsPanel(Static):
         table.add_row("cells", f"{metrics.cells_x} × {metrics.cells_y}")
         table.add_row("diff", value("diff", f"{metrics.diff_pct:.2f} %"))
         table.add_row("confidence", value("confidence", f"{metrics.confidence:.2f}"))
-        table.add_row("colours", str(metrics.n_colors))
+        table.add_row("colours", _colours_text(attempt))
         table.add_row("time", f"{attempt.seconds * 1000:.0f} ms")
         if metrics.warnings:
             table.add_row("warn", Text("; ".join(metrics.warnings), style="yellow"))
         self.update(table)
+
+
+# Swatches shown in the palette strip at most (the rest as "+N").
+STRIP_SWATCHES = 32
+
+
+def _colours_text(attempt: Attempt) -> Text:
+    """The colour count; after a palette step (key k, --colors, --palette) its source, cost and a strip."""
+    metrics = attempt.result.metrics
+    report = attempt.result.palette
+    text = Text(str(metrics.n_colors if metrics is not None else 0))
+    if report is None:
+        return text
+    text.append(f"  {report.source}, max error {report.max_error:.1f}  ")
+    for r, g, b in report.colors[:STRIP_SWATCHES]:
+        text.append("█", style=f"rgb({r},{g},{b})")
+    if len(report.colors) > STRIP_SWATCHES:
+        text.append(f" +{len(report.colors) - STRIP_SWATCHES}")
+    return text
 
 
 def _on_off(value: bool) -> Text:
@@ -107,6 +128,8 @@ class ParamsPanel(Static):
                 switches.append(f"{key}:")
                 switches.append_text(_on_off(value))
                 switches.append(" ")
+            if params.reduces_colors:
+                switches.append(f"k:{colors_label(params)}", style="green")
             table.add_row("1 2 3", switches)
             table.add_row("mark", verdict_text)
         else:
@@ -115,6 +138,8 @@ class ParamsPanel(Static):
             table.add_row("1 snap lines", _on_off(params.snap_lines))
             table.add_row("2 clean colours", _on_off(params.cleanup_colors))
             table.add_row("3 binarize α", _on_off(params.binarize_alpha))
+            if params.reduces_colors:  # shown once key k (or a flag) turned it on
+                table.add_row("k colours", Text(colors_label(params), style="green"))
             table.add_row("view", Text(f"{view}  grid {'on' if show_grid else 'off'}  heat {'on' if show_heatmap else 'off'}  {graphics}"))
             table.add_row("verdict", verdict_text)
             preview = notes.replace("\n", " ⏎ ")
