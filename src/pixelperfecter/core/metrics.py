@@ -37,6 +37,8 @@ METRICS_COLUMNS = [
     "warnings",
     "error",
     "output",
+    "background",
+    "transparent_cells",
 ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cells, palette, render
+from . import background, cells, palette, render
 from .grid import GridProposer, detect_grid
 from .io import DEFAULT_MAX_PIXELS, LoadedImage, load_image, save_png
 from .metrics import confidence_with_fit, diff_pct_from_errors
@@ -51,8 +51,17 @@ def reconstruct(
         sprite = cells.binarize_alpha(sprite, params.alpha_threshold)
     elif not has_alpha:
         sprite[..., 3] = 255
-    sprite = finish_colors([sprite], params)[0]
-    errors = cells.sample_errors(samples, sprite)
+    removals: list[background.Removal] = []
+    sampled = sprite
+    sprite = finish_colors([sprite], params, removals)[0]
+    removed = removals[0].removed if removals else np.zeros(sprite.shape[:2], bool)
+    if removals and removals[0].warning:
+        warnings.append(removals[0].warning)
+    if removed.any():
+        # The result now has transparent cells: its files keep alpha.
+        has_alpha = True
+    # The fit is measured against the cells' colours: a removed background cell still fits.
+    errors = cells.sample_errors(samples, np.where(removed[..., None], sampled, sprite) if removed.any() else sprite)
     diff_pct = diff_pct_from_errors(errors)
     error = cells.cell_error(errors)
     confidence = confidence_with_fit(detection.confidence, diff_pct)
@@ -69,6 +78,8 @@ def reconstruct(
         n_colors=cells.count_colors(sprite),
         seconds=seconds,
         warnings=tuple(warnings),
+        background=removals[0].background_text if removals else "",
+        transparent_cells=int(removed.sum()),
     )
     for flag in metrics.flags(thresholds):
         warnings.append(f"suspicious: {flag}")
@@ -79,13 +90,21 @@ def reconstruct(
     )
 
 
-def finish_colors(sprites: Sequence[np.ndarray], params: ReconstructParams) -> list[np.ndarray]:
+def finish_colors(sprites: Sequence[np.ndarray], params: ReconstructParams, removals: list[background.Removal] | None = None) -> list[np.ndarray]:
     """The colour steps after cell sampling, over sprites that share one palette.
 
     One image passes one sprite; an animation passes its frames and a sheet its regions, so that
     a colour the artist used comes out as the same RGB value everywhere it occurs.
+    With ``params.transparent`` each sprite's background is removed first (before the palette
+    is unified, so the background's shades do not take palette entries); ``removals``, when
+    given, receives what that did to each sprite.
     """
     out = list(sprites)
+    if params.transparent is not None:
+        done = [background.remove_background(s, params.transparent, params.holes) for s in out]
+        out = [r.sprite for r in done]
+        if removals is not None:
+            removals.extend(done)
     if params.cleanup_colors and out:
         sizes = [s.shape[0] * s.shape[1] for s in out]
         # The steps work on the multiset of cell colours, not on positions, so the sprites

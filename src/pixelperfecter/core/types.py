@@ -92,6 +92,10 @@ class ReconstructParams:
     alpha_threshold: int = 128
     # Oklab distance within which a cell snaps to its palette cluster (see core.palette).
     palette_snap: float = 0.02
+    # Background removal (core.background): None off, "auto" or a colour "#rrggbb".
+    transparent: str | None = None
+    # With ``transparent``: also remove enclosed background-coloured regions (holes).
+    holes: bool = False
 
     @property
     def forced_cell_w(self) -> float | None:
@@ -142,6 +146,10 @@ class Metrics:
     n_colors: int
     seconds: float
     warnings: tuple[str, ...] = ()
+    # Background removal: the colour removed ("#rrggbb", "none" when refused; "" when off) and
+    # how many cells it made transparent.
+    background: str = ""
+    transparent_cells: int = 0
 
     def flags(self, thresholds: Thresholds) -> tuple[str, ...]:
         """Names of the metrics that cross a threshold."""
@@ -169,6 +177,8 @@ class Metrics:
             "n_colors": self.n_colors,
             "seconds": round(self.seconds, 4),
             "warnings": "; ".join(self.warnings),
+            "background": self.background,
+            "transparent_cells": self.transparent_cells if self.background else "",
         }
 
 
