@@ -135,6 +135,9 @@ class ImageResult:
                 "seconds": round(self.metrics.seconds, 4),
                 "flags": list(self.flags),
             }
+            if self.metrics.background:
+                metrics["background"] = self.metrics.background
+                metrics["transparent_cells"] = self.metrics.transparent_cells
         return {
             "image": printable_path(self.image),
             "status": self.status,

@@ -50,6 +50,17 @@ def _err(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def _transparent_callback(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    from .core.background import check_spec
+
+    try:
+        return check_spec(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
 def _executor_callback(value: str) -> str:
     if value not in EXECUTORS:
         raise typer.BadParameter(f"expected one of {', '.join(EXECUTORS)}, got {value!r}")
@@ -74,6 +85,8 @@ def reconstruct_command(
     no_snap: bool = typer.Option(False, "--no-snap", metavar="", help="Keep grid lines uniform (no snapping to local edges)."),
     no_cleanup: bool = typer.Option(False, "--no-cleanup", metavar="", help="Do not merge near-identical colours."),
     keep_alpha: bool = typer.Option(False, "--keep-alpha", metavar="", help="Keep partial transparency (do not binarize alpha)."),
+    transparent: Optional[str] = typer.Option(None, "--transparent", callback=_transparent_callback, metavar="auto|COLOR", help="Make the background transparent: auto (found on the border; flat or graded) or a colour (#rrggbb, rrggbb, r,g,b)."),
+    holes: bool = typer.Option(False, "--holes", metavar="", help="With --transparent: also remove enclosed background-coloured regions."),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse inputs (decompression-bomb guard) and --upscale outputs with more pixels."),
     max_diff: Optional[float] = typer.Option(None, "--max-diff", min=0.0, max=100.0, help="Flag results whose diff % is above this (default: 1)."),
     min_confidence: Optional[float] = typer.Option(None, "--min-confidence", min=0.0, max=1.0, help="Flag results whose confidence is below this (default: 0.5)."),
@@ -94,6 +107,8 @@ def reconstruct_command(
 
     if scheduler and executor != "dask":
         raise typer.BadParameter("needs --executor dask", param_hint="--scheduler")
+    if holes and transparent is None:
+        raise typer.BadParameter("needs --transparent", param_hint="--holes")
     if resume and no_metrics:
         raise typer.BadParameter("--no-metrics records nothing, so there is nothing to resume from", param_hint="--resume")
     params = ReconstructParams(
@@ -106,6 +121,8 @@ def reconstruct_command(
         snap_lines=not no_snap,
         cleanup_colors=not no_cleanup,
         binarize_alpha=not keep_alpha,
+        transparent=transparent,
+        holes=holes,
     )
     thresholds = Thresholds(max_pixels=max_pixels)
     if max_diff is not None:
