@@ -85,7 +85,10 @@ def reconstruct_command(
     no_snap: bool = typer.Option(False, "--no-snap", metavar="", help="Keep grid lines uniform (no snapping to local edges)."),
     no_cleanup: bool = typer.Option(False, "--no-cleanup", metavar="", help="Do not merge near-identical colours."),
     keep_alpha: bool = typer.Option(False, "--keep-alpha", metavar="", help="Keep partial transparency (do not binarize alpha)."),
-    transparent: Optional[str] = typer.Option(None, "--transparent", callback=_transparent_callback, metavar="auto|COLOR", help="Make the background transparent: auto (found on the border; flat or graded) or a colour (#rrggbb, rrggbb, r,g,b)."),
+    transparent: Optional[str] = typer.Option(
+        None, "--transparent", callback=_transparent_callback, metavar="auto|COLOR",
+        help="Make the background transparent: auto (flat or graded, found on the border) or a colour (#rrggbb, rrggbb, r,g,b).",
+    ),
     holes: bool = typer.Option(False, "--holes", metavar="", help="With --transparent: also remove enclosed background-coloured regions."),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse inputs (decompression-bomb guard) and --upscale outputs with more pixels."),
     max_diff: Optional[float] = typer.Option(None, "--max-diff", min=0.0, max=100.0, help="Flag results whose diff % is above this (default: 1)."),

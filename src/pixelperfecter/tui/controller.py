@@ -272,7 +272,7 @@ class Controller:
         if action == "toggle_switch":
             return model.toggle(params, str(args[0]))
         if action == "reset":
-            return ReconstructParams()  # auto-detect, and the 1 2 3 switches back on (the defaults)
+            return ReconstructParams()  # auto-detect, and the 1-5 switches back to the defaults
         raise ValueError(f"unknown override {action!r}")
 
     def typed_values(self) -> tuple[float | None, float | None, float | None, float | None] | Notice:

@@ -68,6 +68,8 @@ class MetricsPanel(Static):
         table.add_row("diff", value("diff", f"{metrics.diff_pct:.2f} %"))
         table.add_row("confidence", value("confidence", f"{metrics.confidence:.2f}"))
         table.add_row("colours", str(metrics.n_colors))
+        if metrics.background:
+            table.add_row("background", f"{metrics.background}  {metrics.transparent_cells} cells clear")
         table.add_row("time", f"{attempt.seconds * 1000:.0f} ms")
         if metrics.warnings:
             table.add_row("warn", Text("; ".join(metrics.warnings), style="yellow"))
@@ -103,11 +105,11 @@ class ParamsPanel(Static):
         if compact:
             table.add_row("cell", Text(f"{cell} @ {offset}"))
             switches = Text()
-            for key, value in (("1", params.snap_lines), ("2", params.cleanup_colors), ("3", params.binarize_alpha)):
-                switches.append(f"{key}:")
+            # The five switches' states in key order (the row's label names the keys).
+            for value in (params.snap_lines, params.cleanup_colors, params.binarize_alpha, params.transparent is not None, params.holes):
                 switches.append_text(_on_off(value))
                 switches.append(" ")
-            table.add_row("1 2 3", switches)
+            table.add_row("1-5", switches)
             table.add_row("mark", verdict_text)
         else:
             table.add_row("cell", Text(cell))
@@ -115,6 +117,8 @@ class ParamsPanel(Static):
             table.add_row("1 snap lines", _on_off(params.snap_lines))
             table.add_row("2 clean colours", _on_off(params.cleanup_colors))
             table.add_row("3 binarize α", _on_off(params.binarize_alpha))
+            table.add_row("4 transparent", Text(params.transparent) if params.transparent else _on_off(False))
+            table.add_row("5 holes", _on_off(params.holes))
             table.add_row("view", Text(f"{view}  grid {'on' if show_grid else 'off'}  heat {'on' if show_heatmap else 'off'}  {graphics}"))
             table.add_row("verdict", verdict_text)
             preview = notes.replace("\n", " ⏎ ")
