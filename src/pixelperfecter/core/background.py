@@ -44,6 +44,8 @@ SEED_RADIUS = 0.12
 DOMINANT_SHARE = 0.5
 # Fewer inliers than this cannot fit a quadratic: the surface is the inliers' mean.
 MIN_FIT_CELLS = 12
+# At most about this many cells enter one surface fit (a regular subsample of the inliers).
+FIT_SAMPLE = 4096
 # Ridge weight on the non-constant terms: a border-only fit stays well posed when the
 # inliers do not span both axes (it degrades to a plane or a constant).
 RIDGE = 1.0
@@ -115,8 +117,11 @@ def _features(h: int, w: int) -> np.ndarray:
 
 def _fit_surface(features: np.ndarray, lab: np.ndarray, inliers: np.ndarray) -> np.ndarray:
     """The background surface (h*w, 3) fitted to the ``inliers`` (flat bool) by ridge least squares."""
-    a = features[inliers]
-    y = lab[inliers].astype(np.float64)
+    rows = np.flatnonzero(inliers)
+    # Six coefficients need few cells: a regular subsample keeps big sprites fast.
+    rows = rows[:: max(1, len(rows) // FIT_SAMPLE)]
+    a = features[rows]
+    y = lab[rows].astype(np.float64)
     if len(a) < MIN_FIT_CELLS:
         mean = y.mean(axis=0)
         return np.broadcast_to(mean, lab.shape).astype(np.float64)
