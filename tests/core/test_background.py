@@ -222,3 +222,15 @@ def test_pipeline_refusal_is_a_warning():
     assert result.metrics is not None and result.metrics.background == "none" and result.metrics.transparent_cells == 0
     assert not result.has_alpha
     assert any(w.startswith("transparent: no dominant background") for w in result.warnings)
+
+
+def test_rgba_input_keeps_a_binary_alpha_and_its_own_clear_cells():
+    sprite, mask = ring_sprite(20, 24)
+    sprite[:3, :3] = 0  # already transparent in the file
+    image = np.repeat(np.repeat(sprite, 8, 0), 8, 1)
+    image[..., 3][image[..., 3] == 255] = 250  # partial alpha the binarisation must round up
+    result = reconstruct(image, ReconstructParams(cell_size=8, offset_x=0, offset_y=0, transparent="auto"))
+    assert result.has_alpha and result.sprite is not None
+    alpha = result.sprite[..., 3]
+    assert set(np.unique(alpha)) == {0, 255}
+    np.testing.assert_array_equal(alpha > 0, mask)
