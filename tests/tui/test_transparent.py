@@ -55,7 +55,8 @@ async def test_keys_4_and_5_rerun_and_show_and_save(tmp_path: Path) -> None:
         main = app.main
         before = main.shown
         assert before.params.transparent is None and (before.result.sprite[..., 3] == 255).all()
-        assert "4 transparent" in text_of(main.query_one(ParamsPanel)) and "background" not in text_of(main.query_one(MetricsPanel))
+        off_row = next(line for line in text_of(main.query_one(ParamsPanel)).splitlines() if "4 transparent" in line)
+        assert "off" in off_row and "auto" not in off_row and "background" not in text_of(main.query_one(MetricsPanel))
         await pilot.press("4")
         await settle(pilot, app)
         on = main.shown
@@ -63,13 +64,16 @@ async def test_keys_4_and_5_rerun_and_show_and_save(tmp_path: Path) -> None:
         clear = on.result.sprite[..., 3] == 0
         assert clear.any() and not clear[fg].any()
         assert on.result.has_alpha
-        row = next(line for line in text_of(main.query_one(ParamsPanel)).splitlines() if "4 transparent" in line)
-        assert "auto" in row and "off" not in row
+        def switch_row() -> str:
+            return next(line for line in text_of(main.query_one(ParamsPanel)).splitlines() if "4 transparent" in line)
+
+        assert "auto" in switch_row() and "holes off" in switch_row()
         assert "#e6d7be" in text_of(main.query_one(MetricsPanel))
         await pilot.press("5")
         await settle(pilot, app)
         holes = main.shown
         assert holes.params.holes and int((holes.result.sprite[..., 3] == 0).sum()) == int(clear.sum()) + 4
+        assert "holes on" in switch_row()
         await pilot.press("s")
         await pilot.pause()
     with Image.open(tmp_path / "output" / "item.png") as im:

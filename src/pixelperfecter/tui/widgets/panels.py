@@ -117,8 +117,9 @@ class ParamsPanel(Static):
             table.add_row("1 snap lines", _on_off(params.snap_lines))
             table.add_row("2 clean colours", _on_off(params.cleanup_colors))
             table.add_row("3 binarize α", _on_off(params.binarize_alpha))
-            table.add_row("4 transparent", Text(params.transparent) if params.transparent else _on_off(False))
-            table.add_row("5 holes", _on_off(params.holes))
+            # One row for both (the panel has room for one more line, kept for "next"): 5 is part of 4.
+            transparent = _on_off(False) if params.transparent is None else Text(f"{params.transparent}  5 holes ").append_text(_on_off(params.holes))
+            table.add_row("4 transparent", transparent)
             table.add_row("view", Text(f"{view}  grid {'on' if show_grid else 'off'}  heat {'on' if show_heatmap else 'off'}  {graphics}"))
             table.add_row("verdict", verdict_text)
             preview = notes.replace("\n", " ⏎ ")
