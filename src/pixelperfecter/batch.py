@@ -149,6 +149,9 @@ class ImageResult:
                     "max_error": round(self.palette.max_error, 2),
                     "colors": [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in self.palette.colors],
                 }
+            if self.metrics.background:
+                metrics["background"] = self.metrics.background
+                metrics["transparent_cells"] = self.metrics.transparent_cells
         return {
             "image": printable_path(self.image),
             "status": self.status,

@@ -75,6 +75,15 @@ def _colors_callback(value: Optional[str]) -> Optional[str]:
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     return value
+def _transparent_callback(value: Optional[str]) -> Optional[str]:
+    if value is None:
+        return None
+    from .core.background import check_spec
+
+    try:
+        return check_spec(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
 
 
 def _executor_callback(value: str) -> str:
@@ -101,6 +110,11 @@ def reconstruct_command(
     no_snap: bool = typer.Option(False, "--no-snap", metavar="", help="Keep grid lines uniform (no snapping to local edges)."),
     no_cleanup: bool = typer.Option(False, "--no-cleanup", metavar="", help="Do not merge near-identical colours."),
     keep_alpha: bool = typer.Option(False, "--keep-alpha", metavar="", help="Keep partial transparency (do not binarize alpha)."),
+    transparent: Optional[str] = typer.Option(
+        None, "--transparent", callback=_transparent_callback, metavar="auto|COLOR",
+        help="Make the background transparent: auto (flat or graded, found on the border) or a colour (#rrggbb, rrggbb, r,g,b).",
+    ),
+    holes: bool = typer.Option(False, "--holes", metavar="", help="With --transparent: also remove enclosed background-coloured regions."),
     max_pixels: int = typer.Option(DEFAULT_MAX_PIXELS, "--max-pixels", min=1, help="Refuse inputs (decompression-bomb guard) and --upscale outputs with more pixels."),
     max_diff: Optional[float] = typer.Option(None, "--max-diff", min=0.0, max=100.0, help="Flag results whose diff % is above this (default: 1)."),
     min_confidence: Optional[float] = typer.Option(None, "--min-confidence", min=0.0, max=1.0, help="Flag results whose confidence is below this (default: 0.5)."),
@@ -126,6 +140,8 @@ def reconstruct_command(
 
     if scheduler and executor != "dask":
         raise typer.BadParameter("needs --executor dask", param_hint="--scheduler")
+    if holes and transparent is None:
+        raise typer.BadParameter("needs --transparent", param_hint="--holes")
     if resume and no_metrics:
         raise typer.BadParameter("--no-metrics records nothing, so there is nothing to resume from", param_hint="--resume")
     if palette_file is not None and colors is not None:
@@ -153,6 +169,8 @@ def reconstruct_command(
         max_colors=max_colors,
         colors_auto=colors is not None and max_colors is None,
         palette=fixed_palette,
+        transparent=transparent,
+        holes=holes,
     )
     thresholds = Thresholds(max_pixels=max_pixels)
     if max_diff is not None:

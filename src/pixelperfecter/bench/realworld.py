@@ -252,3 +252,33 @@ def palette_figure(image: Path, out: Path, settings: Sequence[str | int | None] 
             sheet[y : y + PALETTE_SWATCH - 1, x : x + PALETTE_SWATCH - 1] = colour
     rgba = np.concatenate([sheet, np.full(sheet.shape[:2] + (1,), 255, np.uint8)], axis=2)
     return save_png(out, rgba, keep_alpha=False)
+TRANSPARENCY_TITLES = ("input", "reconstruction", "--transparent auto (over a checkerboard)")
+
+
+def transparency_figure(paths: Sequence[Path]) -> np.ndarray:
+    """Before/after of background removal (docs/transparency_before_after.png): per image the
+    input, the reconstruction and the reconstruction with ``--transparent auto``, nearest-neighbour."""
+    from ..core.pipeline import reconstruct_file
+    from ..core.types import ReconstructParams
+
+    rows = []
+    for path in paths:
+        plain = reconstruct_file(path, ReconstructParams())
+        clear = reconstruct_file(path, ReconstructParams(transparent="auto"))
+        if plain.sprite is None or clear.sprite is None or clear.metrics is None:
+            continue
+        cells = clear.sprite.shape[0] * clear.sprite.shape[1]
+        label = f"{path.name[:48]} | background {clear.metrics.background} | {clear.metrics.transparent_cells / cells:.0%} of {cells} cells clear"
+        rows.append((label, [_fit_panel(_on_checker(plain.image)), _fit_panel(_on_checker(plain.sprite, 1)), _fit_panel(_on_checker(clear.sprite, 1))]))
+    width = SHEET_GAP + len(TRANSPARENCY_TITLES) * (SHEET_PANEL + SHEET_GAP)
+    sheet = np.zeros((SHEET_HEADER_H + len(rows) * SHEET_ROW_H, width, 3), np.uint8)
+    sheet[:] = SHEET_BG
+    for i, title in enumerate(TRANSPARENCY_TITLES):
+        _put_text(sheet, title, (SHEET_GAP + i * (SHEET_PANEL + SHEET_GAP), SHEET_HEADER_H - 12), (255, 255, 255))
+    for row, (label, panels) in enumerate(rows):
+        top = SHEET_HEADER_H + row * SHEET_ROW_H
+        _put_text(sheet, label, (SHEET_GAP, top + SHEET_LABEL_H - 8), (230, 230, 230), 0.45)
+        for i, panel in enumerate(panels):
+            left = SHEET_GAP + i * (SHEET_PANEL + SHEET_GAP)
+            sheet[top + SHEET_LABEL_H : top + SHEET_LABEL_H + SHEET_PANEL, left : left + SHEET_PANEL] = panel
+    return sheet

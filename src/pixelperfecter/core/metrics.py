@@ -39,6 +39,8 @@ METRICS_COLUMNS = [
     "output",
     "palette",
     "palette_error",
+    "background",
+    "transparent_cells",
 ]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import cells, palette, quantize, render
+from . import background, cells, palette, quantize, render
 from .grid import GridProposer, detect_grid
 from .io import DEFAULT_MAX_PIXELS, MAX_INDEXED_COLORS, LoadedImage, count_index_entries, load_image, save_png, save_png_indexed
 from .metrics import confidence_with_fit, diff_pct_from_errors
@@ -51,11 +51,20 @@ def reconstruct(
         sprite = cells.binarize_alpha(sprite, params.alpha_threshold)
     elif not has_alpha:
         sprite[..., 3] = 255
+    removals: list[background.Removal] = []
+    sampled = sprite
     # The fit (diff_pct, confidence, heatmap) judges the grid, so it is measured before the
     # palette step (the last of finish_colors), whose own cost is the report's max_error.
     without_palette = replace(params, max_colors=None, colors_auto=False, palette=None)
-    sprite = finish_colors([sprite], without_palette)[0]
-    errors = cells.sample_errors(samples, sprite)
+    sprite = finish_colors([sprite], without_palette, removals=removals)[0]
+    removed = removals[0].removed if removals else np.zeros(sprite.shape[:2], bool)
+    if removals and removals[0].warning:
+        warnings.append(removals[0].warning)
+    if removed.any():
+        # The result now has transparent cells: its files keep alpha.
+        has_alpha = True
+    # The fit is measured against the cells' colours: a removed background cell still fits.
+    errors = cells.sample_errors(samples, np.where(removed[..., None], sampled, sprite) if removed.any() else sprite)
     reports: list[PaletteReport] = []
     if params.reduces_colors:
         sprite = reduce_colors([sprite], params, on_palette=reports.append)[0]
@@ -78,6 +87,8 @@ def reconstruct(
         warnings=tuple(warnings),
         palette=report.source if report else "",
         palette_error=report.max_error if report else None,
+        background=removals[0].background_text if removals else "",
+        transparent_cells=int(removed.sum()),
     )
     for flag in metrics.flags(thresholds):
         warnings.append(f"suspicious: {flag}")
@@ -89,15 +100,26 @@ def reconstruct(
 
 
 def finish_colors(
-    sprites: Sequence[np.ndarray], params: ReconstructParams, on_palette: Callable[[PaletteReport], None] | None = None
+    sprites: Sequence[np.ndarray],
+    params: ReconstructParams,
+    removals: list[background.Removal] | None = None,
+    on_palette: Callable[[PaletteReport], None] | None = None,
 ) -> list[np.ndarray]:
     """The colour steps after cell sampling, over sprites that share one palette.
 
     One image passes one sprite; an animation passes its frames and a sheet its regions, so that
     a colour the artist used comes out as the same RGB value everywhere it occurs.
-    ``on_palette`` receives what the colour reduction did, when the params ask for one.
+    With ``params.transparent`` each sprite's background is removed first (before the palette
+    is unified, so the background's shades do not take palette entries); ``removals``, when
+    given, receives what that did to each sprite.  ``on_palette`` receives what the colour
+    reduction (the last step) did, when the params ask for one.
     """
     out = list(sprites)
+    if params.transparent is not None:
+        done = [background.remove_background(s, params.transparent, params.holes) for s in out]
+        out = [r.sprite for r in done]
+        if removals is not None:
+            removals.extend(done)
     if params.cleanup_colors and out:
         sizes = [s.shape[0] * s.shape[1] for s in out]
         # The steps work on the multiset of cell colours, not on positions, so the sprites

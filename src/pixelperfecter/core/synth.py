@@ -3,7 +3,9 @@
 ``random_sprite`` draws a true sprite (blocky shapes, 1-cell outlines and details, dithering,
 optional transparency).  ``degrade`` renders any true sprite as fake pixel art on a known grid
 with the artefacts generators produce, at seeded random strengths, and returns the exact truth.
-``make_case(seed, tier)`` does both for one of the benchmark tiers.
+``make_case(seed, tier)`` does both for one of the benchmark tiers.  ``background_case`` puts a
+subject on a flat, linear or vignetted background (with a true subject mask, for
+``core.background``), scored by ``score_mask``.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ class SynthCase:
     has_alpha: bool
     tier: str = "custom"
     seed: int = 0
+    # True where a cell belongs to the subject, not the background (background cases only).
+    foreground: np.ndarray | None = None
 
     @property
     def cell_w(self) -> float:
@@ -509,6 +513,116 @@ def make_case(seed: int, tier: str, size: tuple[int, int] | None = None) -> Synt
     case.tier = tier
     case.seed = seed
     return case
+
+
+# --------------------------------------------------------------------------- backgrounds
+
+BACKGROUNDS = ("flat", "linear", "vignette")
+
+
+def background_field(rng: np.random.Generator, kind: str, cells_x: int, cells_y: int) -> np.ndarray:
+    """A background at cell level, (cells_y, cells_x, 3) uint8: flat, a linear ramp across the
+    image (30-60 levels end to end) or a radial vignette (corners 30-70 levels darker), plus
+    a little per-cell grain, as generators paint behind a subject."""
+    base = rng.uniform(60, 220, 3)
+    yy, xx = np.mgrid[0:cells_y, 0:cells_x].astype(np.float64)
+    u, v = (xx + 0.5) / cells_x * 2 - 1, (yy + 0.5) / cells_y * 2 - 1
+    if kind == "flat":
+        shade = np.zeros_like(u)
+    elif kind == "linear":
+        angle = rng.uniform(0, 2 * np.pi)
+        shade = rng.uniform(15, 30) * (np.cos(angle) * u + np.sin(angle) * v)
+    elif kind == "vignette":
+        shade = -rng.uniform(15, 35) * (u**2 + v**2)
+    else:
+        raise ValueError(f"unknown background {kind!r}; expected one of {', '.join(BACKGROUNDS)}")
+    tint = 1.0 + rng.uniform(-0.15, 0.15, 3)
+    field = base[None, None, :] + shade[..., None] * tint[None, None, :] + rng.normal(0, 1.5, (cells_y, cells_x, 3))
+    out: np.ndarray = np.clip(field, 0, 255).round().astype(np.uint8)
+    return out
+
+
+def add_halo(sprite: np.ndarray, foreground: np.ndarray, rng: np.random.Generator, share: float = 0.5) -> int:
+    """Tint ``share`` of the background cells touching the subject (4-neighbours) towards it, in
+    place: the old background mixed 20-45% with the sprite cell next to it, the fringe generators
+    leave around a subject.  The cells stay background in the truth.  Returns how many."""
+    h, w = foreground.shape
+    count = 0
+    for y, x in np.argwhere(~foreground):
+        if rng.random() >= share:
+            continue
+        for dy, dx in ((0, 1), (0, -1), (1, 0), (-1, 0)):
+            sy, sx = y + dy, x + dx
+            if 0 <= sy < h and 0 <= sx < w and foreground[sy, sx]:
+                t = rng.uniform(0.2, 0.45)
+                mixed = (1 - t) * sprite[y, x, :3].astype(np.float64) + t * sprite[sy, sx, :3]
+                sprite[y, x, :3] = np.clip(mixed, 0, 255).round().astype(np.uint8)
+                count += 1
+                break
+    return count
+
+
+def background_case(seed: int, kind: str | None = None, halo: bool | None = None) -> SynthCase:
+    """A shaded subject (1-cell outline) on a flat, linear or vignetted background, degraded
+    like the "ai" tier; ``case.foreground`` is the true subject mask.  ``kind``/``halo`` default
+    to seeded choices."""
+    rng = np.random.default_rng([seed, 4242])
+    kind = kind or BACKGROUNDS[int(rng.integers(0, len(BACKGROUNDS)))]
+    halo = bool(rng.random() < 0.5) if halo is None else halo
+    deg = tier_degradation("ai", rng)
+    cells = int(rng.integers(24, 56))
+    side = int(np.clip(round(cells * deg.cell_w), 96, 1024))
+    mask_box: list[np.ndarray] = []
+
+    def draw(cx: int, cy: int) -> np.ndarray:
+        subject = shaded_sprite(rng, cx, cy, transparent=True)
+        fg = subject[..., 3] > 0
+        out = np.zeros((cy, cx, 4), np.uint8)
+        out[..., :3] = background_field(rng, kind, cx, cy)
+        out[..., 3] = 255
+        out[fg] = subject[fg]
+        if halo:
+            add_halo(out, fg, rng)
+        mask_box.append(fg)
+        return out
+
+    case = degrade(draw, deg, side, int(np.clip(round(side * rng.uniform(0.8, 1.25)), 96, 1024)), rng)
+    case.tier = f"background-{kind}{'-halo' if halo else ''}"
+    case.seed = seed
+    case.foreground = mask_box[0]
+    return case
+
+
+@dataclass(frozen=True)
+class MaskScore:
+    iou: float  # intersection over union of the predicted and true subject masks
+    wrong: float  # share of the truth cells whose opaque/transparent state is wrong
+    shift: tuple[int, int]
+
+
+def score_mask(pred: np.ndarray | None, foreground: np.ndarray, max_shift: int = 2) -> MaskScore:
+    """Compare a sprite's opaque cells with the true subject mask at the best shift (as
+    ``score_restoration`` aligns cells)."""
+    if pred is None or pred.size == 0:
+        return MaskScore(0.0, 1.0, (0, 0))
+    opaque = pred[..., 3] >= 128
+    th, tw = foreground.shape
+    ph, pw = opaque.shape
+    best = MaskScore(0.0, 1.0, (0, 0))
+    for dy in range(-max_shift, max_shift + 1):
+        for dx in range(-max_shift, max_shift + 1):
+            y0, y1 = max(0, -dy), min(th, ph - dy)
+            x0, x1 = max(0, -dx), min(tw, pw - dx)
+            if y1 <= y0 or x1 <= x0 or y1 - y0 < th - 2 * max_shift or x1 - x0 < tw - 2 * max_shift:
+                continue
+            t = foreground[y0:y1, x0:x1]
+            p = opaque[y0 + dy : y1 + dy, x0 + dx : x1 + dx]
+            union = int((t | p).sum())
+            iou = float((t & p).sum()) / union if union else 1.0
+            wrong = float((t != p).mean())
+            if wrong < best.wrong:
+                best = MaskScore(iou, wrong, (dy, dx))
+    return best
 
 
 # --------------------------------------------------------------------------- scoring

@@ -103,6 +103,10 @@ class ReconstructParams:
     @property
     def reduces_colors(self) -> bool:
         return self.palette is not None or self.max_colors is not None or self.colors_auto
+    # Background removal (core.background): None off, "auto" or a colour "#rrggbb".
+    transparent: str | None = None
+    # With ``transparent``: also remove enclosed background-coloured regions (holes).
+    holes: bool = False
 
     @property
     def forced_cell_w(self) -> float | None:
@@ -170,6 +174,10 @@ class Metrics:
     # largest Oklab distance x 100 it moved a cell's colour.
     palette: str = ""
     palette_error: float | None = None
+    # Background removal: the colour removed ("#rrggbb", "none" when refused; "" when off) and
+    # how many cells it made transparent.
+    background: str = ""
+    transparent_cells: int = 0
 
     def flags(self, thresholds: Thresholds) -> tuple[str, ...]:
         """Names of the metrics that cross a threshold."""
@@ -199,6 +207,8 @@ class Metrics:
             "warnings": "; ".join(self.warnings),
             "palette": self.palette,
             "palette_error": "" if self.palette_error is None else round(self.palette_error, 2),
+            "background": self.background,
+            "transparent_cells": self.transparent_cells if self.background else "",
         }
 
 

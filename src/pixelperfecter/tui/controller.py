@@ -274,7 +274,7 @@ class Controller:
         if action == "cycle_colors":
             return model.cycle_colors(params)
         if action == "reset":
-            return ReconstructParams()  # auto-detect, and the 1 2 3 switches back on (the defaults)
+            return ReconstructParams()  # auto-detect, and the 1-5 switches back to the defaults
         raise ValueError(f"unknown override {action!r}")
 
     def typed_values(self) -> tuple[float | None, float | None, float | None, float | None] | Notice:

@@ -52,7 +52,7 @@ class Attempt:
             return "auto"
         short = {"cell_w": "w", "cell_h": "h", "cell_size": "cell", "offset_x": "ox", "offset_y": "oy",
                  "snap_lines": "snap", "cleanup_colors": "clean", "binarize_alpha": "alpha",
-                 "max_colors": "colours", "colors_auto": "colours-auto"}
+                 "max_colors": "colours", "colors_auto": "colours-auto", "transparent": "bg"}
         parts = []
         for key, value in over.items():
             name = short.get(key, key)
@@ -193,12 +193,18 @@ def nudge_offset(params: ReconstructParams, result: Reconstruction | None, dx: f
     return params.with_overrides(**changes)
 
 
-SWITCHES = ("snap_lines", "cleanup_colors", "binarize_alpha")
+SWITCHES = ("snap_lines", "cleanup_colors", "binarize_alpha", "transparent", "holes")
 
 
 def toggle(params: ReconstructParams, name: str) -> ReconstructParams:
+    """Flip one switch.  ``transparent`` flips between off and ``auto`` (turning it off turns
+    ``holes`` off too); ``holes`` turned on also turns ``transparent`` on: it is part of it."""
     if name not in SWITCHES:
         raise ValueError(f"unknown switch {name!r}")
+    if name == "transparent":
+        return params.with_overrides(transparent="auto", holes=params.holes) if params.transparent is None else params.with_overrides(transparent=None, holes=False)
+    if name == "holes":
+        return params.with_overrides(holes=not params.holes, transparent=params.transparent or "auto")
     return params.with_overrides(**{name: not getattr(params, name)})
 
 

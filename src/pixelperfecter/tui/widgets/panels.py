@@ -70,6 +70,8 @@ class MetricsPanel(Static):
         table.add_row("diff", value("diff", f"{metrics.diff_pct:.2f} %"))
         table.add_row("confidence", value("confidence", f"{metrics.confidence:.2f}"))
         table.add_row("colours", _colours_text(attempt))
+        if metrics.background:
+            table.add_row("background", f"{metrics.background}  {metrics.transparent_cells} cells clear")
         table.add_row("time", f"{attempt.seconds * 1000:.0f} ms")
         if metrics.warnings:
             table.add_row("warn", Text("; ".join(metrics.warnings), style="yellow"))
@@ -124,13 +126,13 @@ class ParamsPanel(Static):
         if compact:
             table.add_row("cell", Text(f"{cell} @ {offset}"))
             switches = Text()
-            for key, value in (("1", params.snap_lines), ("2", params.cleanup_colors), ("3", params.binarize_alpha)):
-                switches.append(f"{key}:")
+            # The five switches' states in key order (the row's label names the keys).
+            for value in (params.snap_lines, params.cleanup_colors, params.binarize_alpha, params.transparent is not None, params.holes):
                 switches.append_text(_on_off(value))
                 switches.append(" ")
             if params.reduces_colors:
                 switches.append(f"k:{colors_label(params)}", style="green")
-            table.add_row("1 2 3", switches)
+            table.add_row("1-5", switches)
             table.add_row("mark", verdict_text)
         else:
             table.add_row("cell", Text(cell))
@@ -140,6 +142,9 @@ class ParamsPanel(Static):
             table.add_row("3 binarize α", _on_off(params.binarize_alpha))
             if params.reduces_colors:  # shown once key k (or a flag) turned it on
                 table.add_row("k colours", Text(colors_label(params), style="green"))
+            # One row for both (the panel has room for one more line, kept for "next"): 5 is part of 4.
+            transparent = _on_off(False) if params.transparent is None else Text(f"{params.transparent}  5 holes ").append_text(_on_off(params.holes))
+            table.add_row("4 transparent", transparent)
             table.add_row("view", Text(f"{view}  grid {'on' if show_grid else 'off'}  heat {'on' if show_heatmap else 'off'}  {graphics}"))
             table.add_row("verdict", verdict_text)
             preview = notes.replace("\n", " ⏎ ")
