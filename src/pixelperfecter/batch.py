@@ -31,6 +31,7 @@ from . import __version__
 from .core.io import IMAGE_SUFFIXES, ImageLoadError, iter_images, load_image
 from .core.metrics import append_metrics, metrics_row, printable_path
 from .core.pipeline import OutputOptions, reconstruct
+from .core.sheet import reconstruct_sheet, sheet_warnings
 from .core.types import Metrics, ReconstructParams, Thresholds
 from .manifest import MANIFEST_NAME, InputStamp, Manifest, Record, now_iso, params_key, stamp
 from .outputset import OutputTooLarge, StagedFile, check_output_size, commit, discard, new_run_tag, output_names, stage_outputs, sweep_temps
@@ -120,6 +121,8 @@ class ImageResult:
     staged: list[StagedFile] = field(default_factory=list)
     input_stamp: InputStamp | None = None
     stem: str = ""
+    # With --sheet: each sprite region's grid and fit (``core.sheet.SheetRegion.summary``).
+    regions: list[dict[str, object]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -143,10 +146,13 @@ class ImageResult:
             "outputs": {k: printable_path(v) for k, v in self.outputs.items()},
             "warnings": list(self.warnings),
             "error": self.error,
+            # Only with --sheet, so that every other run's JSON stays as it was.
+            **({"regions": self.regions} if self.regions is not None else {}),
         }
 
     def metrics_row(self, thresholds: Thresholds) -> dict[str, object]:
-        return metrics_row(self.image, self.metrics, thresholds, error=self.error, output=self.outputs.get("sprite", ""))
+        return metrics_row(self.image, self.metrics, thresholds, error=self.error, output=self.outputs.get("sprite", ""),
+                           regions=None if self.regions is None else len(self.regions))
 
 
 # --------------------------------------------------------------------------- inputs
@@ -338,11 +344,22 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
         result.grid = GridSummary(g.cell_w, g.cell_h, g.offset_x, g.offset_y, g.cells_x, g.cells_y)
     if not rec.ok or rec.metrics is None:
         return failed(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
+    sheet = None
+    if settings.outputs.sheet:
+        try:
+            sheet = reconstruct_sheet(rec, settings.params)
+        except MemoryError:
+            return failed("out of memory while finding the sheet's sprites")
+        except Exception as exc:  # a crash in the sheet step must not kill the batch
+            return failed(f"internal error while finding the sheet's sprites ({type(exc).__name__}: {exc})")
+        assert sheet is not None  # rec.ok
+        result.regions = [r.summary() for r in sheet.regions]
+        result.warnings.extend(sheet_warnings(sheet))
     result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
     result.flags = rec.metrics.flags(settings.thresholds)
     try:
         check_output_size(rec, settings.outputs, settings.max_pixels)
-        result.staged = stage_outputs(rec, settings.out_dir, job.stem, settings.outputs, settings.run_tag)
+        result.staged = stage_outputs(rec, settings.out_dir, job.stem, settings.outputs, settings.run_tag, sheet)
     except OutputTooLarge as exc:
         return failed(str(exc))
     except MemoryError:

@@ -120,6 +120,9 @@ class OutputOptions:
     diff: bool = False
     heatmap: bool = False
     grid: bool = False
+    # Sprite sheets (``core.sheet``): ``<stem>/<n>.png`` per sprite, ``<stem>_sheet.png`` and
+    # ``<stem>_sheet.json``; written by the batch (``outputset``), not by ``write_outputs``.
+    sheet: bool = False
 
 
 @dataclass(frozen=True)

@@ -375,6 +375,14 @@ def reconstruct_sheet(rec: Reconstruction, params: ReconstructParams | None = No
     return SheetResult(regions=tuple(regions), background=bg)
 
 
+def sheet_warnings(sheet: SheetResult) -> list[str]:
+    """One line when some regions left the global grid (the single-grid sprite misfits them)."""
+    own = [r.index for r in sheet.regions if not r.agrees]
+    if not own:
+        return []
+    return [f"sheet: {len(own)} of {len(sheet.regions)} sprites on a grid of their own (sprite {', '.join(map(str, own))})"]
+
+
 def region_lines(region: SheetRegion) -> tuple[np.ndarray, np.ndarray]:
     """The region's kept cell boundaries in input pixels (x lines, y lines), for drawing."""
     xs = region.grid.xs[region.cols[0]:region.cols[1] + 1] + region.crop.x0
@@ -425,3 +433,26 @@ def sheet_outputs(sheet: SheetResult, stem: str) -> tuple[np.ndarray, dict[str, 
     frames = atlas.frames_for(sheet.sprites, positions, [frame_name(stem, r.index) for r in sheet.regions])
     doc = atlas.aseprite_json(frames, f"{stem}_sheet.png", (image.shape[1], image.shape[0]))
     return image, doc
+
+
+def regions_overlay(rgba: np.ndarray, sheet: SheetResult, grid_colour: tuple[int, int, int] = (0, 255, 255),
+                    box_colour: tuple[int, int, int] = (255, 0, 255), selected: int | None = None) -> np.ndarray:
+    """The input (RGB) with each region's box and its own grid lines drawn over it.
+
+    ``selected`` (a region index) is drawn in yellow; regions on their own grid have a thick box.
+    """
+    out = rgba[..., :3].copy()
+    height, width = out.shape[:2]
+    for r in sheet.regions:
+        xs, ys = region_lines(r)
+        x0, x1 = int(np.clip(xs[0], 0, width - 1)), int(np.clip(xs[-1], 0, width - 1))
+        y0, y1 = int(np.clip(ys[0], 0, height - 1)), int(np.clip(ys[-1], 0, height - 1))
+        for x in xs:
+            out[y0:y1 + 1, int(np.clip(x, 0, width - 1))] = grid_colour
+        for y in ys:
+            out[int(np.clip(y, 0, height - 1)), x0:x1 + 1] = grid_colour
+        colour = (255, 255, 0) if r.index == selected else box_colour
+        thick = 3 if not r.agrees else 1
+        b = r.box
+        cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), colour, thick)
+    return out
