@@ -41,6 +41,8 @@ JOIN_CELLS = 0.75
 # pixel), not a sprite: merged into a region it touches within SPECK_REACH_CELLS, else dropped.
 MIN_REGION_CELLS = 4.0
 SPECK_REACH_CELLS = 3.0
+# Two boxes are in one row of the sheet when their vertical spans share this much of the shorter.
+ROW_OVERLAP = 0.5
 # Context around a region for its grid detection, in global cells: enough lines for a fit,
 # little of the neighbouring sprites (gutters are usually 2+ cells).
 REGION_MARGIN_CELLS = 1.0
@@ -227,12 +229,17 @@ def _merge_overlaps(boxes: list[Box]) -> list[Box]:
 
 
 def reading_order(boxes: Sequence[Box]) -> list[Box]:
-    """Rows top to bottom (a box joins a row when its centre lies within the row's span), then x."""
+    """Rows top to bottom, then left to right.
+
+    A box joins a row when its vertical span overlaps the row's by at least ``ROW_OVERLAP`` of
+    the shorter of the two (icons of one row differ in height and top).
+    """
     rows: list[list[Box]] = []
     for box in sorted(boxes, key=lambda b: (b.y0, b.x0)):
-        centre = (box.y0 + box.y1) / 2
         for row in rows:
-            if min(b.y0 for b in row) <= centre < max(b.y1 for b in row):
+            top, bottom = min(b.y0 for b in row), max(b.y1 for b in row)
+            shared = min(bottom, box.y1) - max(top, box.y0)
+            if shared >= ROW_OVERLAP * min(bottom - top, box.h):
                 row.append(box)
                 break
         else:
@@ -441,7 +448,7 @@ def regions_overlay(rgba: np.ndarray, sheet: SheetResult, grid_colour: tuple[int
 
     ``selected`` (a region index) is drawn in yellow; regions on their own grid have a thick box.
     """
-    out = rgba[..., :3].copy()
+    out: np.ndarray = np.ascontiguousarray(rgba[..., :3]).copy()
     height, width = out.shape[:2]
     for r in sheet.regions:
         xs, ys = region_lines(r)
@@ -456,3 +463,13 @@ def regions_overlay(rgba: np.ndarray, sheet: SheetResult, grid_colour: tuple[int
         b = r.box
         cv2.rectangle(out, (b.x0, b.y0), (b.x1 - 1, b.y1 - 1), colour, thick)
     return out
+
+
+def single_grid_crop(rec: Reconstruction, box: Box) -> np.ndarray:
+    """The single-grid sprite's cells mostly inside ``box``: what one global grid gives a sprite
+    (the "before" of a sheet, and the baseline its per-sprite grids are measured against)."""
+    assert rec.sprite is not None and rec.grid is not None
+    c0, c1 = _kept_cells(rec.grid.xs, box.x0, box.x1)
+    r0, r1 = _kept_cells(rec.grid.ys, box.y0, box.y1)
+    crop: np.ndarray = rec.sprite[r0:r1, c0:c1]
+    return crop

@@ -606,3 +606,26 @@ def make_sheet_case(seed: int, per_sprite_grids: bool = True) -> SheetCase:
         sprites.append(SheetSpriteTruth(box=box, degradation=deg, truth=case.truth[r0:r1, c0:c1].copy(), origin=(x0, y0)))
     return SheetCase(image=image, sprites=sprites, background=(int(background[0]), int(background[1]), int(background[2])),
                      per_sprite_grids=per_sprite_grids, seed=seed)
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def score_sheet(case: SheetCase, predicted: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> list[RestorationScore]:
+    """Each true sprite's score against the predicted (box, sprite) that overlaps it most.
+
+    A true sprite no predicted box overlaps scores 0 (not found).
+    """
+    scores = []
+    for truth in case.sprites:
+        overlaps = [_iou(truth.box, box) for box, _ in predicted]
+        if not overlaps or max(overlaps) <= 0:
+            scores.append(RestorationScore(0.0, False, (0, 0)))
+            continue
+        scores.append(score_restoration(predicted[int(np.argmax(overlaps))][1], truth.truth))
+    return scores
