@@ -73,6 +73,8 @@ def test_a_sheet_on_one_grid_keeps_the_global_grid_everywhere() -> None:
         assert rec.grid is not None
         for region in result.regions:
             assert region.grid.cell_w == rec.grid.cell_w and region.grid.cell_h == rec.grid.cell_h
+            # ... and each sprite is exactly the single-grid sprite's cells in its box.
+            assert np.array_equal(region.sprite, sheet.single_grid_crop(rec, region.box))
 
 
 def test_sprites_share_one_palette(monkeypatch: pytest.MonkeyPatch) -> None:

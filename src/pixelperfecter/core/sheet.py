@@ -368,6 +368,8 @@ def reconstruct_sheet(rec: Reconstruction, params: ReconstructParams | None = No
         elif not rec.has_alpha:
             sprite[..., 3] = 255
         raw.append((box, crop, grid, source, confidence, own_score, prior_score, cols, rows, sprite))
+    if all(r[3] == "global" for r in raw):
+        return _single_grid_sheet(rec, [r[0] for r in raw], [r[4] for r in raw], [(r[5], r[6]) for r in raw], bg)
     # The colour steps over every region at once: one palette for the whole sheet.
     finished = finish_colors([r[-1] for r in raw], params)
     regions = []
@@ -378,6 +380,26 @@ def reconstruct_sheet(rec: Reconstruction, params: ReconstructParams | None = No
         regions.append(SheetRegion(
             index=i + 1, box=box, crop=crop, grid=grid, source=source, cols=cols, rows=rows, sprite=sprite,
             diff_pct=diff, confidence=confidence_with_fit(confidence, diff), own_score=own_score, global_score=prior_score,
+        ))
+    return SheetResult(regions=tuple(regions), background=bg)
+
+
+def _single_grid_sheet(rec: Reconstruction, boxes: Sequence[Box], confidences: Sequence[float],
+                       scores: Sequence[tuple[float, float]], bg: Background) -> SheetResult:
+    """Every sprite kept the global grid: each sprite is the single-grid sprite's cells inside
+    its box, so the per-sprite files are exactly crops of ``<stem>.png`` (nothing re-sampled)."""
+    assert rec.sprite is not None and rec.grid is not None
+    grid = rec.grid
+    errors = cells.sample_errors(cells.cell_samples(rec.image, grid), rec.sprite)
+    whole = Box(0, 0, grid.width, grid.height)
+    regions = []
+    for i, (box, confidence, (own_score, prior_score)) in enumerate(zip(boxes, confidences, scores)):
+        cols, rows = _kept_cells(grid.xs, box.x0, box.x1), _kept_cells(grid.ys, box.y0, box.y1)
+        diff = diff_pct_from_errors(errors[rows[0]:rows[1], cols[0]:cols[1]])
+        regions.append(SheetRegion(
+            index=i + 1, box=box, crop=whole, grid=grid, source="global", cols=cols, rows=rows,
+            sprite=single_grid_crop(rec, box).copy(), diff_pct=diff, confidence=confidence_with_fit(confidence, diff),
+            own_score=own_score, global_score=prior_score,
         ))
     return SheetResult(regions=tuple(regions), background=bg)
 
