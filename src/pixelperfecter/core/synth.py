@@ -3,7 +3,9 @@
 ``random_sprite`` draws a true sprite (blocky shapes, 1-cell outlines and details, dithering,
 optional transparency).  ``degrade`` renders any true sprite as fake pixel art on a known grid
 with the artefacts generators produce, at seeded random strengths, and returns the exact truth.
-``make_case(seed, tier)`` does both for one of the benchmark tiers.
+``make_case(seed, tier)`` does both for one of the benchmark tiers.  ``make_sheet_case(seed)``
+makes a sprite sheet whose sprites each sit on their own phase and pitch, with per-sprite truth
+(``score_sheet`` scores predicted sprites against it).
 """
 
 from __future__ import annotations
