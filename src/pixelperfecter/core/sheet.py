@@ -270,10 +270,12 @@ def region_grid(crop_rgba: np.ndarray, prior: GridCandidate, params: Reconstruct
     grid from the crop's own evidence scores clearly higher (``OWN_GRID_RATIO``).
 
     The region's own candidates are the prior sharpened on the crop (``Scorer.refine``: the
-    pitch and phase within a few percent) and the crop's free detection when its pitch lies
-    within ``PRIOR_PITCH_WINDOW`` of the prior's (a small crop's free detection can lock onto a
-    half-pitch harmonic on one axis).  Returns (grid, source, confidence, best own score, prior
-    score).  User overrides of cell size or offsets are honoured as given: the prior is kept.
+    pitch and phase within a few percent), the crop's free detection, and the two mixes taking
+    one axis from each; a candidate counts only when no axis is a harmonic (``_plausible``).
+    They are scored by the selection stage's ``Scorer``, the rule inverted from a proposer's
+    (``detect_grid(proposers=...)`` keeps the detector's grid unless the proposal wins; here
+    the prior stays unless the crop's evidence wins).  Returns (grid, source, confidence, best
+    own score, prior score).  User overrides of cell size or offsets are honoured as given.
     """
     profiles = edge_profiles(crop_rgba)
     local = params.with_overrides(target_cells=None)
