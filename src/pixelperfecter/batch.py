@@ -34,6 +34,7 @@ from .core import quantize
 from .core.io import IMAGE_SUFFIXES, ImageLoadError, iter_images, load_image
 from .core.metrics import append_metrics, metrics_row, printable_path
 from .core.pipeline import OutputOptions, indexed_warning, reconstruct
+from .core.sheet import reconstruct_sheet, sheet_warnings
 from .core.types import Metrics, PaletteReport, ReconstructParams, Thresholds
 from .manifest import MANIFEST_NAME, InputStamp, Manifest, Record, now_iso, params_key, stamp
 from .outputset import OutputTooLarge, StagedFile, check_output_size, commit, discard, new_run_tag, output_names, stage_outputs, sweep_temps
@@ -127,6 +128,8 @@ class ImageResult:
     staged: list[StagedFile] = field(default_factory=list)
     input_stamp: InputStamp | None = None
     stem: str = ""
+    # With --sheet: each sprite region's grid and fit (``core.sheet.SheetRegion.summary``).
+    regions: list[dict[str, object]] | None = None
 
     @property
     def ok(self) -> bool:
@@ -160,10 +163,13 @@ class ImageResult:
             "outputs": {k: printable_path(v) for k, v in self.outputs.items()},
             "warnings": list(self.warnings),
             "error": self.error,
+            # Only with --sheet, so that every other run's JSON stays as it was.
+            **({"regions": self.regions} if self.regions is not None else {}),
         }
 
     def metrics_row(self, thresholds: Thresholds) -> dict[str, object]:
-        return metrics_row(self.image, self.metrics, thresholds, error=self.error, output=self.outputs.get("sprite", ""))
+        return metrics_row(self.image, self.metrics, thresholds, error=self.error, output=self.outputs.get("sprite", ""),
+                           regions=None if self.regions is None else len(self.regions))
 
 
 # --------------------------------------------------------------------------- inputs
@@ -363,11 +369,22 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
     if rec.sprite is not None:
         colors, counts = quantize.colour_counts([rec.sprite])
         result.colors = tuple((int(r), int(g), int(b)) for r, g, b in colors[np.lexsort((np.arange(len(counts)), -counts))])
+    sheet = None
+    if settings.outputs.sheet:
+        try:
+            sheet = reconstruct_sheet(rec, settings.params)
+        except MemoryError:
+            return failed("out of memory while finding the sheet's sprites")
+        except Exception as exc:  # a crash in the sheet step must not kill the batch
+            return failed(f"internal error while finding the sheet's sprites ({type(exc).__name__}: {exc})")
+        assert sheet is not None  # rec.ok
+        result.regions = [r.summary() for r in sheet.regions]
+        result.warnings.extend(sheet_warnings(sheet))
     result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
     result.flags = rec.metrics.flags(settings.thresholds)
     try:
         check_output_size(rec, settings.outputs, settings.max_pixels)
-        result.staged = stage_outputs(rec, settings.out_dir, job.stem, settings.outputs, settings.run_tag)
+        result.staged = stage_outputs(rec, settings.out_dir, job.stem, settings.outputs, settings.run_tag, sheet)
     except OutputTooLarge as exc:
         return failed(str(exc))
     except MemoryError:

@@ -100,6 +100,7 @@ def reconstruct_command(
     diff: bool = typer.Option(False, "--diff", metavar="", help="Also write <stem>_diff.png (where the sprite disagrees with the input)."),
     heatmap: bool = typer.Option(False, "--heatmap", metavar="", help="Also write <stem>_heatmap.png (per-cell error)."),
     grid: bool = typer.Option(False, "--grid", metavar="", help="Also write <stem>_grid.png (the detected grid over the input)."),
+    sheet: bool = typer.Option(False, "--sheet", metavar="", help="Sprite sheet: find the sprites, fit a grid per sprite and write <stem>/<n>.png, <stem>_sheet.png and <stem>_sheet.json."),
     metrics: Optional[Path] = typer.Option(None, "--metrics", help="Metrics CSV to append to (default: OUT/metrics.csv)."),
     no_metrics: bool = typer.Option(False, "--no-metrics", metavar="", help="Record nothing: no metrics CSV row and no run manifest (so no --resume)."),
     cell_size: Optional[float] = typer.Option(None, "--cell-size", min=1.0, help="Force the cell size in pixels (both axes)."),
@@ -183,7 +184,7 @@ def reconstruct_command(
         require_torch()
     settings = BatchSettings(
         out_dir=out, params=params, thresholds=thresholds, max_pixels=max_pixels, use_ml=ml,
-        outputs=OutputOptions(upscale=upscale, diff=diff, heatmap=heatmap, grid=grid, indexed=indexed),
+        outputs=OutputOptions(upscale=upscale, diff=diff, heatmap=heatmap, grid=grid, indexed=indexed, sheet=sheet),
     )
     request = ReconstructRequest(
         paths=list(paths or []), settings=settings, recursive=recursive, metrics=metrics, no_metrics=no_metrics,

@@ -1,4 +1,4 @@
-"""An image's output set (sprite, upscale, diff, heatmap, grid) written complete or not at all.
+"""An image's output set (sprite, upscale, diff, heatmap, grid, sheet) written complete or not at all.
 
 A worker renders every file of the set to a temp name beside its final name
 (``.<name>.<run tag>.tmp``) and hands the list back; the driver renames them all into place and
@@ -8,11 +8,15 @@ carrying its tag, which the driver sweeps (``sweep_temps``).
 
 File names and bytes are exactly those of ``core.pipeline.write_outputs`` (same renderers, same
 ``save_png``), so a batch's outputs are byte-identical to the TUI's or any earlier version's.
+With ``--sheet`` the set also holds ``<stem>/<n>.png`` per sprite (staged inside that folder,
+which is the one output that is not a file: ``output_names`` names it ``<stem>/``), the
+re-assembled ``<stem>_sheet.png`` and its ``<stem>_sheet.json``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 from dataclasses import dataclass
@@ -21,9 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from .core import render
-from .core.io import save_png
+from .core.io import save_png, write_text_atomic
 from .core.pipeline import OutputOptions, save_sprite_png
+from .core.sheet import SheetResult, sheet_outputs
 from .core.types import Reconstruction
+
+# The kind of the entry of ``output_names`` that names the per-sprite folder ``<stem>/``.
+SHEET_SPRITES = "sheet_sprites"
 
 
 class OutputTooLarge(ValueError):
@@ -32,7 +40,7 @@ class OutputTooLarge(ValueError):
 
 @dataclass(frozen=True)
 class StagedFile:
-    kind: str  # "sprite", "upscale", "diff", "heatmap", "grid"
+    kind: str  # "sprite", "upscale", "diff", "heatmap", "grid", "sheet", "sheet_json", "sheet_sprite_<n>"
     tmp: str
     final: str
 
@@ -53,6 +61,11 @@ def output_names(stem: str, outputs: OutputOptions) -> dict[str, str]:
         names["heatmap"] = f"{stem}_heatmap.png"
     if outputs.grid:
         names["grid"] = f"{stem}_grid.png"
+    if outputs.sheet:
+        # The folder of the per-sprite files (how many is known only after reconstruction).
+        names[SHEET_SPRITES] = f"{stem}/"
+        names["sheet"] = f"{stem}_sheet.png"
+        names["sheet_json"] = f"{stem}_sheet.json"
     return names
 
 
@@ -69,15 +82,29 @@ def check_output_size(rec: Reconstruction, outputs: OutputOptions, max_pixels: i
         )
 
 
-def stage_outputs(rec: Reconstruction, out_dir: Path, stem: str, outputs: OutputOptions, tag: str) -> list[StagedFile]:
-    """Render and write every file of the set to temp names; all or nothing on failure."""
+def _temp_for(final: Path, tag: str) -> Path:
+    return final.parent / f".{final.name}.{tag}.tmp"
+
+
+def stage_outputs(rec: Reconstruction, out_dir: Path, stem: str, outputs: OutputOptions, tag: str,
+                  sheet: SheetResult | None = None) -> list[StagedFile]:
+    """Render and write every file of the set to temp names; all or nothing on failure.
+
+    ``sheet`` (``core.sheet.reconstruct_sheet``) is needed when ``outputs.sheet`` is set.
+    """
     if rec.sprite is None or rec.grid is None:
         raise ValueError("nothing to write: the reconstruction failed")
+    if outputs.sheet and sheet is None:
+        raise ValueError("--sheet outputs need the sheet reconstruction")
     names = output_names(stem, outputs)
     staged: list[StagedFile] = []
     try:
         # One file rendered at a time: an upscale can be large, and it is freed before the next.
         for kind in names:
+            if kind in (SHEET_SPRITES, "sheet", "sheet_json"):
+                assert sheet is not None
+                staged.extend(_stage_sheet(kind, sheet, out_dir, stem, names[kind], rec.has_alpha, tag))
+                continue
             arrays = _render(rec, outputs, kind)
             if arrays is None:
                 continue
@@ -90,6 +117,26 @@ def stage_outputs(rec: Reconstruction, out_dir: Path, stem: str, outputs: Output
         discard(staged)
         raise
     return staged
+
+
+def _stage_sheet(kind: str, sheet: SheetResult, out_dir: Path, stem: str, name: str, keep_alpha: bool, tag: str) -> list[StagedFile]:
+    """The sheet's files of one kind under temp names (the per-sprite ones inside ``<stem>/``)."""
+    if kind == SHEET_SPRITES:
+        folder = out_dir / stem
+        folder.mkdir(exist_ok=True)
+        out = []
+        for region in sheet.regions:
+            final = folder / f"{region.index}.png"
+            save_png(_temp_for(final, tag), region.sprite, keep_alpha)
+            out.append(StagedFile(f"sheet_sprite_{region.index}", os.fspath(_temp_for(final, tag)), os.fspath(final)))
+        return out
+    image, doc = sheet_outputs(sheet, stem)
+    final = out_dir / name
+    if kind == "sheet":
+        save_png(_temp_for(final, tag), image, True)
+    else:
+        write_text_atomic(_temp_for(final, tag), json.dumps(doc, indent=1) + "\n")
+    return [StagedFile(kind, os.fspath(_temp_for(final, tag)), os.fspath(final))]
 
 
 def _render(rec: Reconstruction, outputs: OutputOptions, kind: str) -> tuple[np.ndarray, bool] | None:
@@ -128,6 +175,10 @@ def discard(staged: list[StagedFile]) -> None:
     for item in staged:
         with contextlib.suppress(OSError):
             os.unlink(item.tmp)
+    # A sheet's per-sprite folder made for this set goes too, when nothing else is in it.
+    for folder in {os.path.dirname(item.tmp) for item in staged if item.kind.startswith("sheet_sprite_")}:
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def sweep_temps(out_dir: Path, tag: str) -> list[Path]:
@@ -138,6 +189,10 @@ def sweep_temps(out_dir: Path, tag: str) -> list[Path]:
     except OSError:
         return removed
     suffix = f".{tag}.tmp"
+    # A sheet's per-sprite files are staged one folder down (``<stem>/``).
+    with contextlib.suppress(OSError):
+        entries += [sub for e in entries if e.is_dir(follow_symlinks=False) for sub in os.scandir(e.path)
+                    if sub.name.startswith(".") and sub.name.endswith(".tmp")]
     for entry in entries:
         # save_png's own temp (".<name>.<random>.tmp") sits beside ours, named after ours.
         if entry.name.startswith(".") and entry.name.endswith(".tmp") and (entry.name.endswith(suffix) or f".{tag}.tmp." in entry.name):

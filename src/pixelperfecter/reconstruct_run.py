@@ -81,9 +81,13 @@ def _format_result(result: ImageResult, name_width: int) -> str:
     flags = ",".join(result.flags) if result.flags else "-"
     colour = "yellow" if result.flags else "green"
     palette = f"  colours {m.n_colors} ({result.palette.source}, max error {result.palette.max_error:.1f})" if result.palette else ""
+    regions = ""
+    if result.regions is not None:
+        own = sum(r["grid"] == "own" for r in result.regions)
+        regions = f"  sprites {len(result.regions)} ({own} on own grid)"
     return (
         f"[{colour}]ok  [/{colour}] {name}  cells {cells:>9}  cell {cell:>11}  "
-        f"diff {m.diff_pct:6.2f}%  conf {m.confidence:4.2f}  flags {flags}{palette}"
+        f"diff {m.diff_pct:6.2f}%  conf {m.confidence:4.2f}  flags {flags}{palette}{regions}"
     )
 
 

@@ -282,3 +282,66 @@ def transparency_figure(paths: Sequence[Path]) -> np.ndarray:
             left = SHEET_GAP + i * (SHEET_PANEL + SHEET_GAP)
             sheet[top + SHEET_LABEL_H : top + SHEET_LABEL_H + SHEET_PANEL, left : left + SHEET_PANEL] = panel
     return sheet
+# --------------------------------------------------------------------------- sprite sheets
+
+SHEET_FIGURE_ROW = 360  # px height of one row of the README's sheet figure
+SHEET_FIGURE_GAP = 12
+
+
+def _fit_nearest(rgb: np.ndarray, height: int) -> np.ndarray:
+    import cv2
+
+    scale = height / rgb.shape[0]
+    size = (max(1, int(round(rgb.shape[1] * scale))), height)
+    fitted: np.ndarray = cv2.resize(rgb, size, interpolation=cv2.INTER_NEAREST if scale >= 1 else cv2.INTER_AREA)
+    return fitted
+
+
+def _on_grey(rgba: np.ndarray) -> np.ndarray:
+    """RGBA over mid grey (the sheet's gaps are transparent)."""
+    alpha = rgba[..., 3:4].astype(np.float32) / 255.0
+    out: np.ndarray = (rgba[..., :3].astype(np.float32) * alpha + 128.0 * (1 - alpha)).round().astype(np.uint8)
+    return out
+
+
+def sheet_figure_row(rgba: np.ndarray, label: str) -> np.ndarray:
+    """One row of the sheet figure: the input with each sprite's box and grid (thick box: the
+    sprite left the global grid), the single-grid sprite (before), the re-assembled sheet of
+    per-sprite grids (after), each scaled to one height, nearest neighbour when enlarged."""
+    import cv2
+
+    from ..core import sheet
+    from ..core.pipeline import reconstruct
+
+    rec = reconstruct(rgba)
+    result = sheet.reconstruct_sheet(rec)
+    if rec.sprite is None or result is None:
+        raise ValueError(f"{label}: no grid found")
+    assembled, _ = sheet.sheet_outputs(result, "figure")
+    h = SHEET_FIGURE_ROW
+    panels = [_fit_nearest(sheet.regions_overlay(rgba, result), h), _fit_nearest(_on_grey(rec.sprite), h),
+              _fit_nearest(_on_grey(assembled), h)]
+    own = sum(not r.agrees for r in result.regions)
+    titles = [f"{label}: {len(result.regions)} sprites, {own} on own grid", f"before: one grid {rec.grid.cell_w:.2f} px" if rec.grid else "before",
+              "after: a grid per sprite (--sheet)"]
+    gap = SHEET_FIGURE_GAP
+    width = sum(p.shape[1] for p in panels) + gap * (len(panels) + 1)
+    row = np.full((h + 34, width, 3), 255, np.uint8)
+    x = gap
+    for panel, title in zip(panels, titles):
+        row[30:30 + h, x:x + panel.shape[1]] = panel
+        cv2.putText(row, title, (x, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
+        x += panel.shape[1] + gap
+    return row
+
+
+def sheet_figure(rows: Sequence[tuple[np.ndarray, str]]) -> np.ndarray:
+    """``sheet_figure_row`` for each (RGBA image, label), stacked (white padding on the right)."""
+    made = [sheet_figure_row(rgba, label) for rgba, label in rows]
+    width = max(r.shape[1] for r in made)
+    out = np.full((sum(r.shape[0] for r in made), width, 3), 255, np.uint8)
+    y = 0
+    for r in made:
+        out[y:y + r.shape[0], :r.shape[1]] = r
+        y += r.shape[0]
+    return out

@@ -41,3 +41,25 @@ def evaluate_case(job: tuple[str, int, float]) -> CaseResult:
         peak_mb=peak_mb,
         error=None if result.ok else (result.error or "no grid"),
     )
+
+
+def sheet_restoration(seeds: range, per_sprite_grids: bool = True) -> tuple[int, int, int]:
+    """(true sprites, restored with a grid per sprite, restored by the single grid) over the
+    synthetic sheets of ``seeds`` (``synth.make_sheet_case``): each true sprite is scored against
+    the region that overlaps it most, once as ``--sheet`` makes it and once as the single-grid
+    sprite's cells in the same box (``sheet.single_grid_crop``)."""
+    from ..core import sheet, synth
+    from ..core.pipeline import reconstruct
+
+    total = per_region = single = 0
+    for seed in seeds:
+        case = synth.make_sheet_case(seed, per_sprite_grids=per_sprite_grids)
+        rec = reconstruct(case.image)
+        result = sheet.reconstruct_sheet(rec)
+        total += len(case.sprites)
+        if result is None:
+            continue
+        boxes = [(r.box.x0, r.box.y0, r.box.x1, r.box.y1) for r in result.regions]
+        per_region += sum(s.restored for s in synth.score_sheet(case, [(b, r.sprite) for b, r in zip(boxes, result.regions)]))
+        single += sum(s.restored for s in synth.score_sheet(case, [(b, sheet.single_grid_crop(rec, r.box)) for b, r in zip(boxes, result.regions)]))
+    return total, per_region, single

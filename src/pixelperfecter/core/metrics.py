@@ -41,6 +41,8 @@ METRICS_COLUMNS = [
     "palette_error",
     "background",
     "transparent_cells",
+    # Sprite regions found with --sheet (empty without it).
+    "regions",
 ]
 
 
@@ -71,8 +73,11 @@ def printable_path(path: str | os.PathLike[str]) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def metrics_row(image: str, metrics: Metrics | None, thresholds: Thresholds, error: str | None = None, output: str = "") -> dict[str, object]:
+def metrics_row(image: str, metrics: Metrics | None, thresholds: Thresholds, error: str | None = None, output: str = "",
+                regions: int | None = None) -> dict[str, object]:
     row: dict[str, object] = {c: "" for c in METRICS_COLUMNS}
+    if regions is not None:
+        row["regions"] = regions
     row["image"] = printable_path(image)
     row["status"] = "error" if error else "ok"
     row["error"] = error or ""

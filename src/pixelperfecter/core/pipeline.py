@@ -176,6 +176,9 @@ class OutputOptions:
     grid: bool = False
     # Write the sprite and its upscale as indexed (mode P) PNGs when they have <= 256 colours.
     indexed: bool = False
+    # Sprite sheets (``core.sheet``): ``<stem>/<n>.png`` per sprite, ``<stem>_sheet.png`` and
+    # ``<stem>_sheet.json``; written by the batch (``outputset``), not by ``write_outputs``.
+    sheet: bool = False
 
 
 @dataclass(frozen=True)

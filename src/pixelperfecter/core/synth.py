@@ -5,7 +5,8 @@ optional transparency).  ``degrade`` renders any true sprite as fake pixel art o
 with the artefacts generators produce, at seeded random strengths, and returns the exact truth.
 ``make_case(seed, tier)`` does both for one of the benchmark tiers.  ``background_case`` puts a
 subject on a flat, linear or vignetted background (with a true subject mask, for
-``core.background``), scored by ``score_mask``.
+``core.background``), scored by ``score_mask``.  ``make_sheet_case(seed)`` makes a sprite sheet whose sprites each sit on their own phase and pitch, with per-sprite truth
+(``score_sheet`` scores predicted sprites against it).
 """
 
 from __future__ import annotations
@@ -688,3 +689,118 @@ def oracle_sprite(case: SynthCase) -> np.ndarray:
     else:
         out[..., 3] = 255
     return out
+
+
+# --------------------------------------------------------------------------- sprite sheets on per-sprite grids
+
+# How far each sprite's pitch strays from the sheet's base pitch (fraction, either sign): the
+# 2-4% by which icons generated or upscaled one by one differ.
+SHEET_PITCH_SPREAD = (0.02, 0.04)
+
+
+@dataclass(frozen=True)
+class SheetSpriteTruth:
+    """One sprite of a synthetic sheet: its box in image px, its grid and its true cells.
+
+    ``truth`` holds the cells of the sprite itself (the tile's background cells around it cut
+    off), ``box`` the pixels those cells cover.
+    """
+
+    box: tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
+    degradation: Degradation
+    truth: np.ndarray
+    origin: tuple[int, int]  # the tile's top-left corner in the image
+
+
+@dataclass
+class SheetCase:
+    """A synthetic sheet: several sprites on one background, each on a grid of its own."""
+
+    image: np.ndarray
+    sprites: list[SheetSpriteTruth]
+    background: tuple[int, int, int]
+    per_sprite_grids: bool
+    seed: int = 0
+
+
+def make_sheet_case(seed: int, per_sprite_grids: bool = True) -> SheetCase:
+    """A seeded sheet of 2-9 shaded sprites on a flat background with gutters of 3-6 cells.
+
+    With ``per_sprite_grids`` every sprite gets its own phase and a pitch 2-4% off the base
+    (``SHEET_PITCH_SPREAD``); without it every sprite lies on one shared grid.  Blur, grain and
+    halos are the "ai" tier's; there is no lighting gradient or JPEG (they would leave seams at
+    the tile edges that no real sheet has).
+    """
+    rng = np.random.default_rng([seed, 7_007])
+    base = float(np.exp(rng.uniform(np.log(7.0), np.log(16.0))))
+    cols, rows = int(rng.integers(2, 4)), int(rng.integers(1, 4))
+    background = rng.integers(20, 236, 3).astype(np.uint8)
+    blur = float(rng.uniform(0.3, 0.1 * base + 0.3))
+    noise = float(rng.uniform(1.0, 5.0))
+    halo = float(rng.uniform(0.2, 0.8))
+    gutter = int(round(rng.uniform(3, 6) * base))
+    tile_cells = [(int(rng.integers(12, 22)), int(rng.integers(12, 22))) for _ in range(cols * rows)]
+    tile_w = int(np.ceil(max(c[0] for c in tile_cells) * base * 1.05))
+    tile_h = int(np.ceil(max(c[1] for c in tile_cells) * base * 1.05))
+    width, height = gutter + cols * (tile_w + gutter), gutter + rows * (tile_h + gutter)
+    shared_ox, shared_oy = rng.uniform(0, base), rng.uniform(0, base)
+    canvas = np.empty((height, width, 4), np.float32)
+    canvas[..., :3] = background
+    canvas[..., 3] = 255
+    canvas[..., :3] += rng.normal(0, noise, (height, width, 3)).astype(np.float32)
+    image = np.clip(canvas, 0, 255).round().astype(np.uint8)
+    sprites: list[SheetSpriteTruth] = []
+    for k, (cx, cy) in enumerate(tile_cells):
+        x0 = gutter + (k % cols) * (tile_w + gutter)
+        y0 = gutter + (k // cols) * (tile_h + gutter)
+        if per_sprite_grids:
+            pitch = base * (1 + rng.choice([-1, 1]) * rng.uniform(*SHEET_PITCH_SPREAD))
+            cell_h = pitch * (1 + rng.uniform(-0.005, 0.005))
+            ox, oy = rng.uniform(0, pitch), rng.uniform(0, cell_h)
+        else:
+            pitch = cell_h = base
+            ox, oy = (shared_ox - x0) % base, (shared_oy - y0) % base
+        deg = Degradation(cell_w=pitch, cell_h=cell_h, offset_x=ox, offset_y=oy, blur_sigma=blur, noise_sigma=noise, halo_amount=halo)
+        tw, th = min(tile_w, int(round(cx * pitch))), min(tile_h, int(round(cy * cell_h)))
+
+        def draw(nx: int, ny: int) -> np.ndarray:
+            one = shaded_sprite(rng, nx, ny, transparent=True)
+            clear = one[..., 3] == 0
+            one[clear, :3] = background
+            one[..., 3] = 255
+            return one
+
+        case = degrade(draw, deg, tw, th, rng)
+        image[y0:y0 + th, x0:x0 + tw] = case.image
+        fg = (case.truth[..., :3] != background).any(axis=-1)
+        ys, xs = np.nonzero(fg)
+        if not len(xs):
+            continue
+        c0, c1, r0, r1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
+        box = (x0 + int(round(case.xs[c0])), y0 + int(round(case.ys[r0])), x0 + int(round(case.xs[c1])), y0 + int(round(case.ys[r1])))
+        sprites.append(SheetSpriteTruth(box=box, degradation=deg, truth=case.truth[r0:r1, c0:c1].copy(), origin=(x0, y0)))
+    return SheetCase(image=image, sprites=sprites, background=(int(background[0]), int(background[1]), int(background[2])),
+                     per_sprite_grids=per_sprite_grids, seed=seed)
+
+
+def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def score_sheet(case: SheetCase, predicted: list[tuple[tuple[int, int, int, int], np.ndarray]]) -> list[RestorationScore]:
+    """Each true sprite's score against the predicted (box, sprite) that overlaps it most.
+
+    A true sprite no predicted box overlaps scores 0 (not found).
+    """
+    scores = []
+    for truth in case.sprites:
+        overlaps = [_iou(truth.box, box) for box, _ in predicted]
+        if not overlaps or max(overlaps) <= 0:
+            scores.append(RestorationScore(0.0, False, (0, 0)))
+            continue
+        scores.append(score_restoration(predicted[int(np.argmax(overlaps))][1], truth.truth))
+    return scores

@@ -22,6 +22,7 @@ from .. import __version__
 from ..core.feedback import SOURCE_ML, SOURCE_TUI, FeedbackEntry, append_feedback, current_verdicts, make_entry, supersedes
 from ..core.metrics import append_metrics, metrics_row
 from ..core.pipeline import OutputOptions, write_outputs
+from ..core.sheet import SheetResult, reconstruct_sheet
 from ..core.types import ReconstructParams, Thresholds
 from . import session as model
 from .ml_hook import SuggestFn, Suggestion
@@ -32,6 +33,7 @@ EXPORT_OPTIONS = OutputOptions()  # what ``perfecter reconstruct`` writes by def
 METRICS_NAME = "metrics.csv"
 SESSIONS_KEPT = 8
 FRAMES_KEPT = 64  # encoded pane pictures kept (per attempt, view and pane size)
+REGION_VIEW_MARGIN = 1.25  # j/J zoom so a sprite fills the pane with a quarter of context around it
 
 
 @dataclass
@@ -123,6 +125,10 @@ class Controller:
         self.ml_status = ""
         self.exported: list[Path] = []
         self.latencies: list[float] = []
+        # Sprite-sheet regions (j / J) of the attempt ``sheet_attempt``; ``region`` is 0-based.
+        self.sheet: SheetResult | None = None
+        self.sheet_attempt: Attempt | None = None
+        self.region: int | None = None
         self._frames: OrderedDict[tuple[object, ...], object] = OrderedDict()
         self._frames_lock = threading.Lock()
 
@@ -149,6 +155,7 @@ class Controller:
         self.suggestions, self.selected_suggestion, self.ml_status = [], None, ""
         self.viewport = Viewport()
         self.frame = None
+        self.clear_regions()
         cached = self.sessions.get(path)
         if cached is not None:
             self.sessions.move_to_end(path)
@@ -193,7 +200,7 @@ class Controller:
         for role in model.PANE_ROLES:
             depends: tuple[object, ...]
             if role == "original":
-                depends = (params if options.show_grid and drawable else None, options.show_grid and drawable)
+                depends = (params if options.show_grid and drawable else None, options.show_grid and drawable, options.regions, options.region)
             elif role == "middle":
                 depends = (params, options.show_grid, options.show_heatmap)
             else:
@@ -241,6 +248,8 @@ class Controller:
     def present(self, frame: Frame) -> bool:
         """Record ``frame`` as what is on screen.  True if the view changed meanwhile (render again)."""
         self.frame = frame
+        if frame.attempt is not None and self.sheet_attempt is not None and frame.attempt is not self.sheet_attempt:
+            self.clear_regions()  # another grid on screen: its regions are found again on j
         if frame.attempt is not None:
             self.shown = frame.attempt
             frame.session.current = frame.attempt.params
@@ -354,7 +363,8 @@ class Controller:
         return self.viewport
 
     def toggled_view(self, name: str) -> ViewOptions:
-        self.view_options = replace(self.view_options, **{name: not getattr(self.view_options, name)})
+        flipped: dict[str, bool] = {name: not getattr(self.view_options, name)}
+        self.view_options = replace(self.view_options, **flipped)  # type: ignore[arg-type]  # only the bool switches are toggled
         return self.view_options
 
     def position(self) -> str:
@@ -370,6 +380,53 @@ class Controller:
         if x0 == 0 and y0 == 0 and x1 >= self.session.width - slack and y1 >= self.session.height - slack:
             return f"{level} whole image"
         return f"{level} x {x0}–{x1} y {y0}–{y1} of {self.session.width}×{self.session.height}"
+
+    # ------------------------------------------------------------------ sprite-sheet regions
+
+    def clear_regions(self) -> None:
+        self.sheet, self.sheet_attempt, self.region = None, None, None
+        self.view_options = replace(self.view_options, regions=(), region=0)
+
+    def step_region(self, step: int) -> Notice:
+        """``j`` / ``J``: the next / previous sprite of the sheet, boxed and zoomed onto.
+
+        The sprites are found (``core.sheet``) the first time for the attempt on screen, with
+        its grid as every sprite's prior; the notice and the info panel give the sprite's grid.
+        """
+        session, attempt = self.session, self.shown
+        if session is None or attempt is None:
+            return Notice("open an image first (o)", "warning")
+        if not attempt.ok:
+            return Notice("no grid on screen: no sprites to step through", "warning")
+        if self.sheet is None or self.sheet_attempt is not attempt:
+            self.sheet = reconstruct_sheet(attempt.result)
+            self.sheet_attempt, self.region = attempt, None
+        assert self.sheet is not None
+        regions = self.sheet.regions
+        if self.region is None:
+            self.region = 0 if step > 0 else len(regions) - 1
+        else:
+            self.region = (self.region + step) % len(regions)
+        r = regions[self.region]
+        boxes = tuple((g.box.x0, g.box.y0, g.box.x1, g.box.y1) for g in regions)
+        self.view_options = replace(self.view_options, regions=boxes, region=r.index)
+        if self.frame is not None:
+            max_w, max_h = self.frame.size
+            fit = model.fit_scale(session.width, session.height, max_w, max_h)
+            need = max(r.box.w / max(1, max_w), r.box.h / max(1, max_h)) * REGION_VIEW_MARGIN
+            top = model.max_zoom(session.width, session.height, max_w, max_h)
+            zoom = min(top, max(1.0, fit / max(need, 1e-9)))
+            self.viewport = Viewport(zoom, (r.box.x0 + r.box.x1) / 2, (r.box.y0 + r.box.y1) / 2)
+        return Notice(self.region_text() or "", title="Sprite sheet")
+
+    def region_text(self) -> str | None:
+        """The selected sprite and its grid, for the info panel (None: no region selected)."""
+        if self.sheet is None or self.region is None:
+            return None
+        r = self.sheet.regions[self.region]
+        s = r.summary()
+        return (f"{r.index}/{len(self.sheet.regions)}  cell {s['cell_w']:.2f}×{s['cell_h']:.2f} @ {s['offset_x']:.1f},{s['offset_y']:.1f}"
+                f"  {s['cells_x']}×{s['cells_y']} cells  {'own grid' if not r.agrees else 'global grid'}  diff {r.diff_pct:.2f}%")
 
     # ------------------------------------------------------------------ feedback
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -408,6 +408,38 @@ def view_grid(grid: Grid, geometry: ViewGeometry) -> Grid:
 class ViewOptions:
     show_grid: bool = False
     show_heatmap: bool = False
+    # Sprite-sheet regions (``j``/``J``): their boxes (x0, y0, x1, y1 in source px), drawn over
+    # the original, and the selected one (1-based; 0: none).
+    regions: tuple[tuple[int, int, int, int], ...] = ()
+    region: int = 0
+
+
+REGION_BOX = (255, 0, 255)  # magenta: rare in pixel art, distinct from the grid's cyan
+REGION_SELECTED = (255, 255, 0)
+
+
+def draw_regions(picture: np.ndarray, geometry: ViewGeometry, boxes: tuple[tuple[int, int, int, int], ...], selected: int = 0) -> np.ndarray:
+    """The sprite regions' boxes over a pane picture (display px), the selected one in yellow, on top."""
+    out = np.ascontiguousarray(picture[..., :3]).copy()
+    h, w = out.shape[:2]
+    order = [i for i in range(len(boxes)) if i + 1 != selected] + ([selected - 1] if 0 < selected <= len(boxes) else [])
+    for i in order:
+        x0, y0, x1, y1 = boxes[i]
+        # Source px -> display px (the geometry's nearest-neighbour mapping).
+        dx0, dx1 = (int(np.floor((v - geometry.x0) / geometry.scale)) for v in (x0, x1))
+        dy0, dy1 = (int(np.floor((v - geometry.y0) / geometry.scale)) for v in (y0, y1))
+        dx1, dy1 = max(dx0, dx1 - 1), max(dy0, dy1 - 1)
+        if dx1 < 0 or dy1 < 0 or dx0 >= w or dy0 >= h:
+            continue  # outside the view
+        colour = REGION_SELECTED if i + 1 == selected else REGION_BOX
+        cx0, cx1, cy0, cy1 = max(dx0, 0), min(dx1, w - 1), max(dy0, 0), min(dy1, h - 1)
+        for x in (dx0, dx1):
+            if 0 <= x < w:
+                out[cy0:cy1 + 1, x] = colour
+        for y in (dy0, dy1):
+            if 0 <= y < h:
+                out[y, cx0:cx1 + 1] = colour
+    return out
 
 
 @dataclass
@@ -478,6 +510,10 @@ def pane_picture(role: str, session: ImageSession, attempt: Attempt | None, geom
     """One pane's RGB picture at display resolution, and its kind (``original``, ``diff``, ``heatmap``,
     ``reconstruction``); ``None`` where there is nothing to draw (no grid)."""
     source = session.loaded.rgba[geometry.rows[:, None], geometry.cols[None, :]]
+    if role == "original" and options.regions:
+        plain, kind = pane_picture(role, session, attempt, geometry, replace(options, regions=(), region=0))
+        assert plain is not None
+        return draw_regions(plain, geometry, options.regions, options.region), kind
     if not attempt_drawable(attempt):
         return (on_checker(source), "original") if role == "original" else (None, "diff" if role == "middle" else role)
     assert attempt is not None

@@ -49,6 +49,7 @@ ATTEMPT = Binding.Group("Attempt")
 IMAGE = Binding.Group("Image")
 SWITCH = Binding.Group("Snap/Clean/α")
 ML = Binding.Group("ML")
+SHEET = Binding.Group("Sprite")
 
 COMPACT_ROWS = 40  # below this many terminal rows the info strip is compact
 FOOTER_ROOMY_COLS = 100
@@ -96,6 +97,8 @@ class MainScreen(Screen[None]):
         Binding("down", "pan(0, 0.25)", "pan down", key_display="↓", group=PAN, show=False),
         Binding("g", "toggle_view('show_grid')", "Grid", show=False),
         Binding("h", "toggle_view('show_heatmap')", "Heatmap", show=False),
+        Binding("j", "region(1)", "next sprite of a sheet", group=SHEET, show=False),
+        Binding("J", "region(-1)", "previous sprite of a sheet", group=SHEET, show=False),
         Binding("f", "enlarge", "enlarge one pane (cycles)", show=False),
         Binding("v", "stack", "stacked / side-by-side panes", show=False),
         Binding("comma", "attempt(-1)", "previous attempt", key_display=",", group=ATTEMPT, show=False),
@@ -487,7 +490,7 @@ class MainScreen(Screen[None]):
         self.query_one(ParamsPanel).show_state(
             attempt.params if attempt else None, attempt.verdict if attempt else None, session.notes if session else "",
             c.position() or f"zoom {c.viewport.zoom:g}×", c.view_options.show_grid, c.view_options.show_heatmap,
-            self.graphics.name, pending=pending, compact=self.compact,
+            self.graphics.name, pending=pending, compact=self.compact, region=c.region_text(),
         )
         self.query_one(AttemptsPanel).show_attempts(session.ordered() if session else [], attempt.params if attempt else None)
         if self.settings.ml_provider is not None:
@@ -571,6 +574,13 @@ class MainScreen(Screen[None]):
     def action_toggle_view(self, name: str) -> None:
         self.controller.toggled_view(name)
         self.refresh_views()
+        self.update_panels()
+
+    def action_region(self, step: int) -> None:
+        """j / J: box the sheet's sprites over the original and step through them."""
+        self._tell(self.controller.step_region(int(step)))
+        if self.controller.session is not None:
+            self.refresh_views()
         self.update_panels()
 
     def action_enlarge(self) -> None:

@@ -116,7 +116,7 @@ class ParamsPanel(Static):
 
     def show_state(self, params: ReconstructParams | None, verdict: str | None, notes: str, view: str,
                    show_grid: bool, show_heatmap: bool, graphics: str, pending: ReconstructParams | None = None,
-                   compact: bool = False) -> None:
+                   compact: bool = False, region: str | None = None) -> None:
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True, min_width=4 if compact else 15)
         table.add_column(no_wrap=True, overflow="ellipsis")
@@ -149,6 +149,8 @@ class ParamsPanel(Static):
             table.add_row("verdict", verdict_text)
             preview = notes.replace("\n", " ⏎ ")
             table.add_row("notes", Text(preview[:60] + ("…" if len(preview) > 60 else "") or "—"))
+        if region is not None:
+            table.add_row("sprite" if compact else "sprite (j J)", Text(region))
         if pending is not None and pending != params:
             p_cell, p_offset = _params_text(pending)
             table.add_row("next", Text(f"computing: cell {p_cell}, offset {p_offset}", style="italic yellow"))
