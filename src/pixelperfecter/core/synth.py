@@ -457,6 +457,28 @@ def make_case(seed: int, tier: str, size: tuple[int, int] | None = None) -> Synt
     return case
 
 
+def sized_case(seed: int, cells: int = 128, side: int = 1024, margin: int = 0, drift: float = 0.2) -> tuple[SynthCase, np.ndarray]:
+    """A ``side``-px generation of art meant to be ``cells`` x ``cells`` (for ``--size``): random
+    phase and drift, and with ``margin`` > 0 a flat margin of that many cells around the art
+    (a dark 1-cell frame marks the art's edge).  Returns the case and the art's true sprite
+    (the case's truth without the margin)."""
+    rng = np.random.default_rng([seed, 2000 + margin])
+    cell = side / (cells + 2 * margin)
+    deg = Degradation(cell_w=cell, cell_h=cell, offset_x=rng.uniform(0, cell), offset_y=rng.uniform(0, cell),
+                      blur_sigma=rng.uniform(0.4, 1.2), noise_sigma=rng.uniform(1.0, 4.0), halo_amount=0.3, drift_frac=drift)
+    if margin == 0:
+        case = degrade(lambda cx, cy: shaded_sprite(rng, cx, cy), deg, side, side, rng)
+        return case, case.truth
+    art = shaded_sprite(rng, cells, cells)
+    art[[0, -1], :, :3] = 20
+    art[:, [0, -1], :3] = 20
+    # Two spare cells past the canvas: the drifted grid may show part of one more.
+    canvas = np.full((cells + 2 * margin + 2, cells + 2 * margin + 2, 4), 255, np.uint8)
+    canvas[..., :3] = rng.integers(60, 236, 3).astype(np.uint8)
+    canvas[margin : margin + cells, margin : margin + cells] = art
+    return degrade(canvas, deg, side, side, rng), art
+
+
 # --------------------------------------------------------------------------- animations
 
 
