@@ -184,7 +184,7 @@ class Controller:
         start = time.perf_counter()
         geometry = model.view_geometry(session.width, session.height, viewport, *size)
         viewport = model.clamp_viewport(viewport, geometry)
-        view_key = (str(session.path), id(session), geometry.scale, geometry.x0, geometry.y0, geometry.out_w, geometry.out_h)
+        view_key = (str(session.path), id(session), session.frame_index, geometry.scale, geometry.x0, geometry.y0, geometry.out_w, geometry.out_h)
         params = attempt.params if attempt is not None else None
         drawable = model.attempt_drawable(attempt)
         encoded_now = 0
@@ -304,6 +304,16 @@ class Controller:
         target = order[(index + step) % len(order)]
         self.target = target.params
         return target
+
+    def step_frame(self, step: int) -> Notice | None:
+        """Show the next/previous frame of an animation (the reconstruction stays the joint one)."""
+        session = self.session
+        if session is None:
+            return Notice("open an image first (o)", "warning")
+        if session.animation is None:
+            return Notice("not an animation (one frame)")
+        session.show_frame(session.frame_index + step)
+        return None
 
     def select_attempt(self, index: int) -> Attempt | None:
         """The attempt in row ``index`` of the attempts panel (0-based)."""
