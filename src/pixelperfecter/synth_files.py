@@ -68,3 +68,47 @@ def merge_truth(truth_dir: Path, records: list[dict[str, object]]) -> Path:
     fresh = {str(r["image"]) for r in records}
     kept = [r for r in read_truth(jsonl) if str(r.get("image")) not in fresh]
     return write_text_atomic(jsonl, "".join(json.dumps(r) + "\n" for r in kept + records))
+
+
+def animation_figure(path: Path, seed: int = 0, n_frames: int = 4, tile: int = 192) -> Path:
+    """``docs/animation_before_after.png``: a synthetic "chunky" animation (art in 2x2-cell
+    blocks scrolling one cell per frame, so a frame alone reads as cells twice as large).
+    Rows: the fake frames in (scaled to ``tile`` px); each frame reconstructed alone; the joint
+    reconstruction (one grid across frames); the truth.  Sprites are drawn at one scale (px per
+    true cell, nearest-neighbour), so a sprite of the wrong size looks it; each row is labelled.
+    """
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from .core.animation import reconstruct_animation
+    from .core.pipeline import reconstruct
+    from .core.synth import make_animation
+
+    anim = make_animation(seed, "chunky", n_frames)
+    joint = reconstruct_animation(anim.images, durations_ms=anim.durations_ms)
+    alone = [reconstruct(img).sprite for img in anim.images]
+    k = max(1, tile // max(anim.truths[0].shape[:2]))
+
+    def size_of(sprites: list[np.ndarray | None]) -> str:
+        return "/".join(dict.fromkeys(f"{s.shape[1]}x{s.shape[0]}" for s in sprites if s is not None))
+
+    rows: list[tuple[str, list[np.ndarray | None], bool]] = [
+        (f"fake frames in ({anim.images[0].shape[1]}x{anim.images[0].shape[0]} px)", list(anim.images), True),
+        (f"each frame alone: {size_of(alone)} cells", alone, False),
+        (f"joint grid: {size_of(list(joint.sprites))} cells", list(joint.sprites), False),
+        (f"truth: {size_of(list(anim.truths))} cells", list(anim.truths), False),
+    ]
+    gap, label_h = 8, 18
+    height = len(rows) * (tile + gap + label_h)
+    canvas = Image.new("RGB", (n_frames * (tile + gap) - gap, height), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    for r, (label, pictures, fit) in enumerate(rows):
+        y0 = r * (tile + gap + label_h)
+        draw.text((2, y0 + 2), label, fill=(0, 0, 0))
+        for c, picture in enumerate(pictures):
+            if picture is None:
+                continue
+            img = Image.fromarray(np.ascontiguousarray(picture)).convert("RGB")
+            size = (tile, tile) if fit else (picture.shape[1] * k, picture.shape[0] * k)
+            canvas.paste(img.resize(size, Image.Resampling.NEAREST), (c * (tile + gap), y0 + label_h))
+    return save_png(path, np.asarray(canvas.convert("RGBA")), keep_alpha=False)
