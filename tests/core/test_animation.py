@@ -51,17 +51,25 @@ def test_bob_animation_restores_every_frame(seed):
     assert all(f.grid is rec.grid for f in rec.frames)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 3, 4, 5])
-def test_joint_grid_is_right_where_a_frame_alone_is_ambiguous(seed):
+@pytest.mark.parametrize("seed,tier", [(s, "ai") for s in range(4)] + [(0, "drift"), (4, "drift")])
+def test_joint_grid_is_right_where_a_frame_alone_is_ambiguous(seed, tier):
     """Art in 2x2-cell blocks scrolling by one cell: each frame alone reads as cells twice as
     large (and is restored by no single-frame run); the frames together give the true pitch."""
-    anim = synth.make_animation(seed, "chunky", 6)
+    anim = synth.make_animation(seed, "chunky", 6, tier=tier)
     alone = [reconstruct(img).sprite for img in anim.images]
     assert not any(_restored(s, t) for s, t in zip(alone, anim.truths))
     rec = reconstruct_animation(anim.images)
     assert rec.grid is not None
     assert rec.grid.cell_w == pytest.approx(anim.frames[0].cell_w, rel=0.03)
     assert all(_restored(s, t) for s, t in zip(rec.sprites, anim.truths))
+
+
+def test_joint_pitch_overrules_a_coarse_grid_read_on_one_frame():
+    """ai seed 2: the key frame's regional vote reads x at twice the pitch; all frames disagree."""
+    anim = synth.make_animation(2, "chunky", 6)
+    rec = reconstruct_animation(anim.images)
+    assert rec.grid is not None and rec.grid.cell_w == pytest.approx(anim.frames[0].cell_w, rel=0.03)
+    assert any("joint pitch" in w for w in rec.warnings)
 
 
 def test_one_palette_across_frames():
