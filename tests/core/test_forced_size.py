@@ -53,3 +53,13 @@ def test_forced_size_is_exact_whatever_the_image(cells):
     image[..., 3] = 255
     rec = reconstruct(image, ReconstructParams(target_cells=cells))
     assert rec.sprite is not None and rec.sprite.shape[:2] == (cells[1], cells[0])
+
+
+def test_a_count_off_the_art_stretches_over_the_whole_canvas():
+    """128x128 art filling the canvas, --size 120x120: the lines left out would carry edges, so
+    the user's count is read over the whole canvas (cells of 1024/120), not as a crop."""
+    case, _ = synth.sized_case(0, cells=128, side=1024)
+    rec = reconstruct(case.image, ReconstructParams(target_cells=(120, 120)))
+    assert rec.grid is not None and rec.grid.shape == (120, 120)
+    assert rec.grid.cell_w == pytest.approx(1024 / 120)
+    assert rec.grid.xs[0] <= 8 and rec.grid.xs[-1] >= 1024 - 8

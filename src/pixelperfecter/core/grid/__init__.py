@@ -245,7 +245,8 @@ def _axis_for_count(profile: np.ndarray, length: int, target_n: int, offset: flo
     the phase from the edges unless the user gave it."""
     even = length / float(target_n)
     fit = fit_axis(denoised(profile, config), even * FORCED_PITCH_RANGE[0], even * FORCED_PITCH_RANGE[1], config)
-    if fit is None:
+    # A pitch many of whose lines fall mid-cell is no grid (the count is off the art's own).
+    if fit is None or fit.mid_ratio > config.suspect_mid or not _margins_flat(profile, fit, target_n, config):
         return _axis_from_override(profile, even, offset)
     return fit if offset is None else replace(fit, offset=offset % fit.cell)
 
@@ -253,6 +254,36 @@ def _axis_for_count(profile: np.ndarray, length: int, target_n: int, offset: flo
 # A forced count's pitch is searched from 10% under length/n (the art leaves margins) to 5% over
 # (it is cropped a little): wider windows reach the 2x / 0.5x harmonics of small counts.
 FORCED_PITCH_RANGE = (0.90, 1.05)
+# The art's own pitch is kept for a forced count only if the lines left outside the n cells carry
+# under this share of the kept lines' mean evidence (a flat margin); otherwise the count is the
+# user's reading of the whole canvas and the cells are stretched to fill it.
+FLAT_MARGIN_SHARE = 0.25
+
+
+def _margins_flat(profile: np.ndarray, fit: AxisFit, target_n: int, config: DetectorConfig) -> bool:
+    """Whether ``target_n`` cells at the fitted pitch leave out only flat canvas (or nothing)."""
+    lines = place_lines(profile, fit.cell, fit.offset, snap=True, config=config)
+    if len(lines) - 1 <= target_n + 1:
+        return True  # the count and the canvas agree within a border cell
+    evidence = _line_evidence(profile, lines, config)
+    start = _best_run(evidence, target_n)
+    kept = evidence[start : start + target_n + 1]
+    left_out = np.concatenate([evidence[1:start], evidence[start + target_n + 1 : -1]])
+    return left_out.size == 0 or float(left_out.mean()) < FLAT_MARGIN_SHARE * float(kept.mean())
+
+
+def _line_evidence(profile: np.ndarray, lines: np.ndarray, config: DetectorConfig) -> np.ndarray:
+    smooth = np.convolve(profile, np.array([0.25, 0.5, 0.25]), mode="same")
+    out: np.ndarray = np.clip(smooth - noise_floor(smooth, config), 0, None)[lines]
+    return out
+
+
+def _best_run(evidence: np.ndarray, target_n: int) -> int:
+    """First line of the run of ``target_n`` cells whose lines carry the most evidence (the most
+    central of equals)."""
+    sums = np.convolve(evidence, np.ones(target_n + 1), mode="valid")  # run i: lines i..i+n
+    centre = np.abs(np.arange(len(sums)) - (len(sums) - 1) / 2)
+    return int(np.lexsort((centre, -sums))[0])
 
 
 def _lines(profile: np.ndarray, fit: AxisFit, snap: bool, target_n: int | None, length: int, config: DetectorConfig) -> np.ndarray:
@@ -279,11 +310,7 @@ def _to_count(profile: np.ndarray, lines: np.ndarray, target_n: int, length: int
             offset, _ = comb_phase(profile, even)
             lines = np.unique(np.concatenate([[0], place_lines(profile, even, offset, snap=snap, config=config), [length]])).astype(np.int64)
     if len(lines) - 1 > target_n:
-        smooth = np.convolve(profile, np.array([0.25, 0.5, 0.25]), mode="same")
-        evidence = np.clip(smooth - noise_floor(smooth, config), 0, None)[lines]
-        sums = np.convolve(evidence, np.ones(target_n + 1), mode="valid")  # window i: lines i..i+n
-        centre = np.abs(np.arange(len(sums)) - (len(sums) - 1) / 2)
-        start = int(np.lexsort((centre, -sums))[0])  # most evidence, then the most central
+        start = _best_run(_line_evidence(profile, lines, config), target_n)
         lines = lines[start : start + target_n + 1]
     if len(lines) - 1 != target_n:
         lines = np.round(np.linspace(0, length, target_n + 1)).astype(np.int64)
