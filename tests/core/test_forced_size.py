@@ -56,9 +56,15 @@ def test_forced_size_is_exact_whatever_the_image(cells):
 
 
 def test_a_count_off_the_art_stretches_over_the_whole_canvas():
-    """128x128 art filling the canvas, --size 120x120: the lines left out would carry edges, so
-    the user's count is read over the whole canvas (cells of 1024/120), not as a crop."""
-    case, _ = synth.sized_case(0, cells=128, side=1024)
+    """Busy 128x128 art (every cell one of 8 colours) filling the canvas, --size 120x120: the
+    lines left out would carry edges, so the count is read over the whole canvas (cells of
+    1024/120), not as a crop of the art."""
+    rng = np.random.default_rng(3)
+    palette = rng.integers(0, 256, (8, 3))
+    art = np.full((130, 130, 4), 255, np.uint8)
+    art[..., :3] = palette[rng.integers(0, 8, (130, 130))]
+    deg = synth.Degradation(cell_w=8.0, cell_h=8.0, offset_x=3.0, offset_y=5.0, blur_sigma=0.6, noise_sigma=2.0)
+    case = synth.degrade(art, deg, 1024, 1024, rng)
     rec = reconstruct(case.image, ReconstructParams(target_cells=(120, 120)))
     assert rec.grid is not None and rec.grid.shape == (120, 120)
     assert rec.grid.cell_w == pytest.approx(1024 / 120)
