@@ -113,3 +113,35 @@ def test_still_image_with_animate_is_unchanged(cli, tmp_path, bob):
 def test_bad_anim_format_is_refused(cli, tmp_path):
     run = cli("reconstruct", tmp_path, "--animate", "--anim-format", "mp4")
     assert run.exit_code == 2 and "expected one of gif, webp, both" in run.stderr
+
+
+def test_resume_skips_a_finished_animation_and_redoes_one_missing_its_frames(cli, tmp_path, bob):
+    src = tmp_path / "bob.gif"
+    _write(src, bob, "GIF")
+    out = tmp_path / "out"
+    assert cli("reconstruct", src, "--animate", "--out", out).exit_code == 0
+    again = cli("reconstruct", src, "--animate", "--out", out, "--resume", "--json")
+    assert [r["status"] for r in again.json_lines] == ["skipped"]
+    for f in (out / "bob").iterdir():
+        f.unlink()
+    (out / "bob").rmdir()
+    redo = cli("reconstruct", src, "--animate", "--out", out, "--resume", "--json")
+    assert [r["status"] for r in redo.json_lines] == ["ok"] and (out / "bob" / "0.png").is_file()
+
+
+def test_staged_animation_set_is_all_or_nothing(tmp_path, bob):
+    from pixelperfecter.core.animation import reconstruct_animation
+    from pixelperfecter.outputset import commit, discard, stage_animation, sweep_temps
+
+    rec = reconstruct_animation(bob.images, durations_ms=bob.durations_ms)
+    staged = stage_animation(rec, tmp_path, "walk", ("gif", "webp"), "pptest")
+    assert {s.kind for s in staged} == {"gif", "webp", "frames", "sheet", "sheet_json"}
+    assert not (tmp_path / "walk").exists() and not (tmp_path / "walk.gif").exists()  # nothing final yet
+    discard(staged)
+    assert list(tmp_path.iterdir()) == []
+    # A killed run leaves its staged folder: the sweep removes it with the files.
+    stage_animation(rec, tmp_path, "walk", ("gif",), "pptest")
+    assert sweep_temps(tmp_path, "pptest") and list(tmp_path.iterdir()) == []
+    done = commit(stage_animation(rec, tmp_path, "walk", ("gif",), "pptest"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk", "walk.gif", "walk_sheet.json", "walk_sheet.png"]
+    assert done["frames"] == str(tmp_path / "walk")
