@@ -112,3 +112,35 @@ def animation_figure(path: Path, seed: int = 0, n_frames: int = 4, tile: int = 1
             size = (tile, tile) if fit else (picture.shape[1] * k, picture.shape[0] * k)
             canvas.paste(img.resize(size, Image.Resampling.NEAREST), (c * (tile + gap), y0 + label_h))
     return save_png(path, np.asarray(canvas.convert("RGBA")), keep_alpha=False)
+
+
+def forced_size_figure(path: Path, seed: int = 0, cells: int = 120, margin: int = 4, crop: int = 24, k: int = 12) -> Path:
+    """``docs/forced_size_before_after.png``: ``synth.sized_case`` (1024 px, ``cells`` x ``cells``
+    art inside a flat margin of ``margin`` cells, random phase, drift 0.2) with ``--size``.
+    Left to right, the top-left ``crop`` x ``crop`` cells of: the input (scaled to the same
+    size); the canvas split evenly into ``cells`` (what ``--size`` gave whenever its placed lines
+    missed the count); ``--size`` now; the truth.  Nearest-neighbour, ``k`` px per cell."""
+    import numpy as np
+    from PIL import Image
+
+    from .core import cells as cell_ops
+    from .core.pipeline import reconstruct
+    from .core.synth import sized_case
+    from .core.types import Grid, ReconstructParams
+
+    case, art = sized_case(seed, cells=cells, side=1024, margin=margin)
+    side = case.image.shape[1]
+    even_lines = np.round(np.linspace(0, side, cells + 1)).astype(np.int64)
+    even = Grid(side / cells, side / cells, 0.0, 0.0, even_lines, even_lines, side, side)
+    before = cell_ops.median_colors(cell_ops.cell_samples(case.image, even))
+    after = reconstruct(case.image, ReconstructParams(target_cells=(cells, cells))).sprite
+    assert after is not None
+    source = case.image[: int(round(crop * side / cells)), : int(round(crop * side / cells))]
+    tiles = [source, before[:crop, :crop], after[:crop, :crop], art[:crop, :crop]]
+    size = crop * k
+    gap = 8
+    canvas = Image.new("RGB", (len(tiles) * (size + gap) - gap, size), (255, 255, 255))
+    for i, tile in enumerate(tiles):
+        img = Image.fromarray(np.ascontiguousarray(tile)).convert("RGB").resize((size, size), Image.Resampling.NEAREST)
+        canvas.paste(img, (i * (size + gap), 0))
+    return save_png(path, np.asarray(canvas.convert("RGBA")), keep_alpha=False)
