@@ -55,3 +55,20 @@ async def test_m_on_a_still_image_says_so(workdir: Path) -> None:
         await settle(pilot, app)
         assert any("not an animation" in n for n in notes_of(app))
         assert "frame" not in text_of(app.main.query_one("#metrics"))
+
+
+async def test_save_writes_the_animation_set(workdir: Path) -> None:
+    path = workdir / "input" / "bob.gif"
+    anim = _write_gif(path)
+    app = make_app(workdir, path)
+    async with app.run_test(size=TERMINAL) as pilot:
+        await settle(pilot, app)
+        await pilot.press("m", "s")
+        await settle(pilot, app)
+        out = workdir / "output"
+        assert (out / "bob.gif").is_file() and (out / "bob_sheet.png").is_file() and (out / "bob_sheet.json").is_file()
+        frames = sorted(p.name for p in (out / "bob").iterdir())
+        assert frames == [f"{i}.png" for i in range(4)]
+        back = np.asarray(Image.open(out / "bob" / "1.png").convert("RGBA"))
+        assert synth.score_restoration(back, anim.truths[1]).restored
+        assert "animation: 4 frames" in (out / "metrics.csv").read_text()

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..core.animation import AnimationReconstruction
 from ..core.feedback import SOURCE_ML, SOURCE_TUI, FeedbackEntry, append_feedback, current_verdicts, make_entry, supersedes
 from ..core.metrics import append_metrics, metrics_row
 from ..core.pipeline import OutputOptions, write_outputs
@@ -446,6 +447,9 @@ class Controller:
 
     def _write(self, session: ImageSession, choice: Attempt) -> Notice:
         out = self.settings.output_dir
+        joint = session.joint(choice.params)
+        if session.animation is not None and joint is not None and joint.ok:
+            return self._write_animation(session, choice, joint)
         try:
             files = write_outputs(choice.result, out, session.path.stem, EXPORT_OPTIONS)
             row = metrics_row(str(session.path), choice.result.metrics, self.settings.thresholds, output=str(files.sprite))
@@ -455,6 +459,27 @@ class Controller:
         self.exported.append(files.sprite)
         which = "marked-correct" if choice.verdict == "correct" else "current"
         return Notice(f"{which} attempt → {files.sprite}", title="Saved")
+
+    def _write_animation(self, session: ImageSession, choice: Attempt, joint: AnimationReconstruction) -> Notice:
+        """An animation's whole set, as ``perfecter reconstruct --animate`` writes it."""
+        from ..batch import animation_note
+        from ..core.animation import default_formats
+        from ..outputset import commit, new_run_tag, stage_animation
+
+        out = self.settings.output_dir
+        assert session.animation is not None and joint.metrics is not None
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            files = commit(stage_animation(joint, out, session.path.stem, default_formats(session.animation.source_format), new_run_tag()))
+            row = metrics_row(str(session.path), joint.metrics, self.settings.thresholds, output=files["sheet"])
+            note = animation_note({"frames": len(joint.frames), "durations_ms": joint.durations_ms, "frame_diff_pct": joint.frame_diff_pct})
+            row["warnings"] = f"{note}; {row['warnings']}" if row.get("warnings") else note
+            append_metrics(out / METRICS_NAME, [row])
+        except (OSError, ValueError) as exc:
+            return Notice(f"{out}: cannot write ({exc})", "error", "Save failed")
+        self.exported.append(Path(files["sheet"]))
+        which = "marked-correct" if choice.verdict == "correct" else "current"
+        return Notice(f"{which} attempt, {len(joint.frames)} frames → {files['sheet']} (+ animation, frames)", title="Saved")
 
     # ------------------------------------------------------------------ ML suggestions
 
