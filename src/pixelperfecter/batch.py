@@ -299,7 +299,7 @@ def plan_jobs(files: Sequence[Path], out_dir: Path, outputs: OutputOptions = Out
     jobs: list[ImageJob] = []
     first_owner: dict[str, Path] = {}
     for index, f in enumerate(files):
-        base = f.stem or "image"
+        base = (f.name if f.is_dir() else f.stem) or "image"  # a folder of frames (--frames) keeps its whole name
         stem = base
         n = 1
         while any(name.lower() in taken for name in _output_names(stem, outputs, anim_formats)):
