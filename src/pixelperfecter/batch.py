@@ -31,13 +31,26 @@ import numpy as np
 
 from . import __version__
 from .core import quantize
-from .core.io import IMAGE_SUFFIXES, ImageLoadError, iter_images, load_image
+from .core.io import IMAGE_SUFFIXES, ImageLoadError, is_animated, iter_images, load_animation, load_image
 from .core.metrics import append_metrics, metrics_row, printable_path
 from .core.pipeline import OutputOptions, indexed_warning, reconstruct
 from .core.sheet import reconstruct_sheet, sheet_warnings
 from .core.types import Metrics, PaletteReport, ReconstructParams, Thresholds
 from .manifest import MANIFEST_NAME, InputStamp, Manifest, Record, now_iso, params_key, stamp
-from .outputset import OutputTooLarge, StagedFile, check_output_size, commit, discard, new_run_tag, output_names, stage_outputs, sweep_temps
+from .outputset import (
+    OutputTooLarge,
+    StagedFile,
+    animation_output_names,
+    check_output_size,
+    commit,
+    discard,
+    new_run_tag,
+    output_names,
+    remove_output,
+    stage_animation,
+    stage_outputs,
+    sweep_temps,
+)
 from .runner import Executor, Ordered, WorkerFailure, make_executor, run_unordered
 from .runner import default_workers as default_workers  # re-exported: the CLI imports it from here
 from .runner import one_line as _one_line
@@ -66,12 +79,19 @@ class BatchSettings:
     proposer: str = "pixelperfecter_ml.inference:default_proposer"
     # Names this run's temp files, so the driver can sweep exactly those after a kill.
     run_tag: str = field(default_factory=new_run_tag)
+    # --animate: animated inputs (and, with --frames, folder arguments) are animations: one
+    # grid across their frames, written as animations, frames and a sheet.
+    animate: bool = False
+    # The animated containers to write ("gif", "webp"); empty: the input's own (``animation.default_formats``).
+    anim_formats: tuple[str, ...] = ()
 
     def shaping_key(self) -> str:
         """Hash of every option that shapes the output files (the manifest's ``params``)."""
+        animation = {"animate": True, "anim_formats": list(self.anim_formats)} if self.animate else {}
         return params_key({
             "params": asdict(self.params), "outputs": asdict(self.outputs), "max_pixels": self.max_pixels,
             "use_ml": self.use_ml, "proposer": self.proposer if self.use_ml else None, "version": __version__,
+            **animation,
         })
 
 
@@ -130,6 +150,8 @@ class ImageResult:
     stem: str = ""
     # With --sheet: each sprite region's grid and fit (``core.sheet.SheetRegion.summary``).
     regions: list[dict[str, object]] | None = None
+    # An animation's frames count, durations, loop and per-frame diff (None for a still image).
+    animation: dict[str, object] | None = None
 
     @property
     def ok(self) -> bool:
@@ -155,7 +177,7 @@ class ImageResult:
             if self.metrics.background:
                 metrics["background"] = self.metrics.background
                 metrics["transparent_cells"] = self.metrics.transparent_cells
-        return {
+        out: dict[str, object] = {
             "image": printable_path(self.image),
             "status": self.status,
             "grid": self.grid.as_dict() if self.grid is not None else None,
@@ -166,10 +188,29 @@ class ImageResult:
             # Only with --sheet, so that every other run's JSON stays as it was.
             **({"regions": self.regions} if self.regions is not None else {}),
         }
+        if self.animation is not None:
+            out["animation"] = self.animation
+        return out
 
     def metrics_row(self, thresholds: Thresholds) -> dict[str, object]:
-        return metrics_row(self.image, self.metrics, thresholds, error=self.error, output=self.outputs.get("sprite", ""),
-                           regions=None if self.regions is None else len(self.regions))
+        output = self.outputs.get("sprite") or self.outputs.get("sheet", "")
+        row = metrics_row(self.image, self.metrics, thresholds, error=self.error, output=output,
+                          regions=None if self.regions is None else len(self.regions))
+        if self.animation is not None and self.metrics is not None:
+            # The CSV's columns are fixed (appends to older files): the animation is noted first
+            # in its warnings column, the per-frame figures with it.
+            note = animation_note(self.animation)
+            row["warnings"] = f"{note}; {row['warnings']}" if row.get("warnings") else note
+        return row
+
+
+def animation_note(animation: dict[str, object]) -> str:
+    """``animation: 6 frames, 100/120/... ms, frame diff % 0.01/0.02/...`` for the metrics CSV."""
+    durations = animation.get("durations_ms") or []
+    diffs = animation.get("frame_diff_pct") or []
+    assert isinstance(durations, list) and isinstance(diffs, list)
+    return (f"animation: {animation.get('frames')} frames, {'/'.join(str(d) for d in durations)} ms, "
+            f"frame diff % {'/'.join(f'{d:.3f}' for d in diffs)}")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -252,12 +293,21 @@ def collect_inputs(
     return InputSelection(files=files, problems=problems)
 
 
-def _output_names(stem: str, outputs: OutputOptions) -> list[str]:
-    """Every file name the output set of ``stem`` has."""
-    return list(output_names(stem, outputs).values())
+def _output_names(stem: str, outputs: OutputOptions, anim_formats: tuple[str, ...] | None = None) -> list[str]:
+    """Every file name the output set of ``stem`` has (with ``anim_formats``, an animation's too:
+    any input may turn out to be animated)."""
+    names = list(output_names(stem, outputs).values())
+    if anim_formats is not None:
+        names += [n for n in animation_output_names(stem, anim_formats or ANY_ANIMATION_FORMATS).values() if n not in names]
+    return names
 
 
-def plan_jobs(files: Sequence[Path], out_dir: Path, outputs: OutputOptions = OutputOptions()) -> list[ImageJob]:
+# Before the files are opened, an animation's container is not known: both names are kept free.
+ANY_ANIMATION_FORMATS = ("gif", "webp")
+
+
+def plan_jobs(files: Sequence[Path], out_dir: Path, outputs: OutputOptions = OutputOptions(),
+              anim_formats: tuple[str, ...] | None = None) -> list[ImageJob]:
     """Give every input a stem whose output files clash with no other input's outputs.
 
     Two ``a.png`` from different folders (or ``a.png`` and ``a.jpg``) would write the same
@@ -272,10 +322,10 @@ def plan_jobs(files: Sequence[Path], out_dir: Path, outputs: OutputOptions = Out
     jobs: list[ImageJob] = []
     first_owner: dict[str, Path] = {}
     for index, f in enumerate(files):
-        base = f.stem or "image"
+        base = (f.name if f.is_dir() else f.stem) or "image"  # a folder of frames (--frames) keeps its whole name
         stem = base
         n = 1
-        while any(name.lower() in taken for name in _output_names(stem, outputs)):
+        while any(name.lower() in taken for name in _output_names(stem, outputs, anim_formats)):
             n += 1
             stem = f"{base}-{n}"
         why = None
@@ -283,7 +333,7 @@ def plan_jobs(files: Sequence[Path], out_dir: Path, outputs: OutputOptions = Out
             owner = first_owner.get(base.lower())
             why = f"output renamed to {stem}.png: {base}.png is taken" + (f" by {owner}" if owner else "")
         first_owner.setdefault(base.lower(), f)
-        taken.update(name.lower() for name in _output_names(stem, outputs))
+        taken.update(name.lower() for name in _output_names(stem, outputs, anim_formats))
         jobs.append(ImageJob(index=index, path=f, stem=stem, renamed_because=why))
     return jobs
 
@@ -345,6 +395,8 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
         result.seconds = time.perf_counter() - start
         return result
 
+    if settings.animate and (job.path.is_dir() or is_animated(job.path)):
+        return _process_animation(job, settings, result, failed, start)
     try:
         rec = _reconstruct(job, settings, result)
     except ImageLoadError as exc:
@@ -389,6 +441,53 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
         return failed(str(exc))
     except MemoryError:
         return failed("out of memory while writing the outputs (try a smaller --upscale)")
+    except OSError as exc:
+        where = exc.filename or settings.out_dir
+        return failed(f"cannot write output {printable_path(where)} ({exc.strerror or exc})")
+    result.outputs = {item.kind: item.final for item in result.staged}
+    result.status = "ok"
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResult,
+                       failed: Callable[[str], ImageResult], start: float) -> ImageResult:
+    """``process_image`` for an animated file or a folder of frames: one grid, many frames."""
+    from .core.animation import default_formats, reconstruct_loaded
+
+    try:
+        loaded = load_animation(job.path, max_pixels=settings.max_pixels)
+        result.warnings.extend(loaded.warnings)
+        extra: dict[str, Any] = {"proposers": [_proposer(settings.proposer)]} if settings.use_ml else {}
+        rec = reconstruct_loaded(loaded, settings.params, settings.thresholds, **extra)
+    except ImageLoadError as exc:
+        return failed(str(exc))
+    except MemoryError:
+        return failed("out of memory while reconstructing")
+    except Exception as exc:  # a crash in the pipeline must not kill the batch
+        return failed(f"internal error while reconstructing ({type(exc).__name__}: {exc})")
+    with contextlib.suppress(OSError):
+        result.input_stamp = stamp(job.path)  # a folder of frames has none: --resume redoes it
+    result.warnings.extend(w for w in rec.warnings if w not in result.warnings)
+    if rec.grid is not None:
+        g = rec.grid
+        result.grid = GridSummary(g.cell_w, g.cell_h, g.offset_x, g.offset_y, g.cells_x, g.cells_y)
+    if not rec.ok or rec.metrics is None:
+        return failed(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
+    o = settings.outputs
+    if (o.upscale and o.upscale > 1) or o.diff or o.heatmap or o.grid:
+        result.warnings.append("--upscale/--diff/--heatmap/--grid are not written for animations")
+    result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
+    result.flags = rec.metrics.flags(settings.thresholds)
+    result.animation = {
+        "frames": len(rec.frames), "durations_ms": list(rec.durations_ms), "loop": rec.loop,
+        "source_format": loaded.source_format, "frame_diff_pct": [round(d, 4) for d in rec.frame_diff_pct],
+    }
+    formats = settings.anim_formats or default_formats(loaded.source_format)
+    try:
+        result.staged = stage_animation(rec, settings.out_dir, job.stem, formats, settings.run_tag)
+    except MemoryError:
+        return failed("out of memory while writing the outputs")
     except OSError as exc:
         where = exc.filename or settings.out_dir
         return failed(f"cannot write output {printable_path(where)} ({exc.strerror or exc})")
@@ -563,8 +662,7 @@ def finish(result: ImageResult, recorder: Recorder | None) -> ImageResult:
             except BaseException:
                 # Not recorded means not done: take the set back out so it is never orphaned.
                 for path in result.outputs.values():
-                    with contextlib.suppress(OSError):
-                        os.unlink(path)
+                    remove_output(path)
                 raise
     return result
 

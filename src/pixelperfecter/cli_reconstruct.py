@@ -92,6 +92,16 @@ def _executor_callback(value: str) -> str:
     return value
 
 
+# Mirrors pixelperfecter.core.animation.ANIMATION_FORMATS (not imported to keep load light).
+ANIM_FORMATS = {"gif": ("gif",), "webp": ("webp",), "both": ("gif", "webp")}
+
+
+def _anim_format_callback(value: Optional[str]) -> Optional[str]:
+    if value is not None and value not in ANIM_FORMATS:
+        raise typer.BadParameter(f"expected one of {', '.join(ANIM_FORMATS)}, got {value!r}")
+    return value
+
+
 def reconstruct_command(
     paths: Optional[List[str]] = typer.Argument(None, help="Image files, folders or globs (default: input/).", show_default=False),
     out: Path = typer.Option(Path("output"), "--out", "-o", help="Folder for the results."),
@@ -130,6 +140,9 @@ def reconstruct_command(
     save_palette: Optional[Path] = typer.Option(None, "--save-palette", metavar="FILE", help="Write the palette used to FILE (.hex by name, else GIMP .gpl); several images need --shared-palette."),
     shared: bool = typer.Option(False, "--shared-palette", metavar="", help="One palette for the whole batch (a tileset, a character's frames): a first pass collects every image's colours."),
     indexed: bool = typer.Option(False, "--indexed", metavar="", help="Write the sprite (and --upscale) as indexed PNGs when they have at most 256 colours."),
+    animate: bool = typer.Option(False, "--animate", metavar="", help="Animated GIF/WebP/APNG inputs: one grid across all frames; writes animation, frames and sheet."),
+    frames: bool = typer.Option(False, "--frames", metavar="", help="Each folder argument is one animation, its images the frames in natural order (implies --animate)."),
+    anim_format: Optional[str] = typer.Option(None, "--anim-format", callback=_anim_format_callback, metavar="gif|webp|both", help="Animation file(s) to write (default: as the input, WebP for APNG)"),
 ) -> None:
     """Reconstruct true pixel art from fake pixel art (files, folders, globs; default input/)."""
     from dataclasses import replace
@@ -185,10 +198,11 @@ def reconstruct_command(
     settings = BatchSettings(
         out_dir=out, params=params, thresholds=thresholds, max_pixels=max_pixels, use_ml=ml,
         outputs=OutputOptions(upscale=upscale, diff=diff, heatmap=heatmap, grid=grid, indexed=indexed, sheet=sheet),
+        animate=animate or frames, anim_formats=ANIM_FORMATS[anim_format] if anim_format else (),
     )
     request = ReconstructRequest(
         paths=list(paths or []), settings=settings, recursive=recursive, metrics=metrics, no_metrics=no_metrics,
-        json_out=json_out, workers=workers, executor=executor, scheduler=scheduler, resume=resume, err=_err,
+        json_out=json_out, workers=workers, executor=executor, scheduler=scheduler, resume=resume, frames=frames, err=_err,
         shared_palette=shared and fixed_palette is None, save_palette=save_palette,
     )
     code = run_reconstruct(request)

@@ -145,7 +145,8 @@ class Manifest:
                     return None
             except OSError:
                 return None
-        if not all(os.path.isfile(p) for p in record.outputs.values()):
+        # An animation's set holds a folder of frames beside its files.
+        if not all(os.path.isfile(p) or os.path.isdir(p) for p in record.outputs.values()):
             return None
         return record
 

@@ -19,13 +19,15 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .core import render
-from .core.io import save_png, write_text_atomic
+from .core.animation import AnimationReconstruction, frame_names, sheet
+from .core.io import save_animation, save_png, write_text_atomic
 from .core.pipeline import OutputOptions, save_sprite_png
 from .core.sheet import SheetResult, sheet_outputs
 from .core.types import Reconstruction
@@ -40,7 +42,9 @@ class OutputTooLarge(ValueError):
 
 @dataclass(frozen=True)
 class StagedFile:
-    kind: str  # "sprite", "upscale", "diff", "heatmap", "grid", "sheet", "sheet_json", "sheet_sprite_<n>"
+    # "sprite", "upscale", "diff", "heatmap", "grid"; sheets: "sheet", "sheet_json", "sheet_sprite_<n>";
+    # animations: "gif", "webp", "frames" (a folder), "sheet", "sheet_json"
+    kind: str
     tmp: str
     final: str
 
@@ -67,6 +71,47 @@ def output_names(stem: str, outputs: OutputOptions) -> dict[str, str]:
         names["sheet"] = f"{stem}_sheet.png"
         names["sheet_json"] = f"{stem}_sheet.json"
     return names
+
+
+def animation_output_names(stem: str, formats: tuple[str, ...]) -> dict[str, str]:
+    """Every name an animation's set has: ``<stem>.gif``/``.webp``, the folder ``<stem>/`` of
+    frames ``0.png, 1.png, ...``, and the sheet ``<stem>_sheet.png`` with ``<stem>_sheet.json``."""
+    names = {fmt: f"{stem}.{fmt}" for fmt in formats}
+    names.update({"frames": stem, "sheet": f"{stem}_sheet.png", "sheet_json": f"{stem}_sheet.json"})
+    return names
+
+
+def stage_animation(rec: AnimationReconstruction, out_dir: Path, stem: str, formats: tuple[str, ...], tag: str) -> list[StagedFile]:
+    """Write an animation's set to temp names (the frames into a temp folder); all or nothing."""
+    if not rec.ok:
+        raise ValueError("nothing to write: the reconstruction failed")
+    names = animation_output_names(stem, formats)
+    sprites = rec.sprites
+    staged: list[StagedFile] = []
+    # Partial alpha survives only when it was kept (--keep-alpha); PNG frames keep what the sprite has.
+    keep_alpha = rec.has_alpha
+
+    def tmp_for(kind: str) -> Path:
+        return out_dir / f".{names[kind]}.{tag}.tmp"
+
+    try:
+        for fmt in formats:
+            save_animation(tmp_for(fmt), sprites, rec.durations_ms, rec.loop, fmt)
+            staged.append(StagedFile(fmt, os.fspath(tmp_for(fmt)), os.fspath(out_dir / names[fmt])))
+        folder = tmp_for("frames")
+        folder.mkdir()
+        staged.append(StagedFile("frames", os.fspath(folder), os.fspath(out_dir / names["frames"])))
+        for sprite, name in zip(sprites, frame_names(len(sprites))):
+            save_png(folder / name, sprite, keep_alpha)
+        picture, doc = sheet(sprites, rec.durations_ms, names["sheet"])
+        save_png(tmp_for("sheet"), picture, keep_alpha)
+        staged.append(StagedFile("sheet", os.fspath(tmp_for("sheet")), os.fspath(out_dir / names["sheet"])))
+        write_text_atomic(tmp_for("sheet_json"), json.dumps(doc, indent=1) + "\n")
+        staged.append(StagedFile("sheet_json", os.fspath(tmp_for("sheet_json")), os.fspath(out_dir / names["sheet_json"])))
+    except BaseException:
+        discard(staged)
+        raise
+    return staged
 
 
 def check_output_size(rec: Reconstruction, outputs: OutputOptions, max_pixels: int) -> None:
@@ -160,21 +205,44 @@ def commit(staged: list[StagedFile]) -> dict[str, str]:
     done: list[StagedFile] = []
     try:
         for item in staged:
-            os.replace(item.tmp, item.final)
+            _replace(item.tmp, item.final)
             done.append(item)
     except BaseException:
         for item in done:
-            with contextlib.suppress(OSError):
-                os.unlink(item.final)
+            remove_output(item.final)
         discard([s for s in staged if s not in done])
         raise
     return {item.kind: item.final for item in staged}
 
 
+def _replace(tmp: str, final: str) -> None:
+    """``os.replace``, also for a staged folder over an earlier run's folder of the same name
+    (which ``os.replace`` refuses when not empty): the old one is moved aside, then removed."""
+    if os.path.isdir(tmp) and os.path.isdir(final) and not os.path.islink(final):
+        aside = f"{tmp}.old.tmp"  # swept like any temp of this run if the process dies here
+        os.replace(final, aside)
+        try:
+            os.replace(tmp, final)
+        except BaseException:
+            os.replace(aside, final)
+            raise
+        shutil.rmtree(aside, ignore_errors=True)
+        return
+    os.replace(tmp, final)
+
+
+def remove_output(path: str) -> None:
+    """Remove a committed or staged output, a file or an animation's folder of frames."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
 def discard(staged: list[StagedFile]) -> None:
     for item in staged:
-        with contextlib.suppress(OSError):
-            os.unlink(item.tmp)
+        remove_output(item.tmp)  # a file, or an animation's staged folder of frames
     # A sheet's per-sprite folder made for this set goes too, when nothing else is in it.
     for folder in {os.path.dirname(item.tmp) for item in staged if item.kind.startswith("sheet_sprite_")}:
         with contextlib.suppress(OSError):
@@ -196,6 +264,10 @@ def sweep_temps(out_dir: Path, tag: str) -> list[Path]:
     for entry in entries:
         # save_png's own temp (".<name>.<random>.tmp") sits beside ours, named after ours.
         if entry.name.startswith(".") and entry.name.endswith(".tmp") and (entry.name.endswith(suffix) or f".{tag}.tmp." in entry.name):
+            if entry.is_dir(follow_symlinks=False):  # an animation's staged folder of frames
+                shutil.rmtree(entry.path, ignore_errors=True)
+                removed.append(Path(entry.path))
+                continue
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))

@@ -56,6 +56,8 @@ class ReconstructRequest:
     executor: str = "local"
     scheduler: str | None = None
     resume: bool = False
+    # --frames: each folder argument is one animation (needs settings.animate).
+    frames: bool = False
     err: Callable[[str], None] = field(default=lambda message: print(message, file=sys.stderr))
     # --shared-palette: one palette from every image's colours, fixed before the run.
     shared_palette: bool = False
@@ -139,6 +141,12 @@ class _Screen:
 
 
 def _selection(request: ReconstructRequest, out: Path, earlier: Manifest) -> tuple[list[Path], list[tuple[str, str]]] | None:
+    if request.paths and request.frames:
+        # --frames: a folder argument is one animation (its images are the frames), not a list of inputs.
+        folders = [Path(p) for p in request.paths if Path(p).is_dir()]
+        rest = [p for p in request.paths if not Path(p).is_dir()]
+        selection = collect_inputs(rest, recursive=request.recursive, exclude_dir=out, earlier_outputs=earlier)
+        return list(dict.fromkeys(folders)) + selection.files, selection.problems
     if request.paths:
         selection = collect_inputs(request.paths, recursive=request.recursive, exclude_dir=out, earlier_outputs=earlier)
     else:
@@ -176,7 +184,7 @@ def _run_reconstruct(request: ReconstructRequest) -> int:
             request.err("error: no images to process")
         return 1
 
-    jobs = plan_jobs(files, out, settings.outputs)
+    jobs = plan_jobs(files, out, settings.outputs, settings.anim_formats if settings.animate else None)
     out_problem = check_output_dir(out)
     if out_problem is not None:
         request.err(f"error: {out}: cannot write results ({out_problem})")

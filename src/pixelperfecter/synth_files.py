@@ -68,3 +68,79 @@ def merge_truth(truth_dir: Path, records: list[dict[str, object]]) -> Path:
     fresh = {str(r["image"]) for r in records}
     kept = [r for r in read_truth(jsonl) if str(r.get("image")) not in fresh]
     return write_text_atomic(jsonl, "".join(json.dumps(r) + "\n" for r in kept + records))
+
+
+def animation_figure(path: Path, seed: int = 0, n_frames: int = 4, tile: int = 192) -> Path:
+    """``docs/animation_before_after.png``: a synthetic "chunky" animation (art in 2x2-cell
+    blocks scrolling one cell per frame, so a frame alone reads as cells twice as large).
+    Rows: the fake frames in (scaled to ``tile`` px); each frame reconstructed alone; the joint
+    reconstruction (one grid across frames); the truth.  Sprites are drawn at one scale (px per
+    true cell, nearest-neighbour), so a sprite of the wrong size looks it; each row is labelled.
+    """
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from .core.animation import reconstruct_animation
+    from .core.pipeline import reconstruct
+    from .core.synth import make_animation
+
+    anim = make_animation(seed, "chunky", n_frames)
+    joint = reconstruct_animation(anim.images, durations_ms=anim.durations_ms)
+    alone = [reconstruct(img).sprite for img in anim.images]
+    k = max(1, tile // max(anim.truths[0].shape[:2]))
+
+    def size_of(sprites: list[np.ndarray | None]) -> str:
+        return "/".join(dict.fromkeys(f"{s.shape[1]}x{s.shape[0]}" for s in sprites if s is not None))
+
+    rows: list[tuple[str, list[np.ndarray | None], bool]] = [
+        (f"fake frames in ({anim.images[0].shape[1]}x{anim.images[0].shape[0]} px)", list(anim.images), True),
+        (f"each frame alone: {size_of(alone)} cells", alone, False),
+        (f"joint grid: {size_of(list(joint.sprites))} cells", list(joint.sprites), False),
+        (f"truth: {size_of(list(anim.truths))} cells", list(anim.truths), False),
+    ]
+    gap, label_h = 8, 18
+    height = len(rows) * (tile + gap + label_h)
+    canvas = Image.new("RGB", (n_frames * (tile + gap) - gap, height), (255, 255, 255))
+    draw = ImageDraw.Draw(canvas)
+    for r, (label, pictures, fit) in enumerate(rows):
+        y0 = r * (tile + gap + label_h)
+        draw.text((2, y0 + 2), label, fill=(0, 0, 0))
+        for c, picture in enumerate(pictures):
+            if picture is None:
+                continue
+            img = Image.fromarray(np.ascontiguousarray(picture)).convert("RGB")
+            size = (tile, tile) if fit else (picture.shape[1] * k, picture.shape[0] * k)
+            canvas.paste(img.resize(size, Image.Resampling.NEAREST), (c * (tile + gap), y0 + label_h))
+    return save_png(path, np.asarray(canvas.convert("RGBA")), keep_alpha=False)
+
+
+def forced_size_figure(path: Path, seed: int = 0, cells: int = 120, margin: int = 4, crop: int = 24, k: int = 12) -> Path:
+    """``docs/forced_size_before_after.png``: ``synth.sized_case`` (1024 px, ``cells`` x ``cells``
+    art inside a flat margin of ``margin`` cells, random phase, drift 0.2) with ``--size``.
+    Left to right, the top-left ``crop`` x ``crop`` cells of: the input (scaled to the same
+    size); the canvas split evenly into ``cells`` (what ``--size`` gave whenever its placed lines
+    missed the count); ``--size`` now; the truth.  Nearest-neighbour, ``k`` px per cell."""
+    import numpy as np
+    from PIL import Image
+
+    from .core import cells as cell_ops
+    from .core.pipeline import reconstruct
+    from .core.synth import sized_case
+    from .core.types import Grid, ReconstructParams
+
+    case, art = sized_case(seed, cells=cells, side=1024, margin=margin)
+    side = case.image.shape[1]
+    even_lines = np.round(np.linspace(0, side, cells + 1)).astype(np.int64)
+    even = Grid(side / cells, side / cells, 0.0, 0.0, even_lines, even_lines, side, side)
+    before = cell_ops.median_colors(cell_ops.cell_samples(case.image, even))
+    after = reconstruct(case.image, ReconstructParams(target_cells=(cells, cells))).sprite
+    assert after is not None
+    source = case.image[: int(round(crop * side / cells)), : int(round(crop * side / cells))]
+    tiles = [source, before[:crop, :crop], after[:crop, :crop], art[:crop, :crop]]
+    size = crop * k
+    gap = 8
+    canvas = Image.new("RGB", (len(tiles) * (size + gap) - gap, size), (255, 255, 255))
+    for i, tile in enumerate(tiles):
+        img = Image.fromarray(np.ascontiguousarray(tile)).convert("RGB").resize((size, size), Image.Resampling.NEAREST)
+        canvas.paste(img, (i * (size + gap), 0))
+    return save_png(path, np.asarray(canvas.convert("RGBA")), keep_alpha=False)

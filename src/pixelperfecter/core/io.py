@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import stat
 import struct
 import sys
 import tempfile
 import warnings as _warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 DEFAULT_MAX_PIXELS = 64_000_000
 MIN_SIDE = 4
+# A frame's duration when the file (or a folder of frames) gives none: Aseprite's and browsers' default.
+DEFAULT_FRAME_MS = 100
 
 
 class ImageLoadError(Exception):
@@ -59,6 +62,19 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     """Read ``path`` as RGBA uint8, or raise ImageLoadError with a one-line reason."""
     p = Path(path)
     notes: list[str] = []
+    _check_regular_file(p)
+    with _decoder_messages() as messages:
+        rgba, has_alpha = _decode(p, max_pixels, notes)
+    notes.extend(messages)
+    if min(rgba.shape[:2]) < MIN_SIDE:
+        raise ImageLoadError(f"image too small ({rgba.shape[1]}x{rgba.shape[0]}; needs at least {MIN_SIDE}x{MIN_SIDE})")
+    if has_alpha and bool((rgba[..., 3] == 255).all()):
+        has_alpha = False
+    return LoadedImage(rgba=rgba, has_alpha=has_alpha, path=p, warnings=notes)
+
+
+def _check_regular_file(p: Path) -> None:
+    """Raise ImageLoadError unless ``p`` is a non-empty regular file that can be stat'ed."""
     try:
         st = p.stat()
     except FileNotFoundError:
@@ -74,41 +90,40 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
         raise ImageLoadError("not a regular file")
     if st.st_size == 0:
         raise ImageLoadError("empty file (0 bytes)")
-    with _decoder_messages() as messages:
-        rgba, has_alpha = _decode(p, max_pixels, notes)
-    notes.extend(messages)
-    if min(rgba.shape[:2]) < MIN_SIDE:
-        raise ImageLoadError(f"image too small ({rgba.shape[1]}x{rgba.shape[0]}; needs at least {MIN_SIDE}x{MIN_SIDE})")
-    if has_alpha and bool((rgba[..., 3] == 255).all()):
-        has_alpha = False
-    return LoadedImage(rgba=rgba, has_alpha=has_alpha, path=p, warnings=notes)
 
 
 def _decode(p: Path, max_pixels: int, notes: list[str]) -> tuple[np.ndarray, bool]:
     """Pillow's part of ``load_image``; every failure becomes an ImageLoadError."""
+    with _pillow_errors(), Image.open(p) as img:
+        w, h = img.size
+        if w * h > max_pixels:
+            raise ImageLoadError(f"image too large ({w}x{h} = {w * h:,} pixels, limit {max_pixels:,}; see --max-pixels)")
+        n_frames = getattr(img, "n_frames", 1)
+        if n_frames > 1:
+            notes.append(f"animated image with {n_frames} frames: using the first frame (--animate reads them all)")
+            img.seek(0)
+        img.load()
+        img = ImageOps.exif_transpose(img) or img
+        img = _to_8bit(img)
+        has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
+        if img.mode == "CMYK":
+            img = img.convert("RGB")
+        if img.width * img.height > max_pixels:  # a frame or EXIF rotation larger than the header said
+            raise ImageLoadError(f"image too large ({img.width}x{img.height}, limit {max_pixels:,} pixels; see --max-pixels)")
+        rgba = np.asarray(img.convert("RGBA"), dtype=np.uint8).copy()
+    return rgba, has_alpha
+
+
+@contextlib.contextmanager
+def _pillow_errors() -> Iterator[None]:
+    """Every way Pillow fails on a bad file, as one ImageLoadError with a one-line reason."""
     old_limit = Image.MAX_IMAGE_PIXELS
     try:
         # Pillow's own guard reports twice the limit ("exceeds limit of 2000000 pixels" for
-        # --max-pixels 1000000): it is switched off and the size is checked here instead,
-        # from the header, before any pixel is decoded.
+        # --max-pixels 1000000): it is switched off and the size is checked by the callers
+        # instead, from the header, before any pixel is decoded.
         Image.MAX_IMAGE_PIXELS = None
-        with Image.open(p) as img:
-            w, h = img.size
-            if w * h > max_pixels:
-                raise ImageLoadError(f"image too large ({w}x{h} = {w * h:,} pixels, limit {max_pixels:,}; see --max-pixels)")
-            n_frames = getattr(img, "n_frames", 1)
-            if n_frames > 1:
-                notes.append(f"animated image with {n_frames} frames: using the first frame")
-                img.seek(0)
-            img.load()
-            img = ImageOps.exif_transpose(img) or img
-            img = _to_8bit(img)
-            has_alpha = img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info)
-            if img.mode == "CMYK":
-                img = img.convert("RGB")
-            if img.width * img.height > max_pixels:  # a frame or EXIF rotation larger than the header said
-                raise ImageLoadError(f"image too large ({img.width}x{img.height}, limit {max_pixels:,} pixels; see --max-pixels)")
-            rgba = np.asarray(img.convert("RGBA"), dtype=np.uint8).copy()
+        yield
     except ImageLoadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -125,7 +140,198 @@ def _decode(p: Path, max_pixels: int, notes: list[str]) -> tuple[np.ndarray, boo
         raise ImageLoadError(f"corrupt or truncated image ({' '.join(first.split())})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = old_limit
-    return rgba, has_alpha
+
+
+# --------------------------------------------------------------------------- animations
+
+
+@dataclass
+class LoadedAnimation:
+    """Every frame of an animated image (or a folder of frames), composited, as RGBA uint8.
+
+    ``durations_ms`` has one entry per frame; ``loop`` is the container's loop count (0 =
+    forever) or None when the file names none (a GIF without one plays once).  ``source_format``
+    is Pillow's format name ("GIF", "WEBP", "PNG") or "frames" for a folder.
+    """
+
+    frames: list[np.ndarray]
+    durations_ms: list[int]
+    loop: int | None
+    has_alpha: bool
+    source_format: str
+    path: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return int(self.frames[0].shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.frames[0].shape[0])
+
+
+def _natural_key(name: str) -> list[object]:
+    """``frame2`` before ``frame10``: digit runs compare as numbers."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
+
+
+def load_animation(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedAnimation:
+    """Every frame of an animated GIF, WebP or APNG (a still image gives one frame).
+
+    Frames come composited as Pillow gives them (GIF disposal, APNG blend), each converted to
+    RGBA.  ``max_pixels`` bounds the pixels of all frames together (the decompression-bomb
+    guard: a small GIF can hold thousands of frames).  Raises ImageLoadError.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return load_frame_folder(p, max_pixels)
+    _check_regular_file(p)
+    frames: list[np.ndarray] = []
+    durations: list[int] = []
+    with _decoder_messages() as messages, _pillow_errors(), Image.open(p) as img:
+        w, h = img.size
+        n_frames = int(getattr(img, "n_frames", 1))
+        if w * h * n_frames > max_pixels:
+            raise ImageLoadError(
+                f"animation too large ({w}x{h} x {n_frames} frames = {w * h * n_frames:,} pixels, limit {max_pixels:,}; see --max-pixels)"
+            )
+        source_format = str(img.format or "")
+        loop_value = img.info.get("loop")
+        for index in range(n_frames):
+            img.seek(index)
+            frame = img.convert("RGBA")
+            if frame.size != (w, h):
+                raise ImageLoadError(f"frame {index} is {frame.width}x{frame.height}, the first is {w}x{h}")
+            frames.append(np.asarray(frame, dtype=np.uint8).copy())
+            duration = img.info.get("duration")
+            durations.append(int(round(float(duration))) if isinstance(duration, (int, float)) else DEFAULT_FRAME_MS)
+    if min(h, w) < MIN_SIDE:
+        raise ImageLoadError(f"image too small ({w}x{h}; needs at least {MIN_SIDE}x{MIN_SIDE})")
+    has_alpha = any(bool((f[..., 3] < 255).any()) for f in frames)
+    loop = int(loop_value) if isinstance(loop_value, int) else None
+    return LoadedAnimation(frames, durations, loop, has_alpha, source_format, path=p, warnings=list(messages))
+
+
+def frame_files(folder: Path) -> list[Path]:
+    """The image files of ``folder`` (not hidden, not in subfolders), in natural order."""
+    try:
+        children = list(folder.iterdir())
+    except PermissionError:
+        raise ImageLoadError("permission denied (cannot list folder)") from None
+    except OSError as exc:
+        raise ImageLoadError(f"cannot list folder ({exc.strerror or exc})") from None
+    found = [c for c in children if c.suffix.lower() in IMAGE_SUFFIXES and not c.name.startswith(".") and c.is_file()]
+    return sorted(found, key=lambda c: _natural_key(c.name))
+
+
+def load_frame_folder(folder: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXELS,
+                      frame_ms: int | None = None) -> LoadedAnimation:
+    """A folder of still frames as one animation, in natural name order, all the same size.
+
+    Each frame lasts ``frame_ms`` (default ``DEFAULT_FRAME_MS``) and the animation loops
+    forever.  ``max_pixels`` bounds all frames together.  Raises ImageLoadError naming the
+    frame at fault.
+    """
+    p = Path(folder)
+    files = frame_files(p)
+    if not files:
+        raise ImageLoadError("no image frames in folder")
+    frames: list[np.ndarray] = []
+    notes: list[str] = []
+    alpha = False
+    total = 0
+    for f in files:
+        try:
+            loaded = load_image(f, max_pixels=max_pixels)
+        except ImageLoadError as exc:
+            raise ImageLoadError(f"frame {f.name}: {exc}") from None
+        if frames and loaded.rgba.shape != frames[0].shape:
+            raise ImageLoadError(
+                f"frame {f.name} is {loaded.width}x{loaded.height}, the first frame ({files[0].name}) is "
+                f"{frames[0].shape[1]}x{frames[0].shape[0]}; all frames must be the same size"
+            )
+        total += loaded.width * loaded.height
+        if total > max_pixels:
+            raise ImageLoadError(f"animation too large (over {max_pixels:,} pixels by frame {f.name}; see --max-pixels)")
+        frames.append(loaded.rgba)
+        alpha = alpha or loaded.has_alpha
+        notes.extend(f"frame {f.name}: {w}" for w in loaded.warnings)
+    duration = DEFAULT_FRAME_MS if frame_ms is None else int(frame_ms)
+    return LoadedAnimation(frames, [duration] * len(frames), 0, alpha, "frames", path=p, warnings=notes)
+
+
+def is_animated(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is an image file with more than one frame (False for anything unreadable)."""
+    try:
+        with _pillow_errors(), Image.open(path) as img:
+            return int(getattr(img, "n_frames", 1)) > 1
+    except (ImageLoadError, OSError):
+        return False
+
+
+def _gif_frames(frames: Sequence[np.ndarray]) -> list[Image.Image]:
+    """Frames as palette images sharing one exact palette (index 0 transparent when needed).
+
+    Reconstructed sprites have few colours; over 255 (with a transparent index) Pillow's
+    quantiser picks the palette instead, and the GIF is no longer exact.
+    """
+    stack = np.stack(list(frames))
+    clear = stack[..., 3] < 128
+    rgb = stack[..., :3].reshape(-1, 3)
+    keys = (rgb[:, 0].astype(np.int32) << 16) | (rgb[:, 1].astype(np.int32) << 8) | rgb[:, 2]
+    keys = np.where(clear.reshape(-1), -1, keys)
+    colours, inverse = np.unique(keys, return_inverse=True)
+    has_clear = bool(colours.size and colours[0] == -1)
+    if colours.size > 256:
+        whole = Image.fromarray(np.ascontiguousarray(stack.reshape(-1, stack.shape[2], 4)[..., :3]), "RGB")
+        quant = whole.quantize(255, dither=Image.Dither.NONE)
+        index = np.asarray(quant, dtype=np.uint8).reshape(stack.shape[:3]).astype(np.int64) + 1
+        index[clear] = 0
+        palette = [0, 0, 0, *(quant.getpalette() or [])[: 255 * 3]]
+    else:
+        index = inverse.reshape(stack.shape[:3])
+        if not has_clear:
+            index = index + 1  # keep index 0 for transparency even when unused
+        palette = [0, 0, 0]
+        for key in colours[1:] if has_clear else colours:
+            palette += [int(key) >> 16 & 255, int(key) >> 8 & 255, int(key) & 255]
+    palette += [0] * (768 - len(palette))
+    out = []
+    for plane in index:
+        img = Image.fromarray(plane.astype(np.uint8), "P")
+        img.putpalette(palette)
+        out.append(img)
+    return out
+
+
+def save_animation(path: str | os.PathLike[str], frames: Sequence[np.ndarray], durations_ms: Sequence[int],
+                   loop: int | None, fmt: str) -> Path:
+    """Write an animated GIF or WebP (``fmt`` "gif" or "webp") atomically.
+
+    WebP is lossless with full alpha; GIF has one shared palette, binary transparency and
+    durations in 10 ms steps.  Both formats merge a frame identical to the one before it into
+    that frame (adding the durations), as every GIF/WebP encoder does.
+    """
+    if not frames:
+        raise ValueError("an animation needs at least one frame")
+    durations = [max(0, int(d)) for d in durations_ms]
+
+    def write(tmp: Path) -> None:
+        if fmt == "gif":
+            images = _gif_frames(frames)
+            extra: dict[str, object] = {} if loop is None else {"loop": int(loop)}
+            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations,
+                           transparency=0, disposal=2, optimize=False, **extra)
+        elif fmt == "webp":
+            images = [to_pil(f, keep_alpha=True) for f in frames]
+            # WebP has no "play once but unspecified": a GIF without a loop count plays once.
+            images[0].save(tmp, format="WEBP", save_all=True, append_images=images[1:], duration=durations,
+                           loop=1 if loop is None else int(loop), lossless=True, quality=100, method=4)
+        else:
+            raise ValueError(f"unknown animation format {fmt!r}; expected gif or webp")
+
+    return atomic_write(path, write)
 
 
 @contextlib.contextmanager

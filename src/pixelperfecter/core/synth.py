@@ -378,6 +378,12 @@ def degrade(sprite_fn_or_sprite: "np.ndarray | Callable[[int, int], np.ndarray]"
     ys, row_idx = _visible(yl, height)
     cells_x, cells_y = len(xs) - 1, len(ys) - 1
     sprite = sprite_fn_or_sprite(cells_x, cells_y) if callable(sprite_fn_or_sprite) else sprite_fn_or_sprite[:cells_y, :cells_x]
+    return _degrade_on(sprite, deg, xs, ys, col_idx, row_idx, rng)
+
+
+def _degrade_on(sprite: np.ndarray, deg: Degradation, xs: np.ndarray, ys: np.ndarray, col_idx: np.ndarray, row_idx: np.ndarray,
+                rng: np.random.Generator) -> SynthCase:
+    """``degrade``'s rendering and artefacts for a sprite on given (visible) boundaries."""
     has_alpha = bool((sprite[..., 3] < 255).any())
     img = _render(sprite, col_idx, row_idx).astype(np.float32)
     rgb: np.ndarray = img[..., :3]
@@ -624,6 +630,113 @@ def score_mask(pred: np.ndarray | None, foreground: np.ndarray, max_shift: int =
             if wrong < best.wrong:
                 best = MaskScore(iou, wrong, (dy, dx))
     return best
+def sized_case(seed: int, cells: int = 128, side: int = 1024, margin: int = 0, drift: float = 0.2) -> tuple[SynthCase, np.ndarray]:
+    """A ``side``-px generation of art meant to be ``cells`` x ``cells`` (for ``--size``): random
+    phase and drift, and with ``margin`` > 0 a flat margin of that many cells around the art
+    (a dark 1-cell frame marks the art's edge).  Returns the case and the art's true sprite
+    (the case's truth without the margin)."""
+    rng = np.random.default_rng([seed, 2000 + margin])
+    cell = side / (cells + 2 * margin)
+    deg = Degradation(cell_w=cell, cell_h=cell, offset_x=rng.uniform(0, cell), offset_y=rng.uniform(0, cell),
+                      blur_sigma=rng.uniform(0.4, 1.2), noise_sigma=rng.uniform(1.0, 4.0), halo_amount=0.3, drift_frac=drift)
+    if margin == 0:
+        case = degrade(lambda cx, cy: shaded_sprite(rng, cx, cy), deg, side, side, rng)
+        return case, case.truth
+    art = shaded_sprite(rng, cells, cells)
+    art[[0, -1], :, :3] = 20
+    art[:, [0, -1], :3] = 20
+    # Two spare cells past the canvas: the drifted grid may show part of one more.
+    canvas = np.full((cells + 2 * margin + 2, cells + 2 * margin + 2, 4), 255, np.uint8)
+    canvas[..., :3] = rng.integers(60, 236, 3).astype(np.uint8)
+    canvas[margin : margin + cells, margin : margin + cells] = art
+    return degrade(canvas, deg, side, side, rng), art
+
+
+# --------------------------------------------------------------------------- animations
+
+
+@dataclass
+class SynthAnimation:
+    """Fake animation frames on ONE grid (same pitch, phase and drift) and their true sprites."""
+
+    frames: list[SynthCase]  # each frame's image, truth and the shared boundaries
+    durations_ms: list[int]
+    kind: str
+    seed: int = 0
+
+    @property
+    def images(self) -> list[np.ndarray]:
+        return [f.image for f in self.frames]
+
+    @property
+    def truths(self) -> list[np.ndarray]:
+        return [f.truth for f in self.frames]
+
+
+ANIMATION_KINDS = ("bob", "chunky")
+
+
+def _bob_frames(rng: np.random.Generator, cells_x: int, cells_y: int, n: int, transparent: bool) -> list[np.ndarray]:
+    """A shaded sprite bobbing up and down by a cell and blinking (two dark cells go light)."""
+    body = shaded_sprite(rng, cells_x, cells_y - 2, transparent=True)
+    background = rng.integers(20, 236, 3).astype(np.uint8)
+    opaque = np.argwhere(body[..., 3] > 0)
+    eye = opaque[int(rng.integers(0, len(opaque)))] if len(opaque) else np.array([cells_y // 3, cells_x // 3])
+    out = []
+    for i in range(n):
+        frame = np.zeros((cells_y, cells_x, 4), np.uint8)
+        if not transparent:
+            frame[..., :3] = background
+            frame[..., 3] = 255
+        dy = int(round(1 + np.sin(2 * np.pi * i / n)))  # 0..2 cells down
+        one = body.copy()
+        if i % max(2, n // 2) == n // 4:  # a blink: the eye and its neighbour turn light
+            y, x = int(eye[0]), int(eye[1])
+            one[y, x : x + 2, :3] = 235
+            one[y, x : x + 2, 3] = 255
+        tile = frame[dy : dy + one.shape[0]]
+        mask = one[: tile.shape[0], ..., 3] > 0
+        tile[mask] = one[: tile.shape[0]][mask]
+        out.append(frame)
+    return out
+
+
+def _chunky_frames(rng: np.random.Generator, cells_x: int, cells_y: int, n: int, transparent: bool) -> list[np.ndarray]:
+    """Art drawn in 2x2-cell blocks scrolling one cell per frame: every frame alone is
+    consistent with cells twice as large (its edges all fall on every other line), only
+    the frames together show the true pitch."""
+    half = random_sprite(rng, (cells_x + 3) // 2 + 1, (cells_y + 3) // 2 + 1, transparent)
+    big = np.repeat(np.repeat(half, 2, axis=0), 2, axis=1)
+    out = []
+    for i in range(n):
+        shift = i % 2  # alternate the block phase: odd frames sit one cell off the even ones
+        out.append(np.ascontiguousarray(big[shift : shift + cells_y, shift : shift + cells_x]))
+    return out
+
+
+def make_animation(seed: int, kind: str = "bob", n_frames: int = 6, tier: str = "ai", size: tuple[int, int] | None = None) -> SynthAnimation:
+    """Seeded fake animation: ``n_frames`` true sprites rendered on one grid drawn for ``tier``,
+    each frame with its own noise (grain, JPEG), as a generator would give them."""
+    if kind not in ANIMATION_KINDS:
+        raise ValueError(f"unknown animation kind {kind!r}; expected one of {', '.join(ANIMATION_KINDS)}")
+    rng = np.random.default_rng([seed, 1000 + ANIMATION_KINDS.index(kind)])
+    deg = tier_degradation(tier, rng)
+    if size is None:
+        cells = int(rng.integers(20, 40))
+        width = height = int(np.clip(round(cells * deg.cell_w), 96, 768))
+    else:
+        width, height = size
+    xl = _drifted_lines(rng, deg.cell_w, deg.offset_x, width, deg.drift_frac)
+    yl = _drifted_lines(rng, deg.cell_h, deg.offset_y, height, deg.drift_frac)
+    xs, col_idx = _visible(xl, width)
+    ys, row_idx = _visible(yl, height)
+    draw = _bob_frames if kind == "bob" else _chunky_frames
+    sprites = draw(rng, len(xs) - 1, len(ys) - 1, n_frames, False)
+    frames = [_degrade_on(s, deg, xs, ys, col_idx, row_idx, rng) for s in sprites]
+    for f in frames:
+        f.tier, f.seed = tier, seed
+    durations = [int(rng.choice([60, 80, 100, 120, 150])) for _ in range(n_frames)]
+    return SynthAnimation(frames=frames, durations_ms=durations, kind=kind, seed=seed)
 
 
 # --------------------------------------------------------------------------- scoring

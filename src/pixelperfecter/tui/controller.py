@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
+from ..core.animation import AnimationReconstruction
 from ..core.feedback import SOURCE_ML, SOURCE_TUI, FeedbackEntry, append_feedback, current_verdicts, make_entry, supersedes
 from ..core.metrics import append_metrics, metrics_row
 from ..core.pipeline import OutputOptions, write_outputs
@@ -191,7 +192,7 @@ class Controller:
         start = time.perf_counter()
         geometry = model.view_geometry(session.width, session.height, viewport, *size)
         viewport = model.clamp_viewport(viewport, geometry)
-        view_key = (str(session.path), id(session), geometry.scale, geometry.x0, geometry.y0, geometry.out_w, geometry.out_h)
+        view_key = (str(session.path), id(session), session.frame_index, geometry.scale, geometry.x0, geometry.y0, geometry.out_w, geometry.out_h)
         params = attempt.params if attempt is not None else None
         drawable = model.attempt_drawable(attempt)
         encoded_now = 0
@@ -315,6 +316,16 @@ class Controller:
         target = order[(index + step) % len(order)]
         self.target = target.params
         return target
+
+    def step_frame(self, step: int) -> Notice | None:
+        """Show the next/previous frame of an animation (the reconstruction stays the joint one)."""
+        session = self.session
+        if session is None:
+            return Notice("open an image first (o)", "warning")
+        if session.animation is None:
+            return Notice("not an animation (one frame)")
+        session.show_frame(session.frame_index + step)
+        return None
 
     def select_attempt(self, index: int) -> Attempt | None:
         """The attempt in row ``index`` of the attempts panel (0-based)."""
@@ -495,6 +506,9 @@ class Controller:
 
     def _write(self, session: ImageSession, choice: Attempt) -> Notice:
         out = self.settings.output_dir
+        joint = session.joint(choice.params)
+        if session.animation is not None and joint is not None and joint.ok:
+            return self._write_animation(session, choice, joint)
         try:
             files = write_outputs(choice.result, out, session.path.stem, EXPORT_OPTIONS)
             row = metrics_row(str(session.path), choice.result.metrics, self.settings.thresholds, output=str(files.sprite))
@@ -504,6 +518,27 @@ class Controller:
         self.exported.append(files.sprite)
         which = "marked-correct" if choice.verdict == "correct" else "current"
         return Notice(f"{which} attempt → {files.sprite}", title="Saved")
+
+    def _write_animation(self, session: ImageSession, choice: Attempt, joint: AnimationReconstruction) -> Notice:
+        """An animation's whole set, as ``perfecter reconstruct --animate`` writes it."""
+        from ..batch import animation_note
+        from ..core.animation import default_formats
+        from ..outputset import commit, new_run_tag, stage_animation
+
+        out = self.settings.output_dir
+        assert session.animation is not None and joint.metrics is not None
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            files = commit(stage_animation(joint, out, session.path.stem, default_formats(session.animation.source_format), new_run_tag()))
+            row = metrics_row(str(session.path), joint.metrics, self.settings.thresholds, output=files["sheet"])
+            note = animation_note({"frames": len(joint.frames), "durations_ms": joint.durations_ms, "frame_diff_pct": joint.frame_diff_pct})
+            row["warnings"] = f"{note}; {row['warnings']}" if row.get("warnings") else note
+            append_metrics(out / METRICS_NAME, [row])
+        except (OSError, ValueError) as exc:
+            return Notice(f"{out}: cannot write ({exc})", "error", "Save failed")
+        self.exported.append(Path(files["sheet"]))
+        which = "marked-correct" if choice.verdict == "correct" else "current"
+        return Notice(f"{which} attempt, {len(joint.frames)} frames → {files['sheet']} (+ animation, frames)", title="Saved")
 
     # ------------------------------------------------------------------ ML suggestions
 

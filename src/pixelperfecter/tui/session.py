@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 
 from ..core import render
+from ..core.animation import AnimationReconstruction, reconstruct_loaded
 from ..core.grid import edge_profiles
-from ..core.io import LoadedImage, load_image
+from ..core.io import LoadedAnimation, LoadedImage, is_animated, load_animation, load_image
 from ..core.pipeline import reconstruct
 from ..core.types import Grid, Reconstruction, ReconstructParams
 
@@ -63,7 +64,7 @@ class Attempt:
 class ImageSession:
     """An image and every attempt made on it (keyed by the frozen ``ReconstructParams``)."""
 
-    def __init__(self, path: Path, loaded: LoadedImage) -> None:
+    def __init__(self, path: Path, loaded: LoadedImage, animation: LoadedAnimation | None = None) -> None:
         self.path = path
         self.loaded = loaded
         # Read-only: the cached edge profiles rely on it, and nothing should draw on the input.
@@ -73,11 +74,47 @@ class ImageSession:
         self.current: ReconstructParams | None = None
         self.notes = ""
         self._lock = threading.Lock()
+        # An animated image: every attempt is the joint reconstruction of all frames (one grid),
+        # and the panes show frame ``frame_index`` of it (``loaded`` is that frame).
+        self.animation = animation
+        self.frame_index = 0
+        self._joint: dict[ReconstructParams, AnimationReconstruction] = {}
 
     @classmethod
     def open(cls, path: str | Path) -> "ImageSession":
-        """Load ``path``; raises ``ImageLoadError`` with a one-line reason."""
+        """Load ``path`` (every frame of an animated one); raises ``ImageLoadError`` with a one-line reason."""
+        if is_animated(path):
+            animation = load_animation(path)
+            return cls(Path(path), _frame_image(animation, 0), animation)
         return cls(Path(path), load_image(path))
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.animation.frames) if self.animation is not None else 1
+
+    def frame_label(self) -> str | None:
+        """``frame i/n`` (1-based) for an animation, None for a still image."""
+        return None if self.animation is None else f"{self.frame_index + 1}/{self.n_frames}"
+
+    def show_frame(self, index: int) -> int:
+        """Show frame ``index`` (wrapping) of every attempt; returns the frame shown."""
+        if self.animation is None:
+            return 0
+        with self._lock:
+            self.frame_index = index % self.n_frames
+            self.loaded = _frame_image(self.animation, self.frame_index)
+            self.loaded.rgba.flags.writeable = False
+            self._profiles = None
+            for params, attempt in self.attempts.items():
+                joint = self._joint.get(params)
+                if joint is not None and joint.ok:
+                    attempt.result = joint.frames[self.frame_index]
+            return self.frame_index
+
+    def joint(self, params: ReconstructParams) -> AnimationReconstruction | None:
+        """The whole animation's reconstruction behind an attempt (None for a still image)."""
+        with self._lock:
+            return self._joint.get(params)
 
     @property
     def width(self) -> int:
@@ -104,10 +141,27 @@ class ImageSession:
         if found is not None:
             return found
         start = time.perf_counter()
+        if self.animation is not None:
+            return self._run_joint(params, start)
         result = reconstruct(self.loaded.rgba, params, has_alpha=self.loaded.has_alpha, source=self.path, profiles=self.profiles())
         result.warnings[:0] = self.loaded.warnings
         attempt = Attempt(params=params, result=result, seconds=time.perf_counter() - start)
         with self._lock:
+            return self.attempts.setdefault(params, attempt)
+
+    def _run_joint(self, params: ReconstructParams, start: float) -> Attempt:
+        assert self.animation is not None
+        joint = reconstruct_loaded(self.animation, params)
+        with self._lock:
+            if params in self.attempts:
+                return self.attempts[params]
+            self._joint[params] = joint
+            if joint.ok:
+                result = joint.frames[self.frame_index]
+            else:
+                result = Reconstruction(image=self.loaded.rgba, params=params, detection=joint.detection, sprite=None, cell_error=None,
+                                        metrics=None, has_alpha=joint.has_alpha, source=self.path, warnings=list(joint.warnings))
+            attempt = Attempt(params=params, result=result, seconds=time.perf_counter() - start)
             return self.attempts.setdefault(params, attempt)
 
     def ordered(self) -> list[Attempt]:
@@ -133,6 +187,11 @@ class ImageSession:
             return marked[-1]
         current = self.current_attempt()
         return current if current is not None and current.ok else None
+
+
+def _frame_image(animation: LoadedAnimation, index: int) -> LoadedImage:
+    return LoadedImage(rgba=animation.frames[index], has_alpha=animation.has_alpha, path=animation.path,
+                       warnings=list(animation.warnings))
 
 
 # --------------------------------------------------------------------------- overrides

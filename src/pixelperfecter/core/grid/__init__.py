@@ -25,7 +25,7 @@ from .checks import cell_evidence, regional_consensus, smoothness, split_if_deta
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import AxisFit, fit_axis, mid_ratio
 from .lines import place_lines
-from .profiles import Profiles, denoised, edge_profiles
+from .profiles import Profiles, denoised, edge_profiles, noise_floor
 from .select import GridProposer, GridScore, Scorer, select_grid
 from .spectrum import comb_phase
 
@@ -108,7 +108,8 @@ def _fit_axes(profiles: Profiles, params: ReconstructParams, width: int, height:
         (profiles[1], params.forced_cell_h, params.offset_y, params.target_cells[1] if params.target_cells else None, height),
     ):
         if forced is None and target_n:
-            forced = length / float(target_n)
+            fits.append(_axis_for_count(profile, length, target_n, off, config))
+            continue
         if forced is not None:
             fits.append(_axis_from_override(profile, float(forced), off))
             continue
@@ -244,10 +245,80 @@ def _axis_from_override(profile: np.ndarray, cell: float, offset: float | None) 
     return AxisFit(cell=cell, offset=found_offset if offset is None else offset % cell, coherence=coherence, mid_ratio=0.0)
 
 
+def _axis_for_count(profile: np.ndarray, length: int, target_n: int, offset: float | None, config: DetectorConfig) -> AxisFit:
+    """The pitch and phase for a forced cell count: the profile's own pitch near length / n
+    (art that does not quite fill the canvas, or overflows it a little), else length / n;
+    the phase from the edges unless the user gave it."""
+    even = length / float(target_n)
+    fit = fit_axis(denoised(profile, config), even * FORCED_PITCH_RANGE[0], even * FORCED_PITCH_RANGE[1], config)
+    # A pitch many of whose lines fall mid-cell is no grid (the count is off the art's own).
+    if fit is None or fit.mid_ratio > config.suspect_mid or not _margins_flat(profile, fit, target_n, config):
+        return _axis_from_override(profile, even, offset)
+    return fit if offset is None else replace(fit, offset=offset % fit.cell)
+
+
+# A forced count's pitch is searched from 10% under length/n (the art leaves margins) to 5% over
+# (it is cropped a little): wider windows reach the 2x / 0.5x harmonics of small counts.
+FORCED_PITCH_RANGE = (0.90, 1.05)
+# The art's own pitch is kept for a forced count only if the lines left outside the n cells carry
+# under this share of the kept lines' mean evidence (a flat margin); otherwise the count is the
+# user's reading of the whole canvas and the cells are stretched to fill it.
+FLAT_MARGIN_SHARE = 0.25
+
+
+def _margins_flat(profile: np.ndarray, fit: AxisFit, target_n: int, config: DetectorConfig) -> bool:
+    """Whether ``target_n`` cells at the fitted pitch leave out only flat canvas (or nothing)."""
+    lines = place_lines(profile, fit.cell, fit.offset, snap=True, config=config)
+    if len(lines) - 1 <= target_n + 1:
+        return True  # the count and the canvas agree within a border cell
+    evidence = _line_evidence(profile, lines, config)
+    start = _best_run(evidence, target_n)
+    kept = evidence[start : start + target_n + 1]
+    left_out = np.concatenate([evidence[1:start], evidence[start + target_n + 1 : -1]])
+    return left_out.size == 0 or float(left_out.mean()) < FLAT_MARGIN_SHARE * float(kept.mean())
+
+
+def _line_evidence(profile: np.ndarray, lines: np.ndarray, config: DetectorConfig) -> np.ndarray:
+    smooth = np.convolve(profile, np.array([0.25, 0.5, 0.25]), mode="same")
+    out: np.ndarray = np.clip(smooth - noise_floor(smooth, config), 0, None)[lines]
+    return out
+
+
+def _best_run(evidence: np.ndarray, target_n: int) -> int:
+    """First line of the run of ``target_n`` cells whose lines carry the most evidence (the most
+    central of equals)."""
+    sums = np.convolve(evidence, np.ones(target_n + 1), mode="valid")  # run i: lines i..i+n
+    centre = np.abs(np.arange(len(sums)) - (len(sums) - 1) / 2)
+    return int(np.lexsort((centre, -sums))[0])
+
+
 def _lines(profile: np.ndarray, fit: AxisFit, snap: bool, target_n: int | None, length: int, config: DetectorConfig) -> np.ndarray:
     lines = place_lines(profile, fit.cell, fit.offset, snap=snap, config=config)
     if target_n and len(lines) - 1 != target_n:
-        # A forced output size is a promise: exactly that many cells, even where lines are unclear.
+        lines = _to_count(profile, lines, target_n, length, snap, config)
+    return lines
+
+
+def _to_count(profile: np.ndarray, lines: np.ndarray, target_n: int, length: int, snap: bool, config: DetectorConfig) -> np.ndarray:
+    """Exactly ``target_n`` cells from placed lines that give a few more or fewer.
+
+    Too few: the border slivers ``place_lines`` leaves out come back, then the lines are placed
+    again at the even pitch length / n.  Too many: the run of ``target_n`` cells whose lines
+    carry the most edge evidence is kept (flat margins and slivers fall outside it).  Only if
+    neither works are the cells spread evenly: a forced size is a promise.
+    """
+    if len(lines) - 1 < target_n:
+        full = np.unique(np.concatenate([[0], lines, [length]])).astype(np.int64)
+        if len(full) - 1 >= target_n:
+            lines = full
+        else:
+            even = length / float(target_n)
+            offset, _ = comb_phase(profile, even)
+            lines = np.unique(np.concatenate([[0], place_lines(profile, even, offset, snap=snap, config=config), [length]])).astype(np.int64)
+    if len(lines) - 1 > target_n:
+        start = _best_run(_line_evidence(profile, lines, config), target_n)
+        lines = lines[start : start + target_n + 1]
+    if len(lines) - 1 != target_n:
         lines = np.round(np.linspace(0, length, target_n + 1)).astype(np.int64)
     return lines
 

@@ -46,6 +46,7 @@ OFFSET = Binding.Group("Offset", compact=True)
 PAN = Binding.Group("Pan", compact=True)
 ZOOM = Binding.Group("Zoom")
 ATTEMPT = Binding.Group("Attempt")
+FRAME = Binding.Group("Frame")
 IMAGE = Binding.Group("Image")
 SWITCH = Binding.Group("Snap/Clean/α")
 ML = Binding.Group("ML")
@@ -101,6 +102,8 @@ class MainScreen(Screen[None]):
         Binding("J", "region(-1)", "previous sprite of a sheet", group=SHEET, show=False),
         Binding("f", "enlarge", "enlarge one pane (cycles)", show=False),
         Binding("v", "stack", "stacked / side-by-side panes", show=False),
+        Binding("m", "frame(1)", "next frame (animations)", group=FRAME, show=False),
+        Binding("M", "frame(-1)", "previous frame (animations)", group=FRAME, show=False),
         Binding("comma", "attempt(-1)", "previous attempt", key_display=",", group=ATTEMPT, show=False),
         Binding("full_stop", "attempt(1)", "next attempt", key_display=".", group=ATTEMPT, show=False),
         Binding("u", "ml_next", "apply next ML suggestion", group=ML, show=False),
@@ -485,7 +488,8 @@ class MainScreen(Screen[None]):
         c = self.controller
         session = c.session
         attempt = c.shown if session is not None else None
-        self.query_one(MetricsPanel).show_attempt(attempt, self.settings.thresholds, busy=self.busy, compact=self.compact)
+        frame = session.frame_label() if session is not None else None
+        self.query_one(MetricsPanel).show_attempt(attempt, self.settings.thresholds, busy=self.busy, compact=self.compact, frame=frame)
         pending = c.target if (c.target is not None and attempt is not None and c.target != attempt.params) else None
         self.query_one(ParamsPanel).show_state(
             attempt.params if attempt else None, attempt.verdict if attempt else None, session.notes if session else "",
@@ -532,6 +536,15 @@ class MainScreen(Screen[None]):
         self.app.push_screen(ParamsScreen(values, self.controller.detected_values()), apply)
 
     # ------------------------------------------------------------------ attempts, view
+
+    def action_frame(self, step: int) -> None:
+        """m / M: the next / previous frame of an animation, on the same joint reconstruction."""
+        notice = self.controller.step_frame(int(step))
+        if notice is not None:
+            self._tell(notice)
+            return
+        self._render_frame(self.controller.shown, time.perf_counter())
+        self.update_panels()
 
     def action_attempt(self, step: int) -> None:
         target = self.controller.flip(step)

@@ -36,11 +36,15 @@ class MetricsPanel(Static):
         super().__init__("", **kwargs)
         self.flagged: set[str] = set()
 
-    def show_attempt(self, attempt: Attempt | None, thresholds: Thresholds, busy: bool = False, compact: bool = False) -> None:
+    def show_attempt(self, attempt: Attempt | None, thresholds: Thresholds, busy: bool = False, compact: bool = False,
+                     frame: str | None = None) -> None:
+        """``frame``: "i/n" for an animation (the panes show frame i of the joint reconstruction)."""
         table = Table.grid(padding=(0, 1))
         table.add_column(style="bold", no_wrap=True, min_width=5 if compact else 10)
         table.add_column(no_wrap=True, overflow="ellipsis")
         self.flagged = set()
+        if frame is not None:
+            table.add_row("frame", Text(f"frame {frame}  (m/M: next/previous)", style="bold cyan"))
         if attempt is None:
             table.add_row("", "computing…" if busy else "no image")
             self.update(table)

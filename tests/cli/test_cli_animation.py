@@ -1,0 +1,147 @@
+"""`perfecter reconstruct --animate / --frames`: animations in, animations + frames + sheet out."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+from cli_helpers import no_tmp_leftovers
+from PIL import Image
+
+from pixelperfecter.core import synth
+from pixelperfecter.core.io import load_animation
+
+
+def _write(path, anim, fmt):
+    images = [Image.fromarray(f[..., :3]) for f in anim.images]
+    extra = {"lossless": True} if fmt == "WEBP" else {}
+    images[0].save(path, format=fmt, save_all=True, append_images=images[1:], duration=anim.durations_ms, loop=0, **extra)
+
+
+@pytest.fixture(scope="module")
+def bob():
+    return synth.make_animation(1, "bob", 6, tier="clean")
+
+
+@pytest.mark.parametrize("fmt,suffix,container", [("GIF", "gif", "gif"), ("WEBP", "webp", "webp"), ("PNG", "png", "webp")])
+def test_animate_writes_animation_frames_and_sheet(cli, tmp_path, bob, fmt, suffix, container):
+    src = tmp_path / f"bob.{suffix}"
+    _write(src, bob, fmt)
+    out = tmp_path / "out"
+    run = cli("reconstruct", src, "--animate", "--out", out, "--json")
+    assert run.exit_code == 0, run.stderr
+    (record,) = run.json_lines
+    anim = record["animation"]
+    assert anim["frames"] == 6 and anim["durations_ms"] == bob.durations_ms and anim["loop"] == 0
+    assert len(anim["frame_diff_pct"]) == 6
+    outputs = record["outputs"]
+    assert set(outputs) == {container, "frames", "sheet", "sheet_json"}
+    assert outputs[container] == str(out / f"bob.{container}") and outputs["sheet"] == str(out / "bob_sheet.png")
+    back = load_animation(outputs[container])
+    assert back.durations_ms == bob.durations_ms and len(back.frames) == 6
+    frames = [np.asarray(Image.open(out / "bob" / f"{i}.png").convert("RGBA")) for i in range(6)]
+    assert all(synth.score_restoration(f, t).restored for f, t in zip(frames, bob.truths))
+    assert all(np.array_equal(a, b) for a, b in zip(back.frames, frames))
+    doc = json.loads((out / "bob_sheet.json").read_text())
+    assert [doc["frames"][str(i)]["duration"] for i in range(6)] == bob.durations_ms
+    sheet = np.asarray(Image.open(out / "bob_sheet.png").convert("RGBA"))
+    h, w = frames[0].shape[:2]
+    assert sheet.shape[:2] == (h, 6 * w) and np.array_equal(sheet[:, 2 * w : 3 * w], frames[2])
+    assert not no_tmp_leftovers(out)
+    row = next(csv.DictReader((out / "metrics.csv").open()))
+    assert row["warnings"].startswith("animation: 6 frames") and row["output"].endswith("bob_sheet.png")
+
+
+def test_frames_folder_is_one_animation_with_both_containers(cli, tmp_path, bob):
+    folder = tmp_path / "walk"
+    folder.mkdir()
+    for i, img in enumerate(bob.images):
+        Image.fromarray(img).save(folder / f"frame{i + 1}.png")  # frame10 would sort after frame9
+    out = tmp_path / "out"
+    run = cli("reconstruct", folder, "--frames", "--out", out, "--json")
+    assert run.exit_code == 0, run.stderr
+    (record,) = run.json_lines
+    assert record["animation"]["frames"] == 6 and record["animation"]["source_format"] == "frames"
+    assert {"gif", "webp"} <= set(record["outputs"])
+    assert (out / "walk.gif").is_file() and (out / "walk.webp").is_file() and (out / "walk" / "5.png").is_file()
+
+
+def test_frames_of_different_sizes_is_a_clear_error(cli, tmp_path):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / "a1.png")
+    Image.fromarray(np.zeros((16, 20, 3), np.uint8)).save(folder / "a2.png")
+    run = cli("reconstruct", folder, "--frames", "--out", tmp_path / "out")
+    assert run.exit_code == 1
+    assert run.error_lines == [f"error: {folder}: frame a2.png is 20x16, the first frame (a1.png) is 16x16; all frames must be the same size"]
+    assert not (tmp_path / "out" / "bad").exists()
+
+
+def test_anim_format_both_and_rerun_replaces_the_frames_folder(cli, tmp_path, bob):
+    src = tmp_path / "bob.gif"
+    _write(src, bob, "GIF")
+    out = tmp_path / "out"
+    (out / "bob").mkdir(parents=True)
+    (out / "bob" / "stale.png").write_bytes(b"old")
+    run = cli("reconstruct", src, "--animate", "--anim-format", "both", "--out", out, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert {"gif", "webp"} <= set(run.json_lines[0]["outputs"])
+    assert sorted(p.name for p in (out / "bob").iterdir()) == [f"{i}.png" for i in range(6)]
+
+
+def test_without_animate_an_animated_gif_is_still_its_first_frame(cli, tmp_path, bob):
+    src = tmp_path / "bob.gif"
+    _write(src, bob, "GIF")
+    run = cli("reconstruct", src, "--out", tmp_path / "out", "--json")
+    (record,) = run.json_lines
+    assert "animation" not in record and set(record["outputs"]) == {"sprite"}
+    assert any("first frame" in w and "--animate" in w for w in record["warnings"])
+
+
+def test_still_image_with_animate_is_unchanged(cli, tmp_path, bob):
+    src = tmp_path / "still.png"
+    Image.fromarray(bob.images[0]).save(src)
+    plain = cli("reconstruct", src, "--out", tmp_path / "a", "--json").json_lines[0]
+    animated = cli("reconstruct", src, "--animate", "--out", tmp_path / "b", "--json").json_lines[0]
+    assert "animation" not in animated and set(animated["outputs"]) == {"sprite"}
+    assert (tmp_path / "a" / "still.png").read_bytes() == (tmp_path / "b" / "still.png").read_bytes()
+    assert plain["grid"] == animated["grid"]
+
+
+def test_bad_anim_format_is_refused(cli, tmp_path):
+    run = cli("reconstruct", tmp_path, "--animate", "--anim-format", "mp4")
+    assert run.exit_code == 2 and "expected one of gif, webp, both" in run.stderr
+
+
+def test_resume_skips_a_finished_animation_and_redoes_one_missing_its_frames(cli, tmp_path, bob):
+    src = tmp_path / "bob.gif"
+    _write(src, bob, "GIF")
+    out = tmp_path / "out"
+    assert cli("reconstruct", src, "--animate", "--out", out).exit_code == 0
+    again = cli("reconstruct", src, "--animate", "--out", out, "--resume", "--json")
+    assert [r["status"] for r in again.json_lines] == ["skipped"]
+    for f in (out / "bob").iterdir():
+        f.unlink()
+    (out / "bob").rmdir()
+    redo = cli("reconstruct", src, "--animate", "--out", out, "--resume", "--json")
+    assert [r["status"] for r in redo.json_lines] == ["ok"] and (out / "bob" / "0.png").is_file()
+
+
+def test_staged_animation_set_is_all_or_nothing(tmp_path, bob):
+    from pixelperfecter.core.animation import reconstruct_animation
+    from pixelperfecter.outputset import commit, discard, stage_animation, sweep_temps
+
+    rec = reconstruct_animation(bob.images, durations_ms=bob.durations_ms)
+    staged = stage_animation(rec, tmp_path, "walk", ("gif", "webp"), "pptest")
+    assert {s.kind for s in staged} == {"gif", "webp", "frames", "sheet", "sheet_json"}
+    assert not (tmp_path / "walk").exists() and not (tmp_path / "walk.gif").exists()  # nothing final yet
+    discard(staged)
+    assert list(tmp_path.iterdir()) == []
+    # A killed run leaves its staged folder: the sweep removes it with the files.
+    stage_animation(rec, tmp_path, "walk", ("gif",), "pptest")
+    assert sweep_temps(tmp_path, "pptest") and list(tmp_path.iterdir()) == []
+    done = commit(stage_animation(rec, tmp_path, "walk", ("gif",), "pptest"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk", "walk.gif", "walk_sheet.json", "walk_sheet.png"]
+    assert done["frames"] == str(tmp_path / "walk")
