@@ -477,6 +477,13 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
     o = settings.outputs
     if (o.upscale and o.upscale > 1) or o.diff or o.heatmap or o.grid:
         result.warnings.append("--upscale/--diff/--heatmap/--grid are not written for animations")
+    if o.sheet:
+        result.warnings.append("--sheet is not applied to animations (their frames are written as a sheet)")
+    if o.indexed:
+        result.warnings.append("--indexed is not applied to animations (GIF is indexed; PNG frames stay RGBA)")
+    result.palette = rec.palette
+    colors, counts = quantize.colour_counts(rec.sprites)
+    result.colors = tuple((int(r), int(g), int(b)) for r, g, b in colors[np.lexsort((np.arange(len(counts)), -counts))])
     result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
     result.flags = rec.metrics.flags(settings.thresholds)
     result.animation = {

@@ -148,7 +148,9 @@ def stage_outputs(rec: Reconstruction, out_dir: Path, stem: str, outputs: Output
         for kind in names:
             if kind in (SHEET_SPRITES, "sheet", "sheet_json"):
                 assert sheet is not None
-                staged.extend(_stage_sheet(kind, sheet, out_dir, stem, names[kind], rec.has_alpha, tag))
+                # A region's own background removal can clear cells the whole image kept.
+                sheet_alpha = rec.has_alpha or any(bool((r.sprite[..., 3] < 255).any()) for r in sheet.regions)
+                staged.extend(_stage_sheet(kind, sheet, out_dir, stem, names[kind], sheet_alpha, tag))
                 continue
             arrays = _render(rec, outputs, kind)
             if arrays is None:

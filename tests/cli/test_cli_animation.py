@@ -145,3 +145,28 @@ def test_staged_animation_set_is_all_or_nothing(tmp_path, bob):
     done = commit(stage_animation(rec, tmp_path, "walk", ("gif",), "pptest"))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["walk", "walk.gif", "walk_sheet.json", "walk_sheet.png"]
     assert done["frames"] == str(tmp_path / "walk")
+
+
+def test_animation_with_palette_and_transparency_shares_them_across_frames(cli, tmp_path, bob):
+    # The colour steps of the other features run over all frames together: one background
+    # removed in every frame (outputs keep alpha), one palette of at most 6 colours for all.
+    src = tmp_path / "bob.gif"
+    _write(src, bob, "GIF")
+    out = tmp_path / "out"
+    run = cli("reconstruct", src, "--animate", "--transparent", "auto", "--colors", "6", "--sheet", "--out", out, "--json")
+    assert run.exit_code == 0, run.stderr
+    (record,) = run.json_lines
+    metrics = record["metrics"]
+    assert metrics["palette"]["source"] == "max 6" and metrics["palette"]["size"] <= 6
+    assert metrics["background"].startswith("#") and metrics["transparent_cells"] > 0
+    assert any("--sheet is not applied to animations" in w for w in record["warnings"])
+    frames = [np.asarray(Image.open(out / "bob" / f"{i}.png").convert("RGBA")) for i in range(6)]
+    colours = {tuple(c) for f in frames for c in f[f[..., 3] > 0][:, :3]}
+    assert len(colours) <= 6
+    assert all((f[..., 3] == 0).any() and (f[..., 3] == 255).any() for f in frames)
+    # The truth background is one flat colour: removed exactly where the truth has it.
+    for f, t in zip(frames, bob.truths):
+        truth_bg = np.all(t[..., :3] == t[0, 0, :3], axis=-1)
+        assert np.mean((f[..., 3] == 0) == truth_bg) > 0.97
+    back = load_animation(out / "bob.gif")
+    assert back.has_alpha

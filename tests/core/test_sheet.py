@@ -82,13 +82,13 @@ def test_sprites_share_one_palette(monkeypatch: pytest.MonkeyPatch) -> None:
     case = synth.make_sheet_case(1)
     rec = reconstruct(case.image)
     calls: list[int] = []
-    real = sheet.finish_colors
+    real = sheet.finish_and_measure
 
-    def spy(sprites, params):  # type: ignore[no-untyped-def]
+    def spy(samples, sprites, params):  # type: ignore[no-untyped-def]
         calls.append(len(sprites))
-        return real(sprites, params)
+        return real(samples, sprites, params)
 
-    monkeypatch.setattr(sheet, "finish_colors", spy)
+    monkeypatch.setattr(sheet, "finish_and_measure", spy)
     result = sheet.reconstruct_sheet(rec)
     assert result is not None and calls == [len(result.regions)] and len(result.regions) > 1
 

@@ -21,8 +21,8 @@ from .grid import GridProposer, detect_grid, edge_profiles, fit_axis
 from .grid.profiles import denoised
 from .io import LoadedAnimation
 from .metrics import confidence_with_fit, diff_pct_from_errors
-from .pipeline import finish_colors
-from .types import Grid, GridDetection, Metrics, Reconstruction, ReconstructParams, Thresholds
+from .pipeline import FinishedColors, finish_and_measure
+from .types import Grid, GridDetection, Metrics, PaletteReport, Reconstruction, ReconstructParams, Thresholds
 
 ANIMATION_FORMATS = ("gif", "webp")
 
@@ -44,6 +44,8 @@ class AnimationReconstruction:
     metrics: Metrics | None
     source: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    # What the palette step did over all frames (``--colors``/``--palette``), if it ran.
+    palette: PaletteReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -128,13 +130,17 @@ def reconstruct_animation(
         elif not has_alpha:
             sprite[..., 3] = 255
         sprites.append(sprite)
-    sprites = finish_colors(sprites, params)
-    errors = [cells.sample_errors(s, sp) for s, sp in zip(samples, sprites)]
+    finished = finish_and_measure(samples, sprites, params)
+    sprites, errors = finished.sprites, finished.errors
+    warnings.extend(dict.fromkeys(r.warning for r in finished.removals if r.warning))
+    if finished.removed_any:
+        has_alpha = True  # transparent cells now: every output keeps alpha
+    extras = _colour_fields(finished)
     seconds = time.perf_counter() - start
     per_frame: list[Reconstruction] = []
     for frame, sprite, err in zip(frames, sprites, errors):
         diff = diff_pct_from_errors(err)
-        m = _metrics(grid, diff, confidence_with_fit(detection.confidence, diff), cells.count_colors(sprite), seconds, warnings)
+        m = _metrics(grid, diff, confidence_with_fit(detection.confidence, diff), cells.count_colors(sprite), seconds, warnings, extras)
         per_frame.append(Reconstruction(
             image=frame, params=params, detection=detection, sprite=sprite, cell_error=cells.cell_error(err),
             metrics=m, has_alpha=has_alpha, source=source, warnings=list(warnings),
@@ -142,11 +148,11 @@ def reconstruct_animation(
     all_errors = np.concatenate([e.reshape(-1) for e in errors])
     diff_pct = diff_pct_from_errors(all_errors)
     joined = np.concatenate([s.reshape(1, -1, 4) for s in sprites], axis=1)
-    metrics = _metrics(grid, diff_pct, confidence_with_fit(detection.confidence, diff_pct), cells.count_colors(joined), seconds, warnings)
+    metrics = _metrics(grid, diff_pct, confidence_with_fit(detection.confidence, diff_pct), cells.count_colors(joined), seconds, warnings, extras)
     for flag in metrics.flags(thresholds):
         warnings.append(f"suspicious: {flag}")
     metrics = Metrics(**{**metrics.__dict__, "warnings": tuple(warnings)})
-    return AnimationReconstruction(detection, per_frame, durations, loop, has_alpha, metrics, source, warnings)
+    return AnimationReconstruction(detection, per_frame, durations, loop, has_alpha, metrics, source, warnings, finished.palette)
 
 
 def reconstruct_loaded(animation: LoadedAnimation, params: ReconstructParams | None = None, thresholds: Thresholds | None = None,
@@ -201,11 +207,24 @@ def _joint_diff(frames: Sequence[np.ndarray], grid: Grid) -> float:
     return diff_pct_from_errors(np.concatenate(errors))
 
 
-def _metrics(grid: Grid, diff_pct: float, confidence: float, n_colors: int, seconds: float, warnings: Sequence[str]) -> Metrics:
+def _colour_fields(finished: FinishedColors) -> dict[str, object]:
+    """The palette and background fields of the metrics, over all frames."""
+    out: dict[str, object] = {}
+    if finished.palette is not None:
+        out.update(palette=finished.palette.source, palette_error=finished.palette.max_error)
+    if finished.removals:
+        found = [r for r in finished.removals if r.background is not None]
+        out.update(background=(found[0] if found else finished.removals[0]).background_text,
+                   transparent_cells=int(sum(int(r.removed.sum()) for r in finished.removals)))
+    return out
+
+
+def _metrics(grid: Grid, diff_pct: float, confidence: float, n_colors: int, seconds: float, warnings: Sequence[str],
+             extras: dict[str, object] | None = None) -> Metrics:
     return Metrics(
         cell_w=grid.cell_w, cell_h=grid.cell_h, offset_x=grid.offset_x, offset_y=grid.offset_y,
         cells_x=grid.cells_x, cells_y=grid.cells_y, diff_pct=diff_pct, confidence=confidence,
-        n_colors=n_colors, seconds=seconds, warnings=tuple(warnings),
+        n_colors=n_colors, seconds=seconds, warnings=tuple(warnings), **(extras or {}),  # type: ignore[arg-type]
     )
 
 

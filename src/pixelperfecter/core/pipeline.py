@@ -51,24 +51,15 @@ def reconstruct(
         sprite = cells.binarize_alpha(sprite, params.alpha_threshold)
     elif not has_alpha:
         sprite[..., 3] = 255
-    removals: list[background.Removal] = []
-    sampled = sprite
-    # The fit (diff_pct, confidence, heatmap) judges the grid, so it is measured before the
-    # palette step (the last of finish_colors), whose own cost is the report's max_error.
-    without_palette = replace(params, max_colors=None, colors_auto=False, palette=None)
-    sprite = finish_colors([sprite], without_palette, removals=removals)[0]
+    finished = finish_and_measure([samples], [sprite], params)
+    sprite, errors, report = finished.sprites[0], finished.errors[0], finished.palette
+    removals = finished.removals
     removed = removals[0].removed if removals else np.zeros(sprite.shape[:2], bool)
     if removals and removals[0].warning:
         warnings.append(removals[0].warning)
-    if removed.any():
+    if finished.removed_any:
         # The result now has transparent cells: its files keep alpha.
         has_alpha = True
-    # The fit is measured against the cells' colours: a removed background cell still fits.
-    errors = cells.sample_errors(samples, np.where(removed[..., None], sampled, sprite) if removed.any() else sprite)
-    reports: list[PaletteReport] = []
-    if params.reduces_colors:
-        sprite = reduce_colors([sprite], params, on_palette=reports.append)[0]
-    report = reports[0] if reports else None
     diff_pct = diff_pct_from_errors(errors)
     error = cells.cell_error(errors)
     confidence = confidence_with_fit(detection.confidence, diff_pct)
@@ -97,6 +88,41 @@ def reconstruct(
         image=rgba, params=params, detection=detection, sprite=sprite, cell_error=error,
         metrics=metrics, has_alpha=has_alpha, source=source, warnings=warnings, palette=report,
     )
+
+
+@dataclass
+class FinishedColors:
+    """The colour steps' results for sprites sharing one palette, and each sample's fit."""
+
+    sprites: list[np.ndarray]
+    # Each sprite's core-sample errors (``cells.sample_errors``) against its colours before the
+    # palette step: the fit judges the grid; the palette step's own cost is ``palette.max_error``.
+    # A cell made transparent is measured against its sampled colour (a removed background fits).
+    errors: list[np.ndarray]
+    removals: list[background.Removal]
+    palette: PaletteReport | None
+
+    @property
+    def removed_any(self) -> bool:
+        return any(bool(r.removed.any()) for r in self.removals)
+
+
+def finish_and_measure(samples: Sequence[np.ndarray], sprites: Sequence[np.ndarray], params: ReconstructParams) -> FinishedColors:
+    """``finish_colors`` for sprites sampled as ``samples`` (one image, an animation's frames, a
+    sheet's regions), with the fit measured between its steps: after background removal and
+    cleanup, before the palette step."""
+    removals: list[background.Removal] = []
+    without_palette = replace(params, max_colors=None, colors_auto=False, palette=None)
+    finished = finish_colors(sprites, without_palette, removals=removals)
+    errors = []
+    for i, (sample, raw, sprite) in enumerate(zip(samples, sprites, finished)):
+        removed = removals[i].removed if removals else None
+        reference = np.where(removed[..., None], raw, sprite) if removed is not None and removed.any() else sprite
+        errors.append(cells.sample_errors(sample, reference))
+    reports: list[PaletteReport] = []
+    if params.reduces_colors:
+        finished = reduce_colors(finished, params, on_palette=reports.append)
+    return FinishedColors(finished, errors, removals, reports[0] if reports else None)
 
 
 def finish_colors(

@@ -4,7 +4,7 @@ A sheet of icons generated (or upscaled) one by one often puts every icon on its
 a slightly different pitch; one global grid then cuts some icons mid-cell.  This module finds
 the sprites on the shared background, solves a grid per sprite with the global grid as the
 prior (a region keeps it unless its own evidence is clearly better), samples each sprite and
-runs the colour steps over all of them together (``pipeline.finish_colors``), so one colour of
+runs the colour steps over all of them together (``pipeline.finish_and_measure``), so one colour of
 the artist's is one RGB value across the sheet.
 
 Steps: ``background`` (the dominant border colour, or transparency) -> ``foreground_mask`` ->
@@ -26,7 +26,7 @@ from . import atlas, cells
 from .grid import DEFAULT_CONFIG, Scorer, detect_grid, edge_profiles
 from .metrics import confidence_with_fit, diff_pct_from_errors
 from .palette import srgb_to_oklab
-from .pipeline import finish_colors
+from .pipeline import finish_and_measure
 from .types import Grid, GridCandidate, Reconstruction, ReconstructParams
 
 # Oklab distance from the background colour beyond which a pixel is sprite: grain, JPEG and a
@@ -355,6 +355,7 @@ def reconstruct_sheet(rec: Reconstruction, params: ReconstructParams | None = No
         boxes = [Box(0, 0, rgba.shape[1], rgba.shape[0])]
     height, width = rgba.shape[:2]
     raw: list[tuple[Box, Box, Grid, str, float, float, float, tuple[int, int], tuple[int, int], np.ndarray]] = []
+    region_samples: list[np.ndarray] = []
     for box in boxes:
         mx, my = int(math.ceil(REGION_MARGIN_CELLS * g.cell_w)), int(math.ceil(REGION_MARGIN_CELLS * g.cell_h))
         crop = Box(max(0, box.x0 - mx), max(0, box.y0 - my), min(width, box.x1 + mx), min(height, box.y1 + my))
@@ -370,15 +371,15 @@ def reconstruct_sheet(rec: Reconstruction, params: ReconstructParams | None = No
         elif not rec.has_alpha:
             sprite[..., 3] = 255
         raw.append((box, crop, grid, source, confidence, own_score, prior_score, cols, rows, sprite))
+        region_samples.append(samples)
     if all(r[3] == "global" for r in raw):
         return _single_grid_sheet(rec, [r[0] for r in raw], [r[4] for r in raw], [(r[5], r[6]) for r in raw], bg)
     # The colour steps over every region at once: one palette for the whole sheet.
-    finished = finish_colors([r[-1] for r in raw], params)
+    finished = finish_and_measure(region_samples, [r[-1] for r in raw], params)
     regions = []
-    for i, ((box, crop, grid, source, confidence, own_score, prior_score, cols, rows, _), sprite) in enumerate(zip(raw, finished)):
-        crop_rgba = rgba[crop.y0:crop.y1, crop.x0:crop.x1]
-        samples = cells.cell_samples(crop_rgba, grid)[rows[0]:rows[1], cols[0]:cols[1]]
-        diff = diff_pct_from_errors(cells.sample_errors(samples, sprite))
+    for i, ((box, crop, grid, source, confidence, own_score, prior_score, cols, rows, _), sprite, errors) in enumerate(
+            zip(raw, finished.sprites, finished.errors)):
+        diff = diff_pct_from_errors(errors)
         regions.append(SheetRegion(
             index=i + 1, box=box, crop=crop, grid=grid, source=source, cols=cols, rows=rows, sprite=sprite,
             diff_pct=diff, confidence=confidence_with_fit(confidence, diff), own_score=own_score, global_score=prior_score,
