@@ -141,3 +141,26 @@ def test_close_shades_generator_draws_the_palette_it_promises(seed: int) -> None
     linf = np.abs(colors[:, None, :].astype(int) - colors[None, :, :].astype(int)).max(axis=2)
     np.fill_diagonal(linf, 999)
     assert linf.min() == 20  # the closest shades are exactly one step apart: close, but distinct
+
+
+def test_cleanup_and_auto_merge_nothing_on_an_exact_upscale() -> None:
+    # An integer upscale has no grain: every distinct colour is one the artist chose, even two
+    # bright greens 0.025 apart (which the full auto radius of 0.035 merged: clean tier, seed 13010).
+    from pixelperfecter.core.pipeline import reconstruct
+    from pixelperfecter.core.types import ReconstructParams
+
+    sprite = np.zeros((12, 12, 4), np.uint8)
+    sprite[..., 3] = 255
+    sprite[..., :3] = (59, 242, 138)
+    sprite[3:6, 3:9, :3] = (1, 237, 132)
+    sprite[7:10, 2:5, :3] = (0, 59, 33)
+    sprite[7:10, 6:10, :3] = (14, 60, 34)
+    image = np.repeat(np.repeat(sprite, 16, axis=0), 16, axis=1)
+    for params in (ReconstructParams(), ReconstructParams(colors_auto=True)):
+        # Neither the default cleanup (snap 0.02: it merged the two dark greens 0.015 apart)
+        # nor auto may merge anything here.
+        rec = reconstruct(image, params)
+        assert rec.sprite is not None and rec.sprite.shape == sprite.shape
+        assert np.array_equal(rec.sprite, sprite)
+    assert quantize.auto_radius(0.0) < 0.01 and quantize.auto_radius(None) == quantize.AUTO_ERROR
+    assert quantize.auto_radius(5.0) == quantize.AUTO_ERROR

@@ -113,7 +113,8 @@ def finish_and_measure(samples: Sequence[np.ndarray], sprites: Sequence[np.ndarr
     cleanup, before the palette step."""
     removals: list[background.Removal] = []
     without_palette = replace(params, max_colors=None, colors_auto=False, palette=None)
-    finished = finish_colors(sprites, without_palette, removals=removals)
+    grain = cells.grain(list(samples), list(sprites))
+    finished = finish_colors(sprites, without_palette, removals=removals, grain=grain)
     errors = []
     for i, (sample, raw, sprite) in enumerate(zip(samples, sprites, finished)):
         removed = removals[i].removed if removals else None
@@ -121,7 +122,7 @@ def finish_and_measure(samples: Sequence[np.ndarray], sprites: Sequence[np.ndarr
         errors.append(cells.sample_errors(sample, reference))
     reports: list[PaletteReport] = []
     if params.reduces_colors:
-        finished = reduce_colors(finished, params, on_palette=reports.append)
+        finished = reduce_colors(finished, params, on_palette=reports.append, grain=grain)
     return FinishedColors(finished, errors, removals, reports[0] if reports else None)
 
 
@@ -130,6 +131,7 @@ def finish_colors(
     params: ReconstructParams,
     removals: list[background.Removal] | None = None,
     on_palette: Callable[[PaletteReport], None] | None = None,
+    grain: float | None = None,
 ) -> list[np.ndarray]:
     """The colour steps after cell sampling, over sprites that share one palette.
 
@@ -138,7 +140,8 @@ def finish_colors(
     With ``params.transparent`` each sprite's background is removed first (before the palette
     is unified, so the background's shades do not take palette entries); ``removals``, when
     given, receives what that did to each sprite.  ``on_palette`` receives what the colour
-    reduction (the last step) did, when the params ask for one.
+    reduction (the last step) did, when the params ask for one.  ``grain`` (``cells.grain``)
+    narrows the merges on near-exact images (``palette.scaled_radius``).
     """
     out = list(sprites)
     if params.transparent is not None:
@@ -151,20 +154,24 @@ def finish_colors(
         # The steps work on the multiset of cell colours, not on positions, so the sprites
         # can be joined into one row of cells and split back.
         joined = np.concatenate([s.reshape(1, -1, 4) for s in out], axis=1)
-        unified = palette.unify_palette(joined, snap=params.palette_snap).reshape(-1, 4)
+        unified = palette.unify_palette(joined, snap=palette.scaled_radius(params.palette_snap, grain)).reshape(-1, 4)
         bounds = np.cumsum([0, *sizes])
         out = [unified[a:b].reshape(s.shape) for a, b, s in zip(bounds[:-1], bounds[1:], out)]
     if params.reduces_colors and out:
-        out = reduce_colors(out, params, on_palette)
+        out = reduce_colors(out, params, on_palette, grain)
     return out
 
 
 def reduce_colors(
-    sprites: list[np.ndarray], params: ReconstructParams, on_palette: Callable[[PaletteReport], None] | None = None
+    sprites: list[np.ndarray], params: ReconstructParams, on_palette: Callable[[PaletteReport], None] | None = None,
+    grain: float | None = None,
 ) -> list[np.ndarray]:
-    """The palette step (core.quantize) over all ``sprites`` jointly; transparent cells untouched."""
+    """The palette step (core.quantize) over all ``sprites`` jointly; transparent cells untouched.
+
+    ``grain``: the cells' mean sample error (``quantize.auto_radius``); None when not measured.
+    """
     fixed = np.array(params.palette, np.uint8).reshape(-1, 3) if params.palette is not None else None
-    result = quantize.choose_palette(sprites, params.max_colors, params.colors_auto, fixed)
+    result = quantize.choose_palette(sprites, params.max_colors, params.colors_auto, fixed, quantize.auto_radius(grain))
     if result is None:
         return sprites
     if on_palette is not None:

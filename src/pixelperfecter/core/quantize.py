@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .palette import srgb_to_oklab
+from .palette import scaled_radius, srgb_to_oklab
 
 # Distance (perceptual_lab) within which auto joins a colour to a more frequent one: above the grain that
 # unify leaves (its snap radius is 0.02), below the closest step between an artist's shades
@@ -113,6 +113,11 @@ def _nearest(lab: np.ndarray, palette_lab: np.ndarray, chunk: int = 4096) -> np.
         d = np.sum((lab[a : a + chunk, None, :] - palette_lab[None, :, :]) ** 2, axis=2)
         out[a : a + chunk] = np.argmin(d, axis=1)
     return out
+
+
+def auto_radius(grain: float | None) -> float:
+    """Auto's merge radius for cells with ``grain`` (``palette.scaled_radius``: none merged on an exact upscale)."""
+    return scaled_radius(AUTO_ERROR, grain)
 
 
 def auto_palette(colors: np.ndarray, counts: np.ndarray, radius: float = AUTO_ERROR) -> PaletteResult:
@@ -233,6 +238,7 @@ def choose_palette(
     max_colors: int | None = None,
     colors_auto: bool = False,
     fixed: np.ndarray | None = None,
+    radius: float = AUTO_ERROR,
 ) -> PaletteResult | None:
     """The palette the options ask for, over all ``sprites`` jointly; None when none is asked for.
 
@@ -242,18 +248,19 @@ def choose_palette(
     if fixed is None and max_colors is None and not colors_auto:
         return None
     colors, counts = colour_counts(sprites)
-    return palette_for_counts(colors, counts, max_colors, colors_auto, fixed)
+    return palette_for_counts(colors, counts, max_colors, colors_auto, fixed, radius)
 
 
 def palette_for_counts(
-    colors: np.ndarray, counts: np.ndarray, max_colors: int | None = None, colors_auto: bool = False, fixed: np.ndarray | None = None
+    colors: np.ndarray, counts: np.ndarray, max_colors: int | None = None, colors_auto: bool = False, fixed: np.ndarray | None = None,
+    radius: float = AUTO_ERROR,
 ) -> PaletteResult:
     """``choose_palette`` on a colour multiset already counted (a batch's, merged by ``merge_counts``)."""
     if fixed is not None:
         return map_to_palette(colors, fixed)
     if max_colors is not None:
-        return reduce_palette(colors, counts, max_colors)
-    return auto_palette(colors, counts)
+        return reduce_palette(colors, counts, max_colors, radius)
+    return auto_palette(colors, counts, radius)
 
 
 def merge_counts(parts: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
