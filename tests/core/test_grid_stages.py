@@ -254,6 +254,15 @@ def test_both_axes_on_jpeg_blocks_are_each_refitted_near_the_others_new_cell():
     assert abs(det.grid.cell_w / case.cell_w - 1) < 0.02 and abs(det.grid.cell_h / case.cell_h - 1) < 0.02
 
 
+def test_a_block_comb_pulled_half_a_pixel_off_phase_is_still_taken_for_jpeg():
+    # 7.4 x 7.2 px cells, JPEG q<95: y read 8.01 px at phase 7.49, which the 0.5-px phase test
+    # did not see as the block grid (82 rows out instead of 91).
+    case = synth.make_case(30034, "small")
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    assert abs(det.grid.cell_h / case.cell_h - 1) < 0.01 and det.grid.cells_y == case.truth.shape[0]
+
+
 def test_jpeg_blocks_seen_on_one_axis_are_taken_out_of_both():
     # Streaky texture along one axis hides the flat-area block steps there; the other axis's
     # evidence is enough to take the 8-px excess out of both profiles.

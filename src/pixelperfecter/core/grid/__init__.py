@@ -23,11 +23,11 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, fit_axis, mid_ratio
+from .ladder import AxisFit, fit_axis, mid_ratio, robust_pitch
 from .lines import place_lines
 from .profiles import Profiles, denoised, edge_profiles, noise_floor
 from .select import GridProposer, GridScore, Scorer, select_grid
-from .spectrum import comb_phase
+from .spectrum import comb_phase, refine_period
 
 __all__ = [
     "AxisFit", "DetectorConfig", "DEFAULT_CONFIG", "GridProposer", "GridScore", "Profiles", "Scorer",
@@ -175,10 +175,16 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
     for axis in (0, 1):
         clean = scorer.clean_profiles[axis]
         other = fy if axis == 0 else fx
-        near = fit_axis(clean, other.cell * (1 - config.axis_harmonic_tol), other.cell * (1 + config.axis_harmonic_tol), config)
-        if near is None:
-            offset, coherence = comb_phase(clean, other.cell)
-            near = AxisFit(other.cell, offset, coherence, mid_ratio(scorer.maxima[axis], other.cell, offset, config))
+        lo, hi = other.cell * (1 - config.axis_harmonic_tol), other.cell * (1 + config.axis_harmonic_tol)
+        near = fit_axis(clean, lo, hi, config)
+        if near is None or not lo <= near.cell <= hi:
+            # The ladder may climb out of the window (back to the reading under test): the
+            # strongest period inside it, refined like any fit, stands for "near the other axis".
+            cell = refine_period(clean, other.cell, lo, hi, config)
+            offset, _ = comb_phase(clean, cell)
+            cell, offset = robust_pitch(clean, cell, offset, config)
+            offset, coherence = comb_phase(clean, cell)
+            near = AxisFit(cell, offset, coherence, mid_ratio(scorer.maxima[axis], cell, offset, config))
         options.append((near, fy) if axis == 0 else (fx, near))
     return _select_axes(scorer, fx, fy, options)
 
@@ -192,7 +198,7 @@ def _jpeg_comb(fit: AxisFit, other: AxisFit, live: float, config: DetectorConfig
     Real 8-px art at phase 0 has live lines and 8-px cells on both axes, so it is left alone.
     """
     phase = fit.offset % 8.0
-    on_blocks = abs(fit.cell - 8.0) < config.jpeg_cell_tol and min(phase, 8.0 - phase) < 0.5
+    on_blocks = abs(fit.cell - 8.0) < config.jpeg_cell_tol and min(phase, 8.0 - phase) < config.jpeg_phase_tol
     return on_blocks and (live < config.min_live or abs(other.cell / fit.cell - 1) > config.axis_harmonic_tol)
 
 
