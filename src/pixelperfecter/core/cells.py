@@ -18,6 +18,8 @@ from .types import Grid
 # Fraction of the cell trimmed on each side before sampling.
 CORE_MARGIN = 0.22
 MAX_SAMPLES = 5
+# Samples per band of ``sample_errors`` (its temporaries are ~9 bytes a sample: ~2 MB a band).
+ERROR_BAND_SAMPLES = 1 << 18
 
 
 def sample_points(lines: np.ndarray, max_samples: int = MAX_SAMPLES) -> np.ndarray:
@@ -158,7 +160,16 @@ def sample_errors(samples: np.ndarray, sprite: np.ndarray) -> np.ndarray:
     """L-inf distance of every core sample from its cell's colour: (cells_y, cells_x, k) uint8.
 
     Where sample and cell are both transparent the colour does not matter and the error is 0.
+    Computed in bands of cell rows, so that the temporaries stay a few MB on any image.
     """
+    errors = np.empty(samples.shape[:3], np.uint8)
+    band = max(1, ERROR_BAND_SAMPLES // max(1, samples.shape[1] * samples.shape[2]))
+    for y in range(0, samples.shape[0], band):
+        errors[y : y + band] = _band_errors(samples[y : y + band], sprite[y : y + band])
+    return errors
+
+
+def _band_errors(samples: np.ndarray, sprite: np.ndarray) -> np.ndarray:
     c = np.ascontiguousarray(np.broadcast_to(sprite[:, :, None, :], samples.shape))
     # |a - b| on uint8 by OpenCV (one SIMD pass, no overflow), viewed as 2-D with <= 512 columns;
     # channel max by pairwise maximum (a reduction over a length-3 axis is slow in NumPy).

@@ -44,9 +44,11 @@ def scaled_radius(radius: float, grain: float | None) -> float:
 
 
 # A dense bin lookup table is used while the bins' bounding volume is at most this many times
-# the occupied bins (int64: 8 bytes each, so at most 256 bytes per occupied bin, and an occupied
+# the occupied bins (int32: 4 bytes each, so at most 128 bytes per occupied bin, and an occupied
 # bin is at least one cell of >= 16 pixels); sparser colour sets use a binary search.
 DENSE_LOOKUP_RATIO = 32
+# Bins whose neighbour keys are probed at once (27 int32 each: under 1 MB a block).
+NEIGHBOUR_BLOCK = 8192
 
 
 def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
@@ -79,12 +81,9 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     span = cell_bins.max(axis=0) - lo + 2
     keys, first, bin_of_cell, population = np.unique(_bin_key(cell_bins, lo, span), return_index=True, return_inverse=True, return_counts=True)
     bin_of_cell = bin_of_cell.reshape(-1)
-    neighbours = _neighbour_table(cell_bins[first], keys, lo, span)
+    neighbours = _neighbour_table(keys, keys, span)
     # Density: the population of each bin and its 26 neighbours (a box kernel of 3 bins).
-    density = np.where(neighbours >= 0, population[np.clip(neighbours, 0, None)], 0).sum(axis=1)
-    # Each bin climbs to its densest neighbour (itself when it is a mode); ties by index.
-    score = np.where(neighbours >= 0, density[np.clip(neighbours, 0, None)] * len(keys) + np.clip(neighbours, 0, None), -1)
-    parent = neighbours[np.arange(len(keys)), np.argmax(score, axis=1)]
+    parent = _climb(neighbours, population)
     for _ in range(64):
         nxt = parent[parent]
         if np.array_equal(nxt, parent):
@@ -94,7 +93,8 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     # Each cluster's colour: the per-channel median of the cells in its mode's neighbourhood
     # (the mode bin and the 26 around it), not of the whole basin, which blurred in-between
     # cells can stretch towards a neighbouring shade.
-    in_mode_block = (neighbours[parent[bin_of_cell]] == bin_of_cell[:, None]).any(axis=1)
+    mode_bins = cell_bins[first][parent]
+    in_mode_block = (np.abs(cell_bins - mode_bins[bin_of_cell]) <= 1).all(axis=1)
     members = np.flatnonzero(in_mode_block)
     palette_rgb = _group_lower_median(rgb[members], cluster_of_cell[members], len(keys))
     target = palette_rgb[cluster_of_cell]
@@ -104,6 +104,21 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     out[opaque_rows[close], :3] = target[close]
     unified: np.ndarray = out.reshape(sprite.shape)
     return unified
+
+
+def _climb(neighbours: np.ndarray, population: np.ndarray) -> np.ndarray:
+    """Each bin's densest neighbour (itself when it is a mode; ties to the larger index).
+
+    int32 throughout, in a function of its own so that its (bins, 27) temporaries, the step's
+    peak memory on a busy image, are freed before the next ones are made.
+    """
+    occupied = neighbours >= 0
+    safe = np.where(occupied, neighbours, 0)
+    density = np.where(occupied, population.astype(np.int32)[safe], 0).sum(axis=1, dtype=np.int32)
+    around = np.where(occupied, density[safe], -1)
+    del safe, occupied
+    parent: np.ndarray = np.where(around == around.max(axis=1, keepdims=True), neighbours, -1).max(axis=1)
+    return parent
 
 
 def _group_lower_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -130,17 +145,26 @@ def _bin_key(bins: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
     return key
 
 
-def _neighbour_table(bins: np.ndarray, keys: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
-    """For each occupied bin (``keys`` sorted), its 27 neighbours' indices (itself too), -1 if empty."""
-    offsets = np.array([(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], np.int64)
-    probe = _bin_key(bins[:, None, :] + offsets[None, :, :], lo, span)
+def _neighbour_table(bin_keys: np.ndarray, keys: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """For each occupied bin (``keys`` sorted), its 27 neighbours' indices (itself too), -1 if
+    empty: (bins, 27) int32.  The key is linear in the bin coordinates, so a neighbour's key is
+    the bin's plus a fixed step (no (bins, 27, 3) coordinate array: a busy image has ~1e5 bins)."""
     volume = int(np.prod(span))
+    # int32 keys when they fit (the whole Oklab gamut at BIN spans ~1.4 M bins): half the memory.
+    kind = np.int32 if volume < 2**31 else np.int64
+    steps = np.array([(i * span[1] + j) * span[2] + k for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], kind)
+    table = np.empty((len(bin_keys), len(steps)), np.int32)
+    lookup = None
     if volume <= DENSE_LOOKUP_RATIO * len(keys):
         # A dense key -> index table: one gather per probe instead of a binary search.
-        lookup = np.full(volume, -1, np.int64)
-        lookup[keys] = np.arange(len(keys))
-        dense: np.ndarray = lookup[probe]
-        return dense
-    at = np.clip(np.searchsorted(keys, probe), 0, len(keys) - 1)
-    table: np.ndarray = np.where(keys[at] == probe, at, -1)
+        lookup = np.full(volume, -1, np.int32)
+        lookup[keys] = np.arange(len(keys), dtype=np.int32)
+    # In blocks of bins, so that the probe keys never exist for all bins at once.
+    for start in range(0, len(bin_keys), NEIGHBOUR_BLOCK):
+        probe = bin_keys[start : start + NEIGHBOUR_BLOCK].astype(kind)[:, None] + steps[None, :]
+        if lookup is not None:
+            table[start : start + len(probe)] = lookup[probe]
+        else:
+            at = np.clip(np.searchsorted(keys, probe), 0, len(keys) - 1)
+            table[start : start + len(probe)] = np.where(keys[at] == probe, at, -1)
     return table
