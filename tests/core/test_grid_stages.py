@@ -126,6 +126,15 @@ def test_robust_pitch_ignores_a_seam():
     assert abs(cell - 12.5) < 0.1
 
 
+def test_fit_axis_prefers_a_perfect_finer_comb_that_is_no_divisor_of_the_winner():
+    # A clean 12-px upscale with few vertical edges (at 72, 84, 120, ... px): every harmonic of
+    # 12 ties in the spectrum, and the 4-px start climbed to a 16-px comb (coherence 0.58);
+    # the 12-px start's comb is perfect (clean tier seed 40013).
+    case = synth.make_case(40013, "clean")
+    fit = fit_axis(denoised(edge_profiles(case.image)[0]))
+    assert fit is not None and abs(fit.cell - 12.0) < 0.01
+
+
 def test_fit_axis_none_without_periodic_evidence():
     assert fit_axis(np.zeros(400)) is None
 

@@ -47,6 +47,11 @@ class DetectorConfig:
     cleaner_start: float = 0.6
     cleaner_multiple: float = 0.3
     start_coherence: float = 0.5
+    # A finer start's grid replaces the winner when its comb is this much more coherent, no
+    # busier mid-cell, and the winner is no whole multiple of it: a clean 12-px upscale whose
+    # sparse edges the 4-px start climbed into a 16-px comb (coherence 0.58 against 1.0 for
+    # 12: clean tier seed 40013).  A finer non-harmonic comb otherwise only sits on some edges.
+    finer_coherence: float = 1.5
     # Robust pitch fit: Tukey scale of 8% of a cell (at least 0.75 px), 4 reweighting rounds,
     # and a fitted pitch further than 10% from the start is rejected.
     tukey_scale: float = 0.08

@@ -163,6 +163,11 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
     return AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config))
 
 
+def _whole_multiple(ratio: float) -> bool:
+    k = round(ratio)
+    return k >= 2 and abs(ratio - k) < 0.03 * k
+
+
 def fit_axis(profile: np.ndarray, min_cell: float | None = None, max_cell: float | None = None, config: DetectorConfig = DEFAULT_CONFIG) -> AxisFit | None:
     """The cell size and phase of one axis, or None without periodic evidence.
 
@@ -197,5 +202,7 @@ def fit_axis(profile: np.ndarray, min_cell: float | None = None, max_cell: float
         harmonic = k >= 2 and abs(ratio - k) < 0.03 * k
         suspect = best.mid_ratio > config.suspect_mid or (harmonic and fit.mid_ratio < config.cleaner_multiple * best.mid_ratio)
         if fit.cell > best.cell and suspect and fit.mid_ratio < config.cleaner_start * best.mid_ratio and fit.coherence >= config.start_coherence * best.coherence:
+            best = fit
+        elif fit.cell < best.cell and not _whole_multiple(best.cell / fit.cell) and fit.coherence >= config.finer_coherence * best.coherence and fit.mid_ratio <= best.mid_ratio:
             best = fit
     return best
