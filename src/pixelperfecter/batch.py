@@ -537,6 +537,14 @@ class _BoundColours:
     def __call__(self, job: ImageJob) -> tuple[np.ndarray, np.ndarray] | None:
         plain = replace(self.settings, params=replace(self.settings.params, max_colors=None, colors_auto=False, palette=None))
         try:
+            if plain.animate and (job.path.is_dir() or is_animated(job.path)):
+                # An animation (a --frames folder, an animated file) gives every frame's colours,
+                # as the normal run reconstructs it (``_process_animation``).
+                from .core.animation import reconstruct_loaded
+
+                extra: dict[str, Any] = {"proposers": [_proposer(plain.proposer)]} if plain.use_ml else {}
+                anim = reconstruct_loaded(load_animation(job.path, max_pixels=plain.max_pixels), plain.params, plain.thresholds, **extra)
+                return quantize.colour_counts(anim.sprites) if anim.ok and anim.sprites else None
             rec = _reconstruct(job, plain, ImageResult(index=job.index, image=str(job.path), status="error"))
         except Exception:  # the normal run reports this image's error; it adds no colours here
             return None
