@@ -122,3 +122,21 @@ def test_sheet_with_a_palette_step_has_one_palette_for_every_file(cli, tmp_path,
     for kind, path in line["outputs"].items():
         if kind != "sheet_json":
             assert _file_colours(Path(path)) <= reported, kind
+
+
+def test_sheet_with_indexed_writes_every_file_indexed_in_the_palettes_order(cli, tmp_path):
+    _sheet(tmp_path / "in" / "icons.png", seed=104)
+    out = tmp_path / "out"
+    run = cli("reconstruct", tmp_path / "in" / "icons.png", "--out", out, "--sheet", "--colors", "8", "--indexed",
+              "--json", "--workers", "1")
+    assert run.exit_code == 0, run.stderr
+    [line] = run.json_lines
+    reported = line["metrics"]["palette"]["colors"]
+    art = {k: p for k, p in line["outputs"].items() if k != "sheet_json"}
+    assert "sheet" in art and any(k.startswith("sheet_sprite_") for k in art)
+    for kind, path in art.items():
+        with Image.open(path) as img:
+            assert img.mode == "P", kind
+            flat = img.getpalette() or []
+        assert [f"#{flat[i]:02x}{flat[i + 1]:02x}{flat[i + 2]:02x}" for i in range(0, 3 * len(reported), 3)] == reported, kind
+    assert not any("--indexed" in w for w in line["warnings"])
