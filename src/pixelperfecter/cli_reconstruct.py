@@ -167,8 +167,9 @@ def reconstruct_command(
         try:
             fixed_palette = read_palette(palette_file).as_tuple()
         except PaletteFileError as exc:
+            # A usage error (exit 2, like the option checks above), kept to the one-line form.
             _err(f"error: {palette_file}: {exc}")
-            raise typer.Exit(1) from None
+            raise typer.Exit(2) from None
     max_colors = parse_colors(colors) if colors is not None else None
     params = ReconstructParams(
         cell_size=cell_size,

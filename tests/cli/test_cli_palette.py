@@ -62,14 +62,17 @@ def test_palette_file_maps_every_cell_to_its_colours(cli, tmp_path):
     run = cli("reconstruct", tmp_path / "a.png", "-o", tmp_path / "out", *FORCE_8, "--palette", tmp_path / "p.txt", "--json")
     assert run.exit_code == 0, run.stderr
     assert _colours(tmp_path / "out" / "a.png") <= {(255, 0, 0), (0, 0, 255), (20, 20, 20), (240, 240, 240)}
-    assert run.json_lines[0]["metrics"]["palette"]["source"] == "file"
+    palette = run.json_lines[0]["metrics"]["palette"]
+    assert palette["source"] == "file"
+    # A fixed palette is reported in its own order, every entry (README: Palettes).
+    assert palette["colors"] == ["#ff0000", "#0000ff", "#141414", "#f0f0f0"] and palette["size"] == 4
 
 
 def test_unreadable_palette_is_one_error_line_and_nothing_written(cli, tmp_path):
     write_clean_png(tmp_path / "a.png")
     (tmp_path / "bad.gpl").write_text("GIMP Palette\n1 2\n")
     run = cli("reconstruct", tmp_path / "a.png", "-o", tmp_path / "out", "--palette", tmp_path / "bad.gpl")
-    assert run.exit_code == 1
+    assert run.exit_code == 2  # a usage error, in the one-line form
     assert run.error_lines == [f"error: {tmp_path / 'bad.gpl'}: line 2: expected 3 numbers 0-255, got '1 2'"]
     assert not (tmp_path / "out").exists()
 
@@ -92,7 +95,9 @@ def test_save_palette_writes_the_one_images_palette(cli, tmp_path):
     # several images have several palettes: one file needs --shared-palette
     write_clean_png(tmp_path / "b.png", seed=5)
     run = cli("reconstruct", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "out2", "--save-palette", tmp_path / "x.gpl")
-    assert run.exit_code == 1 and "--shared-palette" in run.error_lines[0] and not (tmp_path / "x.gpl").exists()
+    assert run.exit_code == 2 and "--shared-palette" in run.error_lines[0] and not (tmp_path / "x.gpl").exists()  # usage error
+    assert run.error_lines == [f"error: {tmp_path / 'x.gpl'}: --save-palette writes one palette, and 2 images have one each; add --shared-palette"]
+    assert not (tmp_path / "out2").exists()  # refused before anything is made
 
 
 def test_shared_palette_is_one_palette_for_the_batch_with_workers_and_resume(cli, tmp_path):
