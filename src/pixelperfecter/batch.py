@@ -33,7 +33,7 @@ from . import __version__
 from .core import quantize
 from .core.io import IMAGE_SUFFIXES, ImageLoadError, is_animated, iter_images, load_animation, load_image
 from .core.metrics import append_metrics, metrics_row, printable_path
-from .core.pipeline import OutputOptions, indexed_warning, reconstruct
+from .core.pipeline import OutputOptions, index_palette, indexed_warning, reconstruct
 from .core.sheet import reconstruct_sheet, sheet_warnings
 from .core.types import Metrics, PaletteReport, ReconstructParams, Thresholds
 from .manifest import MANIFEST_NAME, InputStamp, Manifest, Record, now_iso, params_key, stamp
@@ -414,7 +414,7 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
     if not rec.ok or rec.metrics is None:
         return failed(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
     if settings.outputs.indexed and rec.sprite is not None:
-        fallback = indexed_warning(rec.sprite, rec.has_alpha)
+        fallback = indexed_warning(rec.sprite, rec.has_alpha, index_palette(rec))
         if fallback is not None:
             result.warnings.append(fallback)
     result.palette = rec.palette
@@ -432,6 +432,12 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
         assert sheet is not None  # rec.ok
         result.regions = [r.summary() for r in sheet.regions]
         result.warnings.extend(sheet_warnings(sheet))
+        if settings.outputs.indexed:
+            # The sheet's files are indexed too; their colours together decide (the sheet image holds them all).
+            joined = np.concatenate([r.sprite.reshape(1, -1, 4) for r in sheet.regions], axis=1)
+            fallback = indexed_warning(joined, True, index_palette(rec))
+            if fallback is not None:
+                result.warnings.append(f"sheet: {fallback}")
     result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
     result.flags = rec.metrics.flags(settings.thresholds)
     try:
@@ -537,6 +543,14 @@ class _BoundColours:
     def __call__(self, job: ImageJob) -> tuple[np.ndarray, np.ndarray] | None:
         plain = replace(self.settings, params=replace(self.settings.params, max_colors=None, colors_auto=False, palette=None))
         try:
+            if plain.animate and (job.path.is_dir() or is_animated(job.path)):
+                # An animation (a --frames folder, an animated file) gives every frame's colours,
+                # as the normal run reconstructs it (``_process_animation``).
+                from .core.animation import reconstruct_loaded
+
+                extra: dict[str, Any] = {"proposers": [_proposer(plain.proposer)]} if plain.use_ml else {}
+                anim = reconstruct_loaded(load_animation(job.path, max_pixels=plain.max_pixels), plain.params, plain.thresholds, **extra)
+                return quantize.colour_counts(anim.sprites) if anim.ok and anim.sprites else None
             rec = _reconstruct(job, plain, ImageResult(index=job.index, image=str(job.path), status="error"))
         except Exception:  # the normal run reports this image's error; it adds no colours here
             return None

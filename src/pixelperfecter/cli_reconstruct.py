@@ -139,7 +139,7 @@ def reconstruct_command(
     palette_file: Optional[Path] = typer.Option(None, "--palette", metavar="FILE", help="Map every cell to the nearest colour of this palette (.gpl, .hex, JASC .pal, Paint.NET .txt, PNG swatch)."),
     save_palette: Optional[Path] = typer.Option(None, "--save-palette", metavar="FILE", help="Write the palette used to FILE (.hex by name, else GIMP .gpl); several images need --shared-palette."),
     shared: bool = typer.Option(False, "--shared-palette", metavar="", help="One palette for the whole batch (a tileset, a character's frames): a first pass collects every image's colours."),
-    indexed: bool = typer.Option(False, "--indexed", metavar="", help="Write the sprite (and --upscale) as indexed PNGs when they have at most 256 colours."),
+    indexed: bool = typer.Option(False, "--indexed", metavar="", help="Write the sprite (and --upscale, --sheet files) as indexed PNGs when they have at most 256 colours, in the palette's order."),
     animate: bool = typer.Option(False, "--animate", metavar="", help="Animated GIF/WebP/APNG inputs: one grid across all frames; writes animation, frames and sheet."),
     frames: bool = typer.Option(False, "--frames", metavar="", help="Each folder argument is one animation, its images the frames in natural order (implies --animate)."),
     anim_format: Optional[str] = typer.Option(None, "--anim-format", callback=_anim_format_callback, metavar="gif|webp|both", help="Animation file(s) to write (default: as the input, WebP for APNG)"),
@@ -167,8 +167,9 @@ def reconstruct_command(
         try:
             fixed_palette = read_palette(palette_file).as_tuple()
         except PaletteFileError as exc:
+            # A usage error (exit 2, like the option checks above), kept to the one-line form.
             _err(f"error: {palette_file}: {exc}")
-            raise typer.Exit(1) from None
+            raise typer.Exit(2) from None
     max_colors = parse_colors(colors) if colors is not None else None
     params = ReconstructParams(
         cell_size=cell_size,

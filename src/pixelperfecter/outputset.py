@@ -28,7 +28,7 @@ import numpy as np
 from .core import render
 from .core.animation import AnimationReconstruction, frame_names, sheet
 from .core.io import save_animation, save_png, write_text_atomic
-from .core.pipeline import OutputOptions, save_sprite_png
+from .core.pipeline import OutputOptions, index_palette, save_sprite_png
 from .core.sheet import SheetResult, sheet_outputs
 from .core.types import Reconstruction
 
@@ -143,6 +143,8 @@ def stage_outputs(rec: Reconstruction, out_dir: Path, stem: str, outputs: Output
         raise ValueError("--sheet outputs need the sheet reconstruction")
     names = output_names(stem, outputs)
     staged: list[StagedFile] = []
+    # --indexed: every art file of the set in one index order (the run's palette, when it has one).
+    order = index_palette(rec)
     try:
         # One file rendered at a time: an upscale can be large, and it is freed before the next.
         for kind in names:
@@ -150,15 +152,17 @@ def stage_outputs(rec: Reconstruction, out_dir: Path, stem: str, outputs: Output
                 assert sheet is not None
                 # A region's own background removal can clear cells the whole image kept.
                 sheet_alpha = rec.has_alpha or any(bool((r.sprite[..., 3] < 255).any()) for r in sheet.regions)
-                staged.extend(_stage_sheet(kind, sheet, out_dir, stem, names[kind], sheet_alpha, tag))
+                staged.extend(_stage_sheet(kind, sheet, out_dir, stem, names[kind], sheet_alpha, tag, outputs.indexed, order))
                 continue
             arrays = _render(rec, outputs, kind)
             if arrays is None:
                 continue
             final = out_dir / names[kind]
             tmp = out_dir / f".{names[kind]}.{tag}.tmp"
-            save = save_sprite_png if outputs.indexed and kind in ("sprite", "upscale") else save_png
-            save(tmp, arrays[0], arrays[1])
+            if outputs.indexed and kind in ("sprite", "upscale"):
+                save_sprite_png(tmp, arrays[0], arrays[1], order)
+            else:
+                save_png(tmp, arrays[0], arrays[1])
             staged.append(StagedFile(kind, os.fspath(tmp), os.fspath(final)))
     except BaseException:
         discard(staged)
@@ -166,21 +170,30 @@ def stage_outputs(rec: Reconstruction, out_dir: Path, stem: str, outputs: Output
     return staged
 
 
-def _stage_sheet(kind: str, sheet: SheetResult, out_dir: Path, stem: str, name: str, keep_alpha: bool, tag: str) -> list[StagedFile]:
-    """The sheet's files of one kind under temp names (the per-sprite ones inside ``<stem>/``)."""
+def _stage_sheet(kind: str, sheet: SheetResult, out_dir: Path, stem: str, name: str, keep_alpha: bool, tag: str,
+                 indexed: bool = False, order: tuple[tuple[int, int, int], ...] | None = None) -> list[StagedFile]:
+    """The sheet's files of one kind under temp names (the per-sprite ones inside ``<stem>/``);
+    ``indexed``: the sprites and the sheet image as indexed PNGs in ``order`` (``save_sprite_png``)."""
+
+    def save_art(path: Path, rgba: np.ndarray, alpha: bool) -> None:
+        if indexed:
+            save_sprite_png(path, rgba, alpha, order)
+        else:
+            save_png(path, rgba, alpha)
+
     if kind == SHEET_SPRITES:
         folder = out_dir / stem
         folder.mkdir(exist_ok=True)
         out = []
         for region in sheet.regions:
             final = folder / f"{region.index}.png"
-            save_png(_temp_for(final, tag), region.sprite, keep_alpha)
+            save_art(_temp_for(final, tag), region.sprite, keep_alpha)
             out.append(StagedFile(f"sheet_sprite_{region.index}", os.fspath(_temp_for(final, tag)), os.fspath(final)))
         return out
     image, doc = sheet_outputs(sheet, stem)
     final = out_dir / name
     if kind == "sheet":
-        save_png(_temp_for(final, tag), image, True)
+        save_art(_temp_for(final, tag), image, True)
     else:
         write_text_atomic(_temp_for(final, tag), json.dumps(doc, indent=1) + "\n")
     return [StagedFile(kind, os.fspath(_temp_for(final, tag)), os.fspath(final))]

@@ -2,7 +2,8 @@
 
 ``cli_reconstruct.reconstruct_command`` only parses options into a :class:`ReconstructRequest`;
 :func:`run_reconstruct` does the rest and returns the exit code: 0 all done, 1 any image or
-argument failed, 130/143 interrupted by SIGINT/SIGTERM.  Human lines go to stdout, errors and
+argument failed, 2 options that do not fit the inputs (``--save-palette`` over several images
+without ``--shared-palette``), 130/143 interrupted by SIGINT/SIGTERM.  Human lines go to stdout, errors and
 warnings to stderr as ``error: PATH: reason``; ``--json`` prints one JSON object per image (and
 per argument that named nothing) on stdout and nothing else there.
 """
@@ -42,6 +43,8 @@ from .manifest import Manifest
 from .runner import default_workers, make_executor, one_line
 
 EXIT_SIGNAL: dict[int, int] = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# Options that do not fit together, found once the inputs are known (Typer's own exit code for usage errors).
+EXIT_USAGE = 2
 
 
 @dataclass
@@ -185,6 +188,9 @@ def _run_reconstruct(request: ReconstructRequest) -> int:
         return 1
 
     jobs = plan_jobs(files, out, settings.outputs, settings.anim_formats if settings.animate else None)
+    if request.save_palette is not None and len(jobs) > 1 and not request.shared_palette and settings.params.palette is None:
+        request.err(f"error: {request.save_palette}: --save-palette writes one palette, and {len(jobs)} images have one each; add --shared-palette")
+        return EXIT_USAGE
     out_problem = check_output_dir(out)
     if out_problem is not None:
         request.err(f"error: {out}: cannot write results ({out_problem})")
@@ -197,9 +203,6 @@ def _run_reconstruct(request: ReconstructRequest) -> int:
     if request.no_metrics and any(_same_dir(f.parent, out) for f in files):
         request.err(f"warning: {out}: --no-metrics records nothing, so a later run over this folder will take these outputs for inputs")
 
-    if request.save_palette is not None and len(jobs) > 1 and not request.shared_palette and settings.params.palette is None:
-        request.err(f"error: {request.save_palette}: --save-palette writes one palette, and {len(jobs)} images have one each; add --shared-palette")
-        return 1
     n_workers = request.workers if request.workers is not None else default_workers()
     if request.shared_palette:
         shared = _shared_palette(request, jobs, n_workers)

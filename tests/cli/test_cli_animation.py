@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from cli_helpers import no_tmp_leftovers
+from cli_helpers import no_tmp_leftovers, write_clean_png
 from PIL import Image
 
 from pixelperfecter.core import synth
@@ -170,3 +170,28 @@ def test_animation_with_palette_and_transparency_shares_them_across_frames(cli, 
         assert np.mean((f[..., 3] == 0) == truth_bg) > 0.97
     back = load_animation(out / "bob.gif")
     assert back.has_alpha
+
+
+def test_shared_palette_takes_the_colours_of_a_frames_folder(cli, tmp_path, bob):
+    # A folder of frames (--frames) is an image of the batch like any other: its frames give the
+    # shared palette their colours, so they are not forced onto the other images' colours.
+    folder = tmp_path / "walk"
+    folder.mkdir()
+    for i, img in enumerate(bob.images):
+        Image.fromarray(img).save(folder / f"{i}.png")
+    alone = cli("reconstruct", folder, "--frames", "--shared-palette", "--out", tmp_path / "alone", "--json")
+    assert alone.exit_code == 0, alone.stderr
+    (record,) = alone.json_lines
+    assert record["metrics"]["palette"]["source"] == "shared"
+    write_clean_png(tmp_path / "still.png", seed=7)
+    out = tmp_path / "out"
+    run = cli("reconstruct", folder, tmp_path / "still.png", "--frames", "--shared-palette", "--save-palette",
+              tmp_path / "mix.hex", "--out", out, "--json")
+    assert run.exit_code == 0, run.stderr
+    from pixelperfecter.core.palette_files import read_palette
+
+    saved = set(read_palette(tmp_path / "mix.hex").as_tuple())
+    frames = [np.asarray(Image.open(out / "walk" / f"{i}.png").convert("RGBA")) for i in range(6)]
+    written = {tuple(int(v) for v in c) for f in frames for c in f[f[..., 3] > 0][:, :3]}
+    assert written <= saved
+    assert all(synth.score_restoration(f, t).restored for f, t in zip(frames, bob.truths))

@@ -62,14 +62,17 @@ def test_palette_file_maps_every_cell_to_its_colours(cli, tmp_path):
     run = cli("reconstruct", tmp_path / "a.png", "-o", tmp_path / "out", *FORCE_8, "--palette", tmp_path / "p.txt", "--json")
     assert run.exit_code == 0, run.stderr
     assert _colours(tmp_path / "out" / "a.png") <= {(255, 0, 0), (0, 0, 255), (20, 20, 20), (240, 240, 240)}
-    assert run.json_lines[0]["metrics"]["palette"]["source"] == "file"
+    palette = run.json_lines[0]["metrics"]["palette"]
+    assert palette["source"] == "file"
+    # A fixed palette is reported in its own order, every entry (README: Palettes).
+    assert palette["colors"] == ["#ff0000", "#0000ff", "#141414", "#f0f0f0"] and palette["size"] == 4
 
 
 def test_unreadable_palette_is_one_error_line_and_nothing_written(cli, tmp_path):
     write_clean_png(tmp_path / "a.png")
     (tmp_path / "bad.gpl").write_text("GIMP Palette\n1 2\n")
     run = cli("reconstruct", tmp_path / "a.png", "-o", tmp_path / "out", "--palette", tmp_path / "bad.gpl")
-    assert run.exit_code == 1
+    assert run.exit_code == 2  # a usage error, in the one-line form
     assert run.error_lines == [f"error: {tmp_path / 'bad.gpl'}: line 2: expected 3 numbers 0-255, got '1 2'"]
     assert not (tmp_path / "out").exists()
 
@@ -92,7 +95,9 @@ def test_save_palette_writes_the_one_images_palette(cli, tmp_path):
     # several images have several palettes: one file needs --shared-palette
     write_clean_png(tmp_path / "b.png", seed=5)
     run = cli("reconstruct", tmp_path / "a.png", tmp_path / "b.png", "-o", tmp_path / "out2", "--save-palette", tmp_path / "x.gpl")
-    assert run.exit_code == 1 and "--shared-palette" in run.error_lines[0] and not (tmp_path / "x.gpl").exists()
+    assert run.exit_code == 2 and "--shared-palette" in run.error_lines[0] and not (tmp_path / "x.gpl").exists()  # usage error
+    assert run.error_lines == [f"error: {tmp_path / 'x.gpl'}: --save-palette writes one palette, and 2 images have one each; add --shared-palette"]
+    assert not (tmp_path / "out2").exists()  # refused before anything is made
 
 
 def test_shared_palette_is_one_palette_for_the_batch_with_workers_and_resume(cli, tmp_path):
@@ -144,3 +149,33 @@ def test_indexed_over_256_colours_warns_and_falls_back(cli, tmp_path):
     with Image.open(tmp_path / "out2" / "many.png") as img:
         assert img.mode == "P"
     assert json.loads(fewer.stdout.splitlines()[0])["metrics"]["n_colors"] <= 200
+
+
+def _index_entries(path: Path, n: int) -> list[tuple[int, int, int]]:
+    with Image.open(path) as img:
+        assert img.mode == "P", path
+        flat = img.getpalette() or []
+    return [tuple(flat[i:i + 3]) for i in range(0, 3 * n, 3)]  # type: ignore[misc]
+
+
+def test_indexed_files_carry_the_fixed_palette_in_its_order(cli, tmp_path):
+    # A tileset or palette swap: index i is the same colour in every file of the run.
+    for i in range(3):
+        write_clean_png(tmp_path / "in" / f"t{i}.png", 12, 8, cell=8, seed=20 + i)
+    run = cli("reconstruct", tmp_path / "in", "-o", tmp_path / "out", *FORCE_8, "--shared-palette", "--colors", "16",
+              "--indexed", "--upscale", "2", "--save-palette", tmp_path / "shared.hex", "--json", "-j", "1")
+    assert run.exit_code == 0, run.stderr
+    shared = list(read_palette(tmp_path / "shared.hex").as_tuple())
+    assert len(shared) == 16
+    for i in range(3):
+        for name in (f"t{i}.png", f"t{i}_x2.png"):
+            assert _index_entries(tmp_path / "out" / name, 16) == shared
+    assert [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in shared] == run.json_lines[0]["metrics"]["palette"]["colors"]
+    # A palette file: its own order, unused entries included.
+    order = [(250, 250, 250), (1, 1, 1), (255, 0, 0), (0, 0, 255), (20, 20, 20), (0, 255, 0)]
+    (tmp_path / "p.gpl").write_text("GIMP Palette\n" + "".join(f"{r} {g} {b}\n" for r, g, b in order))
+    run = cli("reconstruct", tmp_path / "in" / "t0.png", tmp_path / "in" / "t1.png", "-o", tmp_path / "file", *FORCE_8,
+              "--palette", tmp_path / "p.gpl", "--indexed")
+    assert run.exit_code == 0, run.stderr
+    for i in range(2):
+        assert _index_entries(tmp_path / "file" / f"t{i}.png", len(order)) == order

@@ -7,12 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from cli_helpers import no_tmp_leftovers
 from PIL import Image
 
 from pixelperfecter import outputset
 from pixelperfecter.core import synth
 from pixelperfecter.core.io import save_png
+from pixelperfecter.core.palette_files import read_palette
 
 
 def _sheet(path: Path, seed: int, per_sprite: bool = True) -> synth.SheetCase:
@@ -95,3 +97,46 @@ def test_a_failed_sheet_set_leaves_nothing_behind(cli, tmp_path, monkeypatch):
     assert run.exit_code != 0 and run.error_lines and "b.png" in run.error_lines[0]
     assert not (out / "b.png").exists() and not (out / "b").exists() and not (out / "b_sheet.png").exists()
     assert no_tmp_leftovers(out) == []
+
+
+def _file_colours(path: Path) -> set[str]:
+    with Image.open(path) as img:
+        rgba = np.asarray(img.convert("RGBA"))
+    return {f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rgba[rgba[..., 3] > 0][:, :3]}
+
+
+@pytest.mark.parametrize("colors", ["8", "auto"])
+def test_sheet_with_a_palette_step_has_one_palette_for_every_file(cli, tmp_path, colors):
+    # Sprites on their own grid are re-sampled; their colours map onto the one palette the run
+    # reports (JSON metrics.palette) and saves (--save-palette), as the main sprite's do.
+    _sheet(tmp_path / "in" / "icons.png", seed=104)
+    out = tmp_path / "out"
+    run = cli("reconstruct", tmp_path / "in" / "icons.png", "--out", out, "--sheet", "--colors", colors,
+              "--save-palette", tmp_path / "x.hex", "--json", "--workers", "1")
+    assert run.exit_code == 0, run.stderr
+    [line] = run.json_lines
+    assert any(r["grid"] == "own" for r in line["regions"])
+    reported = set(line["metrics"]["palette"]["colors"])
+    saved = {f"#{r:02x}{g:02x}{b:02x}" for r, g, b in read_palette(tmp_path / "x.hex").as_tuple()}
+    assert reported == saved
+    for kind, path in line["outputs"].items():
+        if kind != "sheet_json":
+            assert _file_colours(Path(path)) <= reported, kind
+
+
+def test_sheet_with_indexed_writes_every_file_indexed_in_the_palettes_order(cli, tmp_path):
+    _sheet(tmp_path / "in" / "icons.png", seed=104)
+    out = tmp_path / "out"
+    run = cli("reconstruct", tmp_path / "in" / "icons.png", "--out", out, "--sheet", "--colors", "8", "--indexed",
+              "--json", "--workers", "1")
+    assert run.exit_code == 0, run.stderr
+    [line] = run.json_lines
+    reported = line["metrics"]["palette"]["colors"]
+    art = {k: p for k, p in line["outputs"].items() if k != "sheet_json"}
+    assert "sheet" in art and any(k.startswith("sheet_sprite_") for k in art)
+    for kind, path in art.items():
+        with Image.open(path) as img:
+            assert img.mode == "P", kind
+            flat = img.getpalette() or []
+        assert [f"#{flat[i]:02x}{flat[i + 1]:02x}{flat[i + 2]:02x}" for i in range(0, 3 * len(reported), 3)] == reported, kind
+    assert not any("--indexed" in w for w in line["warnings"])

@@ -102,3 +102,30 @@ def test_indexed_refuses_more_than_256_colours(tmp_path: Path) -> None:
     sprite[..., 3] = 255
     assert indexed_image(sprite) is None
     assert save_png_indexed(tmp_path / "s.png", sprite) is None and not (tmp_path / "s.png").exists()
+
+
+def test_indexed_png_with_a_palette_keeps_its_order_and_unused_entries(tmp_path: Path) -> None:
+    palette = [(9, 9, 9), *COLOURS, (1, 2, 3)]  # (9, 9, 9) and (1, 2, 3) unused
+    rng = np.random.default_rng(5)
+    sprite = np.zeros((6, 7, 4), np.uint8)
+    sprite[..., :3] = np.array(COLOURS, np.uint8)[rng.integers(0, 4, (6, 7))]
+    sprite[..., 3] = 255
+    sprite[0, :2] = (5, 5, 5, 0)  # transparency: an entry after the palette's
+    path = save_png_indexed(tmp_path / "s.png", sprite, keep_alpha=True, palette=palette)
+    assert path is not None
+    with Image.open(path) as img:
+        entries = np.array(img.getpalette()[: 3 * len(palette)]).reshape(-1, 3)
+        assert [tuple(int(v) for v in e) for e in entries] == palette
+        index = np.asarray(img)
+        clear = img.info["transparency"]  # Pillow reads one clear entry back as its index
+        assert index[0, 0] == len(palette) and (clear == len(palette) if isinstance(clear, int) else clear[len(palette)] == 0)
+        back = np.asarray(img.convert("RGBA"))
+    expect = sprite.copy()
+    expect[expect[..., 3] == 0] = 0
+    assert np.array_equal(back, expect)
+    assert count_index_entries(sprite, True, palette) == len(palette) + 1
+    # A palette that leaves no room: the image's own colours, in order of first appearance.
+    big = [(i % 256, i // 256, 7) for i in range(256)]
+    img = indexed_image(sprite, True, big)
+    assert img is not None and np.array_equal(np.asarray(img.convert("RGBA")), expect)
+    assert tuple(img.getpalette()[:3]) == (0, 0, 0)  # the transparent cell comes first

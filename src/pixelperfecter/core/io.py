@@ -440,36 +440,79 @@ def _index_keys(rgba: np.ndarray, keep_alpha: bool) -> tuple[np.ndarray, np.ndar
     return flat, key
 
 
-def count_index_entries(rgba: np.ndarray, keep_alpha: bool = True) -> int:
-    """The palette entries an indexed PNG of ``rgba`` needs (all transparent cells share one)."""
-    return int(len(np.unique(_index_keys(rgba, keep_alpha)[1])))
+def count_index_entries(rgba: np.ndarray, keep_alpha: bool = True, palette: Sequence[Sequence[int]] | None = None) -> int:
+    """The palette entries an indexed PNG of ``rgba`` needs (all transparent cells share one);
+    with ``palette`` (``indexed_image``), its entries plus those of the cells it lacks."""
+    keys = np.unique(_index_keys(rgba, keep_alpha)[1])
+    if palette is None or len(palette) == 0:
+        return int(len(keys))
+    return len(palette) + int((~np.isin(keys, _palette_keys(palette)[1])).sum())
 
 
-def indexed_image(rgba: np.ndarray, keep_alpha: bool = True) -> Image.Image | None:
-    """``rgba`` as a mode-P image (palette in order of first appearance), or None over 256 colours.
+def _palette_keys(palette: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """``palette`` as opaque RGBA entries and their ``_index_keys`` keys."""
+    pal = np.asarray(palette, np.uint8).reshape(-1, 3)
+    pal_rgba = np.concatenate([pal, np.full((len(pal), 1), 255, np.uint8)], axis=1)
+    key: np.ndarray = pal_rgba.astype(np.uint32) @ np.array([1 << 24, 1 << 16, 1 << 8, 1], np.uint32)
+    return pal_rgba, key
 
+
+def indexed_image(rgba: np.ndarray, keep_alpha: bool = True, palette: Sequence[Sequence[int]] | None = None) -> Image.Image | None:
+    """``rgba`` as a mode-P image, or None over 256 colours.
+
+    With ``palette`` (RGB colours, e.g. a palette file's) the PNG palette is that palette in its
+    order, unused entries included, so that index i is the same colour in every file written
+    with it; the cells it lacks (transparency, partial alpha, an off-palette colour) get entries
+    after it.  Without one, or when that would need over 256 entries, the entries are the
+    image's own colours in order of first appearance (reading order).
     With ``keep_alpha`` each entry carries its alpha (a tRNS chunk) so transparency survives;
     fully transparent cells share one entry whatever RGB they hide.
     """
     flat, key = _index_keys(rgba, keep_alpha)
     keys, first, index = np.unique(key, return_index=True, return_inverse=True)
-    if len(keys) > MAX_INDEXED_COLORS:
-        return None
-    # Entries in order of first appearance (reading order), so the palette is stable and readable.
-    order = np.argsort(first, kind="stable")
-    rank = np.empty(len(order), np.int64)
-    rank[order] = np.arange(len(order))
-    entries = flat[first[order]]
-    img = Image.fromarray(rank[index.reshape(-1)].astype(np.uint8).reshape(rgba.shape[:2]), "P")
+    index = index.reshape(-1)
+    ordered = _palette_order(flat, keys, first, palette)
+    if ordered is not None:
+        slot, entries = ordered
+    else:
+        if len(keys) > MAX_INDEXED_COLORS:
+            return None
+        # Entries in order of first appearance (reading order), so the palette is stable and readable.
+        order = np.argsort(first, kind="stable")
+        slot = np.empty(len(order), np.int64)
+        slot[order] = np.arange(len(order))
+        entries = flat[first[order]]
+    img = Image.fromarray(slot[index].astype(np.uint8).reshape(rgba.shape[:2]), "P")
     img.putpalette(entries[:, :3].reshape(-1).tobytes(), rawmode="RGB")
     if keep_alpha and bool((entries[:, 3] < 255).any()):
         img.info["transparency"] = entries[:, 3].tobytes()
     return img
 
 
-def save_png_indexed(path: str | os.PathLike[str], rgba: np.ndarray, keep_alpha: bool = True) -> Path | None:
-    """Write an indexed (mode P) PNG atomically; None (nothing written) over 256 colours."""
-    img = indexed_image(rgba, keep_alpha)
+def _palette_order(flat: np.ndarray, keys: np.ndarray, first: np.ndarray,
+                   palette: Sequence[Sequence[int]] | None) -> tuple[np.ndarray, np.ndarray] | None:
+    """For ``indexed_image``: each distinct key's entry and the entries (RGBA), ``palette``
+    first in its order; None without a palette or when the entries would not fit."""
+    if palette is None or len(palette) == 0:
+        return None
+    pal_rgba, pal_key = _palette_keys(palette)
+    uniq, at = np.unique(pal_key, return_index=True)  # a repeated entry: its first position
+    pos = np.clip(np.searchsorted(uniq, keys), 0, len(uniq) - 1)
+    found = uniq[pos] == keys
+    extra = np.flatnonzero(~found)
+    extra = extra[np.argsort(first[extra], kind="stable")]  # in order of first appearance
+    if len(pal_rgba) + len(extra) > MAX_INDEXED_COLORS:
+        return None
+    slot = np.where(found, at[pos], 0).astype(np.int64)
+    slot[extra] = len(pal_rgba) + np.arange(len(extra))
+    entries = np.concatenate([pal_rgba, flat[first[extra]]]) if len(extra) else pal_rgba
+    return slot, entries
+
+
+def save_png_indexed(path: str | os.PathLike[str], rgba: np.ndarray, keep_alpha: bool = True,
+                     palette: Sequence[Sequence[int]] | None = None) -> Path | None:
+    """Write an indexed (mode P) PNG atomically (``indexed_image``); None (nothing written) over 256 colours."""
+    img = indexed_image(rgba, keep_alpha, palette)
     if img is None:
         return None
     transparency = img.info.get("transparency")

@@ -226,17 +226,29 @@ class WrittenFiles:
         return {k: str(v) for k, v in self.__dict__.items() if v is not None}
 
 
-def indexed_warning(sprite: np.ndarray, keep_alpha: bool) -> str | None:
-    """Why ``--indexed`` falls back to RGBA for this sprite (over 256 colours), else None."""
+def indexed_warning(sprite: np.ndarray, keep_alpha: bool, palette: Sequence[Sequence[int]] | None = None) -> str | None:
+    """Why ``--indexed`` falls back to RGBA for this sprite (over 256 colours), or cannot keep
+    ``palette``'s order (``index_palette``: it and the sprite's other entries need over 256), else None."""
     n = count_index_entries(sprite, keep_alpha)
-    if n <= MAX_INDEXED_COLORS:
-        return None
-    return f"--indexed: {n} colours, more than the {MAX_INDEXED_COLORS} entries an indexed PNG holds; written as RGB(A) (use --colors 256 or fewer)"
+    if n > MAX_INDEXED_COLORS:
+        return f"--indexed: {n} colours, more than the {MAX_INDEXED_COLORS} entries an indexed PNG holds; written as RGB(A) (use --colors 256 or fewer)"
+    if palette is not None and (k := count_index_entries(sprite, keep_alpha, palette)) > MAX_INDEXED_COLORS:
+        return (f"--indexed: the palette ({len(palette)} colours) and this sprite's other entries make {k}, more than the "
+                f"{MAX_INDEXED_COLORS} an indexed PNG holds; indexed in the sprite's own order, not the palette's")
+    return None
 
 
-def save_sprite_png(path: Path, rgba: np.ndarray, keep_alpha: bool) -> Path:
-    """An indexed PNG when the colours fit (<= 256), else the usual one (see ``indexed_warning``)."""
-    return save_png_indexed(path, rgba, keep_alpha) or save_png(path, rgba, keep_alpha)
+def index_palette(result: Reconstruction) -> tuple[tuple[int, int, int], ...] | None:
+    """The order ``--indexed`` files are written in: the palette step's colours as reported
+    (a fixed palette in its own order, unused entries included; else most used first), so that
+    index i is one colour in every file of the run; None without a palette step."""
+    return result.palette.colors if result.palette is not None and result.palette.colors else None
+
+
+def save_sprite_png(path: Path, rgba: np.ndarray, keep_alpha: bool, palette: Sequence[Sequence[int]] | None = None) -> Path:
+    """An indexed PNG (in ``palette``'s order when given) when the colours fit (<= 256), else
+    the usual one (see ``indexed_warning``)."""
+    return save_png_indexed(path, rgba, keep_alpha, palette) or save_png(path, rgba, keep_alpha)
 
 
 def write_outputs(result: Reconstruction, out_dir: str | Path, stem: str, options: OutputOptions = OutputOptions()) -> WrittenFiles:
@@ -245,7 +257,11 @@ def write_outputs(result: Reconstruction, out_dir: str | Path, stem: str, option
         raise ValueError("nothing to write: the reconstruction failed")
     out = Path(out_dir)
     keep_alpha = result.has_alpha
-    save_art = save_sprite_png if options.indexed else save_png
+    order = index_palette(result)
+
+    def save_art(path: Path, rgba: np.ndarray, alpha: bool) -> Path:
+        return save_sprite_png(path, rgba, alpha, order) if options.indexed else save_png(path, rgba, alpha)
+
     files: dict[str, Path] = {"sprite": save_art(out / f"{stem}.png", result.sprite, keep_alpha)}
     if options.upscale and options.upscale > 1:
         files["upscale"] = save_art(out / f"{stem}_x{options.upscale}.png", render.upscale(result.sprite, options.upscale), keep_alpha)

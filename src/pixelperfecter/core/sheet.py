@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -375,7 +375,7 @@ def reconstruct_sheet(rec: Reconstruction, params: ReconstructParams | None = No
     if all(r[3] == "global" for r in raw):
         return _single_grid_sheet(rec, [r[0] for r in raw], [r[4] for r in raw], [(r[5], r[6]) for r in raw], bg)
     # The colour steps over every region at once: one palette for the whole sheet.
-    finished = finish_and_measure(region_samples, [r[-1] for r in raw], params)
+    finished = finish_and_measure(region_samples, [r[-1] for r in raw], sheet_palette_params(rec, params))
     regions = []
     for i, ((box, crop, grid, source, confidence, own_score, prior_score, cols, rows, _), sprite, errors) in enumerate(
             zip(raw, finished.sprites, finished.errors)):
@@ -385,6 +385,16 @@ def reconstruct_sheet(rec: Reconstruction, params: ReconstructParams | None = No
             diff_pct=diff, confidence=confidence_with_fit(confidence, diff), own_score=own_score, global_score=prior_score,
         ))
     return SheetResult(regions=tuple(regions), background=bg)
+
+
+def sheet_palette_params(rec: Reconstruction, params: ReconstructParams) -> ReconstructParams:
+    """The params the re-sampled regions' colour steps run with: with a palette step
+    (``--colors``), the single-grid result's palette (``rec.palette``, the one reported and saved)
+    as a fixed palette, so that the main sprite, every region sprite and the atlas share one
+    palette; a fixed palette (file, shared) and no palette step are used as given."""
+    if not params.reduces_colors or params.palette is not None or rec.palette is None or not rec.palette.colors:
+        return params
+    return replace(params, max_colors=None, colors_auto=False, palette=rec.palette.colors, palette_source=rec.palette.source)
 
 
 def _single_grid_sheet(rec: Reconstruction, boxes: Sequence[Box], confidences: Sequence[float],
