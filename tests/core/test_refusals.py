@@ -8,6 +8,7 @@ import pytest
 
 from pixelperfecter.bench.negatives import photo_paths
 from pixelperfecter.core import synth
+from pixelperfecter.core.grid import detect_grid
 from pixelperfecter.core.io import load_image
 from pixelperfecter.core.pipeline import reconstruct
 from pixelperfecter.core.types import Thresholds
@@ -34,3 +35,12 @@ def test_harsh_pixel_art_is_never_refused(tier: str, seed: int):
     case = synth.make_case(seed, tier)
     result = reconstruct(case.image, has_alpha=case.has_alpha)
     assert result.ok, result.error
+
+
+def test_small_cells_under_a_large_periodic_pattern_are_not_refused() -> None:
+    # 5.7-px cells whose art repeats every ~52 px: both axes first read 52.6 px, whose cells
+    # are smooth, and the image was refused as a photo (small tier seed 40023).
+    case = synth.make_case(40023, "small")
+    det = detect_grid(case.image)
+    assert det.grid is not None, det.reason
+    assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01

@@ -84,8 +84,15 @@ def detect_grid(
     # A refusal needs reliable evidence: the two halves of a core under 8 px share blurred
     # pixels, so small cells are refused only when colour ignores them entirely (noise), and
     # otherwise flagged (their confidence falls to 0 below).
-    small = min(fx.cell, fy.cell) < config.smooth_refuse_min_cell
-    if smooth > (config.smooth_refuse_small if small else config.smooth_refuse):
+    if smooth > _smooth_limit(fx, fy, config) and params.target_cells is None:
+        # Smooth colour on a coarse reading can be pixel art read at a large periodic structure
+        # (a 52-px pattern over 5.7-px cells: small tier seed 40023): the finest readings under
+        # it are tried before the image is called a photo.
+        finer = _finer_reading(rgba, profiles, fx, fy, params, config)
+        if finer is not None:
+            fx, fy, smooth = finer
+            warnings.append(f"the first reading's cells were smooth; finer cells {fx.cell:.2f} x {fy.cell:.2f} px fit")
+    if smooth > _smooth_limit(fx, fy, config):
         return GridDetection(
             grid=None,
             confidence=0.0,
@@ -98,6 +105,29 @@ def detect_grid(
     ys = _lines(ey, fy, params.snap_lines, params.target_cells[1] if params.target_cells else None, height, config)
     grid = Grid(cell_w=float(fx.cell), cell_h=float(fy.cell), offset_x=float(fx.offset), offset_y=float(fy.offset), xs=xs, ys=ys, width=width, height=height)
     return GridDetection(grid=grid, confidence=_confidence(fx, fy, smooth, config), candidates=candidates, warnings=tuple(warnings))
+
+
+def _smooth_limit(fx: AxisFit, fy: AxisFit, config: DetectorConfig) -> float:
+    """Smoothness above which the image is refused as a photo (lenient under 8-px cells)."""
+    small = min(fx.cell, fy.cell) < config.smooth_refuse_min_cell
+    return config.smooth_refuse_small if small else config.smooth_refuse
+
+
+def _finer_reading(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, params: ReconstructParams,
+                   config: DetectorConfig) -> tuple[AxisFit, AxisFit, float] | None:
+    """Each free axis refitted under its cell / ``coarser_step``; the pair and its smoothness
+    when that is clearly blocky, else None."""
+    fits = []
+    for profile, fit, forced in ((profiles[0], fx, params.forced_cell_w), (profiles[1], fy, params.forced_cell_h)):
+        finer = None if forced is not None else fit_axis(denoised(profile, config), max_cell=fit.cell / config.coarser_step, config=config)
+        fits.append(finer if finer is not None else fit)
+    nx, ny = fits
+    if nx is fx and ny is fy:
+        return None
+    smooth = smoothness(rgba, profiles, nx.cell, ny.cell, nx.offset, ny.offset, config)
+    # The finer reading must be clearly blocky (the strict limit even under 8-px cells): a
+    # photo's finest periodic structure is noise, which the lenient small-cell limit lets pass.
+    return (nx, ny, smooth) if smooth <= config.smooth_refuse else None
 
 
 def _fit_axes(profiles: Profiles, params: ReconstructParams, width: int, height: int, config: DetectorConfig) -> tuple[AxisFit | None, AxisFit | None, list[str]]:
