@@ -156,6 +156,12 @@ async def test_every_override_reruns_and_updates_the_result(workdir: Path) -> No
         await pilot.pause()
         assert isinstance(app.screen, ParamsScreen)
         assert "not a number" in text_of(app.screen.query_one("#params-error"))
+        app.screen.query_one("#cell-w", Input).value = ""
+        app.screen.query_one("#size", Input).value = "many"
+        app.screen.query_one("#size", Input).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "expected WxH" in text_of(app.screen.query_one("#params-error"))
         await pilot.press("escape")
         await pilot.pause()
         assert app.is_running and main.shown.params.cell_w == 12.5

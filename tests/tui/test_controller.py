@@ -112,11 +112,19 @@ def test_reset_restores_cell_offset_and_the_switches(ctl: Controller, workdir: P
 
 def test_typed_dialog_starts_from_auto_for_detected_values(ctl: Controller, workdir: Path) -> None:
     open_first(ctl, workdir)
-    assert ctl.typed_values() == (None, None, None, None)  # Enter on it changes nothing
+    assert ctl.typed_values() == (None, None, None, None, None)  # Enter on it changes nothing
     assert ctl.detected_values()[0] == pytest.approx(CELL, abs=0.01)
-    assert ctl.typed((None, None, None, None)) == ReconstructParams()
+    assert ctl.typed((None, None, None, None, None)) == ReconstructParams()
     show(ctl, ReconstructParams(cell_w=12.5, cell_h=12.5))
-    assert ctl.typed_values() == (12.5, 12.5, None, None)
+    assert ctl.typed_values() == (12.5, 12.5, None, None, None)
+    # The output size in cells is the dialog's fifth field (--size WxH).
+    grid = ctl.shown.result.grid  # type: ignore[union-attr]
+    assert ctl.detected_values()[4] == (grid.cells_x, grid.cells_y)
+    sized = ctl.typed((None, None, None, None, (20, 15)))
+    assert sized.target_cells == (20, 15)
+    show(ctl, sized)
+    assert ctl.typed_values()[4] == (20, 15)
+    assert ctl.shown.result.sprite.shape[:2] == (15, 20)  # type: ignore[union-attr]
 
 
 def test_frames_reuse_panes_that_did_not_change(ctl: Controller, workdir: Path) -> None:

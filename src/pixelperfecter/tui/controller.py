@@ -28,7 +28,7 @@ from ..core.types import ReconstructParams, Thresholds
 from . import session as model
 from .ml_hook import SuggestFn, Suggestion
 from .paths import Batch, batch_for
-from .session import Attempt, ImageSession, ViewGeometry, ViewOptions, Viewport
+from .session import Attempt, ImageSession, TypedValues, ViewGeometry, ViewOptions, Viewport
 
 EXPORT_OPTIONS = OutputOptions()  # what ``perfecter reconstruct`` writes by default (the sprite)
 METRICS_NAME = "metrics.csv"
@@ -287,21 +287,21 @@ class Controller:
             return ReconstructParams()  # auto-detect, and the 1-5 switches back to the defaults
         raise ValueError(f"unknown override {action!r}")
 
-    def typed_values(self) -> tuple[float | None, float | None, float | None, float | None] | Notice:
+    def typed_values(self) -> TypedValues | Notice:
         """What the ``t`` dialog starts from: forced values as typed, ``None`` (auto) for detected ones."""
         base = self._base()
         if isinstance(base, Notice):
             return base
         _, params, _ = base
-        return (params.forced_cell_w, params.forced_cell_h, params.offset_x, params.offset_y)
+        return (params.forced_cell_w, params.forced_cell_h, params.offset_x, params.offset_y, params.target_cells)
 
-    def detected_values(self) -> tuple[float | None, float | None, float | None, float | None]:
+    def detected_values(self) -> TypedValues:
         grid = self.shown.result.grid if self.shown is not None else None
         if grid is None:
-            return (None, None, None, None)
-        return (round(grid.cell_w, 3), round(grid.cell_h, 3), round(grid.offset_x, 2), round(grid.offset_y, 2))
+            return (None, None, None, None, None)
+        return (round(grid.cell_w, 3), round(grid.cell_h, 3), round(grid.offset_x, 2), round(grid.offset_y, 2), (grid.cells_x, grid.cells_y))
 
-    def typed(self, values: tuple[float | None, float | None, float | None, float | None]) -> ReconstructParams:
+    def typed(self, values: TypedValues) -> ReconstructParams:
         return model.typed(self.target or ReconstructParams(), *values)
 
     def flip(self, step: int) -> Attempt | None:

@@ -7,6 +7,7 @@ called from worker threads.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass, field, replace
@@ -297,15 +298,34 @@ def cycle_colors(params: ReconstructParams) -> ReconstructParams:
     return params.with_overrides(max_colors=nxt if isinstance(nxt, int) else None, colors_auto=nxt == "auto", palette=None)
 
 
-def typed(params: ReconstructParams, cell_w: float | None, cell_h: float | None, offset_x: float | None, offset_y: float | None) -> ReconstructParams:
-    """Values typed in the dialog; None means "detect"."""
+def typed(params: ReconstructParams, cell_w: float | None, cell_h: float | None, offset_x: float | None, offset_y: float | None,
+          size: tuple[int, int] | None = None) -> ReconstructParams:
+    """Values typed in the dialog; None means "detect".  ``size`` is the output size in cells
+    (``--size WxH``: the pitch, phase and drift are still solved for exactly that many cells)."""
     return params.with_overrides(
         cell_size=None,
         cell_w=None if cell_w is None else _round(cell_w),
         cell_h=None if cell_h is None else _round(cell_h),
         offset_x=None if offset_x is None else _round(offset_x),
         offset_y=None if offset_y is None else _round(offset_y),
+        target_cells=size,
     )
+
+
+# The ``t`` dialog's fields: cell width, cell height, offset x, offset y (px), output size (cells).
+TypedValues = tuple[float | None, float | None, float | None, float | None, tuple[int, int] | None]
+
+_SIZE = re.compile(r"^\s*(\d+)\s*[xX×,]\s*(\d+)\s*$")
+
+
+def parse_optional_size(text: str) -> tuple[int, int] | None:
+    """'' or 'auto' -> None; 'WxH' -> (W, H) cells, each at least 1 (ValueError says what is expected)."""
+    if text.strip().lower() in ("", "auto"):
+        return None
+    m = _SIZE.match(text)
+    if not m or min(int(m.group(1)), int(m.group(2))) < 1:
+        raise ValueError(f"output size: expected WxH in cells such as 128x128, got {text.strip()!r}")
+    return int(m.group(1)), int(m.group(2))
 
 
 def parse_optional_float(text: str, name: str, minimum: float | None = None) -> float | None:

@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, Static, TextArea
 
 from ..paths import is_image_file, parse_dropped_path
-from ..session import MIN_CELL, parse_optional_float
+from ..session import MIN_CELL, TypedValues, parse_optional_float, parse_optional_size
 
 
 def key_label(key: str) -> str:
@@ -127,32 +127,33 @@ class ParamsInput(Input):
     BINDINGS = [Binding("ctrl+a", "select_all", "Select all", show=False)]
 
 
-class ParamsScreen(ModalScreen[tuple[float | None, float | None, float | None, float | None] | None]):
-    """Type a cell size (w, h) and offsets; blank or 'auto' means detect.
+class ParamsScreen(ModalScreen[TypedValues | None]):
+    """Type a cell size (w, h), offsets and the output size in cells; blank or 'auto' means detect.
 
     Fields the user forced start with the forced value; detected ones start empty (auto), with
     the detected value as the placeholder, so Enter on an untouched dialog changes nothing."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Cancel")]
 
-    def __init__(self, values: tuple[float | None, float | None, float | None, float | None],
-                 detected: tuple[float | None, float | None, float | None, float | None] = (None, None, None, None)) -> None:
+    def __init__(self, values: TypedValues, detected: TypedValues = (None, None, None, None, None)) -> None:
         super().__init__()
         self.values = values
         self.detected = detected
 
     def compose(self) -> ComposeResult:
-        def text(v: float | None) -> str:
+        def text(v: float | tuple[int, int] | None) -> str:
+            if isinstance(v, tuple):
+                return f"{v[0]}x{v[1]}"
             return "" if v is None else f"{v:g}"
 
-        labels = ("cell width (px)", "cell height (px; blank = width)", "offset x (px)", "offset y (px)")
-        ids = ("cell-w", "cell-h", "offset-x", "offset-y")
+        labels = ("cell width (px)", "cell height (px; blank = width)", "offset x (px)", "offset y (px)", "output size (cells, WxH)")
+        ids = ("cell-w", "cell-h", "offset-x", "offset-y", "size")
         with Vertical(id="params-box", classes="dialog"):
             yield Label("Type values (blank or 'auto' = detect), Enter applies, Esc cancels", classes="dialog-title")
             for label, input_id, value, found in zip(labels, ids, self.values, self.detected):
                 with Horizontal(classes="field"):
                     yield Label(label, classes="field-label")
-                    hint = "auto" if found is None else f"auto (detected {found:g})"
+                    hint = "auto" if found is None else f"auto (detected {text(found)})"
                     yield ParamsInput(text(value), id=input_id, placeholder=hint)
             yield Label("", id="params-error")
             with Horizontal(classes="buttons"):
@@ -168,6 +169,7 @@ class ParamsScreen(ModalScreen[tuple[float | None, float | None, float | None, f
             cell_h = parse_optional_float(self.query_one("#cell-h", Input).value, "cell height", MIN_CELL)
             offset_x = parse_optional_float(self.query_one("#offset-x", Input).value, "offset x")
             offset_y = parse_optional_float(self.query_one("#offset-y", Input).value, "offset y")
+            size = parse_optional_size(self.query_one("#size", Input).value)
         except ValueError as exc:
             self.query_one("#params-error", Label).update(str(exc))
             return
@@ -175,7 +177,7 @@ class ParamsScreen(ModalScreen[tuple[float | None, float | None, float | None, f
             cell_h = cell_w
         if cell_w is None and cell_h is not None:
             cell_w = cell_h
-        self.dismiss((cell_w, cell_h, offset_x, offset_y))
+        self.dismiss((cell_w, cell_h, offset_x, offset_y, size))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

@@ -31,7 +31,7 @@ from ..graphics import ORIGINAL_COLORS, SIXEL_MAX_COLORS, Graphics, encode_pictu
 from ..messages import AttemptReady, FrameReady, LoadFailed, ProviderReady, SuggestionsReady
 from ..ml_hook import Suggestion
 from ..paths import parse_dropped_path
-from ..session import Attempt, ImageSession, PanePictures, ViewOptions, Viewport
+from ..session import Attempt, ImageSession, PanePictures, TypedValues, ViewOptions, Viewport
 from ..widgets.panels import AttemptsPanel, MetricsPanel, MLPanel, ParamsPanel
 from ..widgets.panes import BACKGROUND, ImagePane
 from ..widgets.picture import PictureView
@@ -529,7 +529,7 @@ class MainScreen(Screen[None]):
             self._tell(values)
             return
 
-        def apply(result: tuple[float | None, float | None, float | None, float | None] | None) -> None:
+        def apply(result: TypedValues | None) -> None:
             if result is not None and self.controller.session is not None:
                 self.request(self.controller.typed(result))
 
