@@ -31,7 +31,7 @@ import numpy as np
 
 from . import __version__
 from .core import quantize
-from .core.io import IMAGE_SUFFIXES, ImageLoadError, is_animated, iter_images, load_animation, load_image
+from .core.io import IMAGE_SUFFIXES, ImageLoadError, gif_limits, is_animated, iter_images, load_animation, load_image
 from .core.metrics import append_metrics, metrics_row, printable_path
 from .core.pipeline import OutputOptions, indexed_warning, reconstruct
 from .core.sheet import reconstruct_sheet, sheet_warnings
@@ -481,6 +481,9 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
         result.warnings.append("--sheet is not applied to animations (their frames are written as a sheet)")
     if o.indexed:
         result.warnings.append("--indexed is not applied to animations (GIF is indexed; PNG frames stay RGBA)")
+    formats = settings.anim_formats or default_formats(loaded.source_format)
+    if "gif" in formats and (lost := gif_limits(rec.sprites)):
+        result.warnings.append(f"the GIF is not exact: {'; '.join(lost)}; the PNG frames and the sheet are")
     result.palette = rec.palette
     colors, counts = quantize.colour_counts(rec.sprites)
     result.colors = tuple((int(r), int(g), int(b)) for r, g, b in colors[np.lexsort((np.arange(len(counts)), -counts))])
@@ -490,7 +493,6 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
         "frames": len(rec.frames), "durations_ms": list(rec.durations_ms), "loop": rec.loop,
         "source_format": loaded.source_format, "frame_diff_pct": [round(d, 4) for d in rec.frame_diff_pct],
     }
-    formats = settings.anim_formats or default_formats(loaded.source_format)
     try:
         result.staged = stage_animation(rec, settings.out_dir, job.stem, formats, settings.run_tag)
     except MemoryError:
