@@ -31,6 +31,7 @@ import numpy as np
 
 from . import __version__
 from .core import quantize
+from .core.grid import forced_size_error
 from .core.io import IMAGE_SUFFIXES, ImageLoadError, gif_limits, is_animated, iter_images, load_animation, load_image
 from .core.metrics import append_metrics, metrics_row, printable_path
 from .core.pipeline import OutputOptions, indexed_warning, reconstruct
@@ -369,6 +370,8 @@ def check_output_dir(out_dir: Path) -> str | None:
 def _reconstruct(job: ImageJob, settings: BatchSettings, result: ImageResult) -> Any:
     loaded = load_image(job.path, max_pixels=settings.max_pixels)
     result.warnings.extend(loaded.warnings)
+    if (too_fine := forced_size_error(loaded.width, loaded.height, settings.params.target_cells)) is not None:
+        raise ImageLoadError(too_fine)  # this image cannot be used at that size; the batch goes on
     extra: dict[str, Any] = {"proposers": [_proposer(settings.proposer)]} if settings.use_ml else {}
     return reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds, **extra)
 
@@ -458,6 +461,9 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
     try:
         loaded = load_animation(job.path, max_pixels=settings.max_pixels)
         result.warnings.extend(loaded.warnings)
+        height, width = loaded.frames[0].shape[:2]
+        if (too_fine := forced_size_error(width, height, settings.params.target_cells)) is not None:
+            return failed(too_fine)
         extra: dict[str, Any] = {"proposers": [_proposer(settings.proposer)]} if settings.use_ml else {}
         rec = reconstruct_loaded(loaded, settings.params, settings.thresholds, **extra)
     except ImageLoadError as exc:

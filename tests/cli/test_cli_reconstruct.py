@@ -409,3 +409,25 @@ def test_file_names_with_brackets_are_printed_verbatim(cli, tmp_path):
     assert run.exit_code == 0, run.stderr
     assert "hero [final].png" in run.stdout
     assert (tmp_path / "out" / "hero [final].png").exists()
+
+
+@pytest.mark.parametrize("cell", [("--cell-size", "20"), ("--cell-w", "5"), ("--cell-h", "4")])
+def test_size_with_a_forced_cell_is_a_usage_error(cli, tmp_path, cell):
+    # --size 30x30 --cell-size 20 on a 1024-px image covered 600 px of it: the two disagree.
+    write_clean_png(tmp_path / "a.png")
+    run = cli("reconstruct", tmp_path / "a.png", "--out", tmp_path / "out", "--size", "30x30", *cell)
+    assert run.exit_code == 2, (run.stdout, run.stderr)
+    assert f"give --size or {cell[0]}, not both" in " ".join(run.stderr.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_size_giving_cells_under_2px_is_an_error_for_that_image(cli, tmp_path):
+    write_clean_png(tmp_path / "small.png", cells_x=12, cells_y=8, cell=8)  # 96x64 px
+    write_clean_png(tmp_path / "big.png", cells_x=12, cells_y=8, cell=40)  # 480x320 px: 20-px cells
+    out = tmp_path / "out"
+    run = cli("reconstruct", tmp_path / "small.png", tmp_path / "big.png", "--out", out, "--size", "96x64")
+    assert run.exit_code == 1
+    assert run.error_lines == [f"error: {tmp_path / 'small.png'}: --size 96x64 gives 1-px cells, under the 2-px minimum (the image is 96x64 px)"]
+    assert not (out / "small.png").exists() and png_size(out / "big.png") == (96, 64)
+    odd = cli("reconstruct", tmp_path / "big.png", "--out", tmp_path / "o2", "--size", "300x100", "--json").json_lines[0]
+    assert odd["status"] == "error" and odd["error"].startswith("--size 300x100 gives 1.6x3.2-px cells, under the 2-px minimum")
