@@ -153,6 +153,15 @@ def test_a_given_colour_removes_that_background():
     assert not background.remove_background(sprite, "#ff00ff").removed.any()
 
 
+
+def test_a_given_colour_on_no_border_cell_says_so_and_removes_nothing():
+    sprite, _ = ring_sprite(bg=(250, 222, 197))  # cream
+    removal = background.remove_background(sprite, background.check_spec("0,0,255"))
+    assert not removal.removed.any() and np.array_equal(removal.sprite, sprite)
+    assert removal.background is None and removal.background_text == "none"
+    assert removal.warning == "--transparent #0000ff: no border cell is near this colour; nothing removed"
+    assert background.remove_background(sprite, "#fadec5").warning is None  # the cream itself
+
 def test_holes_only_with_holes_and_not_single_cells():
     sprite, mask = ring_sprite(24, 24)
     bg = sprite[0, 0, :3].copy()

@@ -203,6 +203,9 @@ def remove_background(sprite: np.ndarray, spec: str, holes: bool = False) -> Rem
     out[removed] = 0
     halo_removed, halo_snapped = _clean_halo(out, sprite, removed | clear, surface.reshape(h, w, 3), lab.reshape(h, w, 3))
     removed = (out[..., 3] == 0) & ~clear
+    if not auto and not removed.any():
+        # Every opaque border cell within TOLERANCE of the surface seeds the fill, so none was.
+        return Removal(sprite, nothing, None, warning=f"--transparent {spec}: no border cell is near this colour; nothing removed")
     return Removal(out, removed, _typical_colour(sprite, removed, spec), halo_removed, halo_snapped)
 
 
