@@ -489,7 +489,7 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
         result.warnings.append("--indexed is not applied to animations (GIF is indexed; PNG frames stay RGBA)")
     formats = settings.anim_formats or default_formats(loaded.source_format)
     if "gif" in formats and (lost := gif_limits(rec.sprites)):
-        result.warnings.append(f"the GIF is not exact: {'; '.join(lost)}; the PNG frames and the sheet are")
+        result.warnings.append(f"the GIF is not exact: {'; '.join(lost)}; the PNG frames and the sheet are exact")
     result.palette = rec.palette
     colors, counts = quantize.colour_counts(rec.sprites)
     result.colors = tuple((int(r), int(g), int(b)) for r, g, b in colors[np.lexsort((np.arange(len(counts)), -counts))])
