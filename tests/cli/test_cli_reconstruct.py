@@ -280,14 +280,17 @@ def test_switches_and_thresholds_reach_the_pipeline(cli, tmp_path, monkeypatch):
         return real(rgba, params, has_alpha=has_alpha, source=source, thresholds=thresholds)
 
     monkeypatch.setattr(batch, "reconstruct", spy)
-    run = cli("reconstruct", tmp_path / "s.png", "--out", tmp_path / "out", "--workers", "1",
-              "--no-snap", "--no-cleanup", "--keep-alpha", "--cell-size", "8", "--size", "12x8",
-              "--max-diff", "2.5", "--min-confidence", "0.9", "--max-pixels", "123456")
-    assert run.exit_code == 0, run.stderr
-    p, t = seen["params"], seen["thresholds"]
-    assert (p.snap_lines, p.cleanup_colors, p.binarize_alpha) == (False, False, False)
-    assert p.cell_size == 8.0 and p.target_cells == (12, 8)
-    assert (t.max_diff_pct, t.min_confidence, t.max_pixels) == (2.5, 0.9, 123456)
+    # --cell-size and --size together are a usage error (test_size_with_a_forced_cell_is_a_usage_error):
+    # each reaches the pipeline in its own run.
+    for force, expected in ((("--cell-size", "8"), (8.0, None)), (("--size", "12x8"), (None, (12, 8)))):
+        run = cli("reconstruct", tmp_path / "s.png", "--out", tmp_path / "out", "--workers", "1",
+                  "--no-snap", "--no-cleanup", "--keep-alpha", *force,
+                  "--max-diff", "2.5", "--min-confidence", "0.9", "--max-pixels", "123456")
+        assert run.exit_code == 0, run.stderr
+        p, t = seen["params"], seen["thresholds"]
+        assert (p.snap_lines, p.cleanup_colors, p.binarize_alpha) == (False, False, False)
+        assert (p.cell_size, p.target_cells) == expected
+        assert (t.max_diff_pct, t.min_confidence, t.max_pixels) == (2.5, 0.9, 123456)
 
 
 def test_keep_alpha_keeps_partial_transparency(cli, tmp_path):
