@@ -31,7 +31,8 @@ import numpy as np
 
 from . import __version__
 from .core import quantize
-from .core.io import IMAGE_SUFFIXES, ImageLoadError, is_animated, iter_images, load_animation, load_image
+from .core.grid import forced_size_error
+from .core.io import IMAGE_SUFFIXES, ImageLoadError, gif_limits, is_animated, iter_images, load_animation, load_image
 from .core.metrics import append_metrics, metrics_row, printable_path
 from .core.pipeline import OutputOptions, index_palette, indexed_warning, reconstruct
 from .core.sheet import reconstruct_sheet, sheet_warnings
@@ -369,6 +370,8 @@ def check_output_dir(out_dir: Path) -> str | None:
 def _reconstruct(job: ImageJob, settings: BatchSettings, result: ImageResult) -> Any:
     loaded = load_image(job.path, max_pixels=settings.max_pixels)
     result.warnings.extend(loaded.warnings)
+    if (too_fine := forced_size_error(loaded.width, loaded.height, settings.params.target_cells)) is not None:
+        raise ImageLoadError(too_fine)  # this image cannot be used at that size; the batch goes on
     extra: dict[str, Any] = {"proposers": [_proposer(settings.proposer)]} if settings.use_ml else {}
     return reconstruct(loaded.rgba, settings.params, has_alpha=loaded.has_alpha, source=job.path, thresholds=settings.thresholds, **extra)
 
@@ -464,6 +467,9 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
     try:
         loaded = load_animation(job.path, max_pixels=settings.max_pixels)
         result.warnings.extend(loaded.warnings)
+        height, width = loaded.frames[0].shape[:2]
+        if (too_fine := forced_size_error(width, height, settings.params.target_cells)) is not None:
+            return failed(too_fine)
         extra: dict[str, Any] = {"proposers": [_proposer(settings.proposer)]} if settings.use_ml else {}
         rec = reconstruct_loaded(loaded, settings.params, settings.thresholds, **extra)
     except ImageLoadError as exc:
@@ -487,6 +493,9 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
         result.warnings.append("--sheet is not applied to animations (their frames are written as a sheet)")
     if o.indexed:
         result.warnings.append("--indexed is not applied to animations (GIF is indexed; PNG frames stay RGBA)")
+    formats = settings.anim_formats or default_formats(loaded.source_format)
+    if "gif" in formats and (lost := gif_limits(rec.sprites)):
+        result.warnings.append(f"the GIF is not exact: {'; '.join(lost)}; the PNG frames and the sheet are exact")
     result.palette = rec.palette
     colors, counts = quantize.colour_counts(rec.sprites)
     result.colors = tuple((int(r), int(g), int(b)) for r, g, b in colors[np.lexsort((np.arange(len(counts)), -counts))])
@@ -496,7 +505,6 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
         "frames": len(rec.frames), "durations_ms": list(rec.durations_ms), "loop": rec.loop,
         "source_format": loaded.source_format, "frame_diff_pct": [round(d, 4) for d in rec.frame_diff_pct],
     }
-    formats = settings.anim_formats or default_formats(loaded.source_format)
     try:
         result.staged = stage_animation(rec, settings.out_dir, job.stem, formats, settings.run_tag)
     except MemoryError:

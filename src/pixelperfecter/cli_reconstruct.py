@@ -152,6 +152,9 @@ def reconstruct_command(
     from .core.types import ReconstructParams, Thresholds
     from .reconstruct_run import ReconstructRequest, run_reconstruct
 
+    if size is not None and (cell_size is not None or cell_w is not None or cell_h is not None):
+        given = next(n for n, v in (("--cell-size", cell_size), ("--cell-w", cell_w), ("--cell-h", cell_h)) if v is not None)
+        raise typer.BadParameter(f"--size sets the cell size from the image size; give --size or {given}, not both", param_hint="--size")
     if scheduler and executor != "dask":
         raise typer.BadParameter("needs --executor dask", param_hint="--scheduler")
     if holes and transparent is None:

@@ -195,3 +195,41 @@ def test_shared_palette_takes_the_colours_of_a_frames_folder(cli, tmp_path, bob)
     written = {tuple(int(v) for v in c) for f in frames for c in f[f[..., 3] > 0][:, :3]}
     assert written <= saved
     assert all(synth.score_restoration(f, t).restored for f, t in zip(frames, bob.truths))
+
+
+def test_held_frames_survive_in_gif_and_webp(cli, tmp_path, bob):
+    # f2 is a copy of f1 (a held pose): every output has 3 frames of 100 ms, not 2 of 200/100.
+    folder = tmp_path / "dup"
+    folder.mkdir()
+    for name, img in (("f1", bob.images[0]), ("f2", bob.images[0]), ("f3", bob.images[1])):
+        Image.fromarray(img).save(folder / f"{name}.png")
+    out = tmp_path / "out"
+    run = cli("reconstruct", folder, "--frames", "--out", out, "--json")
+    assert run.exit_code == 0, run.stderr
+    (record,) = run.json_lines
+    assert record["animation"]["frames"] == 3 and record["animation"]["durations_ms"] == [100, 100, 100]
+    for fmt in ("gif", "webp"):
+        back = load_animation(out / f"dup.{fmt}")
+        assert len(back.frames) == 3 and back.durations_ms == [100, 100, 100], fmt
+    assert len(json.loads((out / "dup_sheet.json").read_text())["frames"]) == 3
+
+
+def test_gif_that_is_not_exact_is_warned_about(cli, tmp_path, bob):
+    many = synth.make_animation(1, "bob", 4)  # generated tier: over 256 colours after reconstruction
+    src = tmp_path / "many.webp"
+    _write(src, many, "WEBP")
+    run = cli("reconstruct", src, "--animate", "--anim-format", "both", "--out", tmp_path / "out", "--json")
+    assert run.exit_code == 0, run.stderr
+    (record,) = run.json_lines
+    assert record["metrics"]["n_colors"] > 256
+    (warning,) = [w for w in record["warnings"] if "GIF is not exact" in w]
+    assert f"{record['metrics']['n_colors']} colours quantised to 255" in warning
+    human = cli("reconstruct", src, "--animate", "--anim-format", "both", "--out", tmp_path / "out2")
+    assert [line for line in human.stderr.splitlines() if "GIF is not exact" in line] == [f"warning: {src}: {warning}"]
+    # WebP only, or a GIF of few colours and binary alpha: nothing to warn about.
+    webp = cli("reconstruct", src, "--animate", "--out", tmp_path / "out3", "--json").json_lines[0]
+    assert not any("GIF is not exact" in w for w in webp["warnings"])
+    clean = tmp_path / "clean.gif"
+    _write(clean, bob, "GIF")
+    exact = cli("reconstruct", clean, "--animate", "--out", tmp_path / "out4", "--json").json_lines[0]
+    assert not any("GIF is not exact" in w for w in exact["warnings"])

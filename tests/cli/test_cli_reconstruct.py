@@ -280,14 +280,17 @@ def test_switches_and_thresholds_reach_the_pipeline(cli, tmp_path, monkeypatch):
         return real(rgba, params, has_alpha=has_alpha, source=source, thresholds=thresholds)
 
     monkeypatch.setattr(batch, "reconstruct", spy)
-    run = cli("reconstruct", tmp_path / "s.png", "--out", tmp_path / "out", "--workers", "1",
-              "--no-snap", "--no-cleanup", "--keep-alpha", "--cell-size", "8", "--size", "12x8",
-              "--max-diff", "2.5", "--min-confidence", "0.9", "--max-pixels", "123456")
-    assert run.exit_code == 0, run.stderr
-    p, t = seen["params"], seen["thresholds"]
-    assert (p.snap_lines, p.cleanup_colors, p.binarize_alpha) == (False, False, False)
-    assert p.cell_size == 8.0 and p.target_cells == (12, 8)
-    assert (t.max_diff_pct, t.min_confidence, t.max_pixels) == (2.5, 0.9, 123456)
+    # --cell-size and --size together are a usage error (test_size_with_a_forced_cell_is_a_usage_error):
+    # each reaches the pipeline in its own run.
+    for force, expected in ((("--cell-size", "8"), (8.0, None)), (("--size", "12x8"), (None, (12, 8)))):
+        run = cli("reconstruct", tmp_path / "s.png", "--out", tmp_path / "out", "--workers", "1",
+                  "--no-snap", "--no-cleanup", "--keep-alpha", *force,
+                  "--max-diff", "2.5", "--min-confidence", "0.9", "--max-pixels", "123456")
+        assert run.exit_code == 0, run.stderr
+        p, t = seen["params"], seen["thresholds"]
+        assert (p.snap_lines, p.cleanup_colors, p.binarize_alpha) == (False, False, False)
+        assert (p.cell_size, p.target_cells) == expected
+        assert (t.max_diff_pct, t.min_confidence, t.max_pixels) == (2.5, 0.9, 123456)
 
 
 def test_keep_alpha_keeps_partial_transparency(cli, tmp_path):
@@ -409,3 +412,25 @@ def test_file_names_with_brackets_are_printed_verbatim(cli, tmp_path):
     assert run.exit_code == 0, run.stderr
     assert "hero [final].png" in run.stdout
     assert (tmp_path / "out" / "hero [final].png").exists()
+
+
+@pytest.mark.parametrize("cell", [("--cell-size", "20"), ("--cell-w", "5"), ("--cell-h", "4")])
+def test_size_with_a_forced_cell_is_a_usage_error(cli, tmp_path, cell):
+    # --size 30x30 --cell-size 20 on a 1024-px image covered 600 px of it: the two disagree.
+    write_clean_png(tmp_path / "a.png")
+    run = cli("reconstruct", tmp_path / "a.png", "--out", tmp_path / "out", "--size", "30x30", *cell)
+    assert run.exit_code == 2, (run.stdout, run.stderr)
+    assert f"give --size or {cell[0]}, not both" in " ".join(run.stderr.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_size_giving_cells_under_2px_is_an_error_for_that_image(cli, tmp_path):
+    write_clean_png(tmp_path / "small.png", cells_x=12, cells_y=8, cell=8)  # 96x64 px
+    write_clean_png(tmp_path / "big.png", cells_x=12, cells_y=8, cell=40)  # 480x320 px: 20-px cells
+    out = tmp_path / "out"
+    run = cli("reconstruct", tmp_path / "small.png", tmp_path / "big.png", "--out", out, "--size", "96x64")
+    assert run.exit_code == 1
+    assert run.error_lines == [f"error: {tmp_path / 'small.png'}: --size 96x64 gives 1-px cells, under the 2-px minimum (the image is 96x64 px)"]
+    assert not (out / "small.png").exists() and png_size(out / "big.png") == (96, 64)
+    odd = cli("reconstruct", tmp_path / "big.png", "--out", tmp_path / "o2", "--size", "300x100", "--json").json_lines[0]
+    assert odd["status"] == "error" and odd["error"].startswith("--size 300x100 gives 1.6x3.2-px cells, under the 2-px minimum")

@@ -90,6 +90,20 @@ def test_full_bleed_image_is_refused_with_a_warning(cli, tmp_path):
         assert im.mode == "RGB"
 
 
+
+def test_a_colour_that_matches_no_border_cell_is_a_warning(cli, tmp_path):
+    write_subject(tmp_path / "in" / "a.png")  # background (40, 120, 200)
+    out = tmp_path / "out"
+    run = cli("reconstruct", tmp_path / "in" / "a.png", "--out", out, *FORCE_8, "--transparent", "255,0,255", "--json")
+    assert run.exit_code == 0, run.stderr
+    record = run.json_lines[0]
+    assert record["metrics"]["transparent_cells"] == 0 and record["metrics"]["background"] == "none"
+    assert "--transparent #ff00ff: no border cell is near this colour; nothing removed" in record["warnings"]
+    with Image.open(out / "a.png") as im:
+        assert im.mode == "RGB"  # nothing was removed: the output stays as the input
+    human = cli("reconstruct", tmp_path / "in" / "a.png", "--out", tmp_path / "o2", *FORCE_8, "--transparent", "255,0,255")
+    assert f"warning: {tmp_path / 'in' / 'a.png'}: --transparent #ff00ff: no border cell is near this colour; nothing removed" in human.stderr.splitlines()
+
 def test_bad_colour_and_holes_alone_are_usage_errors(cli, tmp_path):
     write_subject(tmp_path / "a.png")
     bad = cli("reconstruct", tmp_path / "a.png", "--out", tmp_path / "out", "--transparent", "blue")

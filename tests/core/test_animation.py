@@ -10,7 +10,7 @@ from PIL import Image
 
 from pixelperfecter.core import synth
 from pixelperfecter.core.animation import default_formats, frame_names, reconstruct_animation, reconstruct_loaded, sheet
-from pixelperfecter.core.io import ImageLoadError, load_animation, load_frame_folder, save_animation
+from pixelperfecter.core.io import ImageLoadError, gif_limits, load_animation, load_frame_folder, save_animation
 from pixelperfecter.core.pipeline import reconstruct
 
 
@@ -148,6 +148,32 @@ def test_written_animation_round_trips_frames_durations_and_loop(tmp_path, fmt):
     assert all(np.array_equal(a, b) for a, b in zip(back.frames, rec.sprites))
 
 
+@pytest.mark.parametrize("fmt", ["gif", "webp"])
+def test_written_animation_keeps_held_frames(tmp_path, fmt):
+    """A frame identical to the one before it (a held pose) is its own frame in the GIF and
+    WebP, as in the PNG folder and the sheet: Pillow and libwebp would merge it away."""
+    a = np.zeros((8, 6, 4), np.uint8)
+    a[2:5, 1:4] = (200, 30, 40, 255)
+    b = a.copy()
+    b[6, 5] = (10, 220, 30, 255)
+    frames, durations = [a, a.copy(), b, b.copy(), b.copy()], [100, 100, 100, 50, 70]
+    back = load_animation(save_animation(tmp_path / f"h.{fmt}", frames, durations, 0, fmt))
+    assert len(back.frames) == 5 and back.durations_ms == durations and back.loop == 0
+    assert all(np.array_equal(x[..., 3], y[..., 3]) for x, y in zip(back.frames, frames))
+    assert all(np.array_equal(x[x[..., 3] > 0], y[y[..., 3] > 0]) for x, y in zip(back.frames, frames))
+
+
+@pytest.mark.parametrize("loop", [None, 3])
+def test_written_webp_and_gif_keep_loop_and_partial_alpha_in_webp(tmp_path, loop):
+    frames = [np.full((5, 7, 4), (90, 100, 110, 255), np.uint8) for _ in range(2)]
+    frames[1][1:3, 1:3] = (10, 20, 30, 120)
+    webp = load_animation(save_animation(tmp_path / "p.webp", frames, [40, 60], loop, "webp"))
+    assert webp.loop == (1 if loop is None else loop) and webp.has_alpha
+    assert all(np.array_equal(x, y) for x, y in zip(webp.frames, frames))
+    gif = load_animation(save_animation(tmp_path / "p.gif", frames, [40, 60], loop, "gif"))
+    assert gif.loop == loop and gif.durations_ms == [40, 60]
+
+
 def test_gif_of_many_colours_is_quantised_close(tmp_path):
     anim = synth.make_animation(1, "bob", 4)
     rec = reconstruct_animation(anim.images)
@@ -193,3 +219,28 @@ def test_reconstruct_loaded_passes_load_warnings(tmp_path):
     rec = reconstruct_loaded(loaded)
     assert rec.warnings[0] == "note" and rec.durations_ms == [40] * 4
     assert rec.metrics is not None and "note" in rec.metrics.warnings
+
+
+def test_gif_limits_names_quantised_colours_and_flattened_alpha():
+    few = [np.zeros((4, 4, 4), np.uint8) for _ in range(2)]
+    few[0][1, 1] = (200, 10, 10, 255)
+    assert gif_limits(few) == []  # 2 colours, alpha on/off: the GIF is exact
+    soft = [f.copy() for f in few]
+    soft[1][2, 2] = (10, 200, 10, 128)
+    assert gif_limits(soft) == ["partial alpha of 1 pixels made on/off (GIF transparency is binary)"]
+    grid = np.arange(300 * 3).reshape(300, 1, 3) % 256
+    many = [np.dstack([grid.astype(np.uint8), np.full((300, 1), 255, np.uint8)])]
+    many[0][:, 0, 0] = np.arange(300) % 256
+    many[0][:, 0, 1] = np.arange(300) // 256
+    assert gif_limits(many) == ["300 colours quantised to 255 (a GIF palette holds 255 and transparency)"]
+
+
+def test_gif_of_256_opaque_colours_is_quantised_not_wrapped(tmp_path):
+    # 256 colours and no transparency: index 0 is kept for transparency, so one colour too
+    # many for an exact palette; before, colour 256 wrapped to index 0 and became transparent.
+    values = np.arange(256)
+    frame = np.dstack([values.reshape(16, 16), (values * 7 % 256).reshape(16, 16), np.zeros((16, 16)), np.full((16, 16), 255)])
+    frame = frame.astype(np.uint8)
+    assert gif_limits([frame]) == ["256 colours quantised to 255 (a GIF palette holds 255 and transparency)"]
+    back = load_animation(save_animation(tmp_path / "w.gif", [frame, frame], [100, 100], 0, "gif"))
+    assert all((f[..., 3] == 255).all() for f in back.frames)

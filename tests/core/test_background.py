@@ -126,6 +126,46 @@ def test_fill_does_not_leak_through_a_diagonal_outline_into_a_background_coloure
     assert (removal.sprite[diamond > 5, 3] == 0).all()
 
 
+
+def test_a_subject_region_on_the_border_is_not_taken_for_a_shade_of_the_background():
+    # The Retro_Pixel_Avatar case: a jacket (with an outline) open on a shirt, 0.107 and 0.074
+    # (Oklab) from the cream background, both cut by the bottom border.  Within SEED_RADIUS of
+    # the cream, their border cells bent the first surface fit onto the shirt and the fill took it.
+    cream, jacket, outline, shirt = (250, 222, 197), (224, 186, 148), (123, 86, 64), (240, 193, 174)
+    h, w = 30, 44
+    sprite = np.zeros((h, w, 4), np.uint8)
+    sprite[..., :3] = cream
+    sprite[..., 3] = 255
+    sprite[14:, 9:35, :3] = outline
+    sprite[15:, 10:34, :3] = jacket
+    sprite[15:, 18:26, :3] = outline
+    sprite[16:, 19:25, :3] = shirt  # 6 cells of the bottom row, no outline below them
+    removal = background.remove_background(sprite, "auto")
+    assert removal.warning is None and removal.background == cream
+    np.testing.assert_array_equal(removal.sprite[..., 3] == 0, np.all(sprite[..., :3] == cream, axis=-1))
+
+
+def test_a_ramp_cut_by_the_subject_is_still_one_background():
+    # The other side of that rule: a ramp whose far half a bar cuts off along the border is
+    # joined to the near half around the bar, cell by cell (through a window in it), and removed.
+    h, w = 24, 30
+    yy = np.mgrid[0:h, 0:w][0]
+    field = np.stack([210 - 2.5 * yy, 200 - 2.5 * yy, 170 - 2.0 * yy], axis=-1).astype(np.uint8)
+    bar = (yy >= 10) & (yy < 14)
+    bar[10:14, 12:18] = False  # the window
+    subject = np.zeros((h, w, 4), np.uint8)
+    subject[bar] = (150, 40, 40, 255)
+    subject[bar & ((yy == 10) | (yy == 13))] = (30, 20, 25, 255)  # outline along the bar
+    sprite = on_background(bar, subject, field)
+    removal = background.remove_background(sprite, "auto")
+    assert removal.warning is None
+    np.testing.assert_array_equal(removal.sprite[..., 3] == 0, ~bar)
+    # background_case seed 84 (linear, halo): the subject cuts the border twice and the far arc
+    # of the ramp is 0.06-0.12 from the modal colour; joined along the border alone it was cut
+    # off and auto refused (43% of the border on one surface).  Around the subject it is 1.4% wrong.
+    case = synth.background_case(84, "linear", halo=True)
+    assert synth.score_mask(background.remove_background(case.truth, "auto").sprite, case.foreground).wrong < 0.02
+
 def test_full_bleed_scene_is_refused_with_nothing_removed():
     rng = np.random.default_rng(3)
     scene = np.zeros((30, 40, 4), np.uint8)
@@ -152,6 +192,15 @@ def test_a_given_colour_removes_that_background():
     # A colour that is not on the border removes nothing.
     assert not background.remove_background(sprite, "#ff00ff").removed.any()
 
+
+
+def test_a_given_colour_on_no_border_cell_says_so_and_removes_nothing():
+    sprite, _ = ring_sprite(bg=(250, 222, 197))  # cream
+    removal = background.remove_background(sprite, background.check_spec("0,0,255"))
+    assert not removal.removed.any() and np.array_equal(removal.sprite, sprite)
+    assert removal.background is None and removal.background_text == "none"
+    assert removal.warning == "--transparent #0000ff: no border cell is near this colour; nothing removed"
+    assert background.remove_background(sprite, "#fadec5").warning is None  # the cream itself
 
 def test_holes_only_with_holes_and_not_single_cells():
     sprite, mask = ring_sprite(24, 24)

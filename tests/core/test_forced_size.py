@@ -69,3 +69,12 @@ def test_a_count_off_the_art_stretches_over_the_whole_canvas():
     assert rec.grid is not None and rec.grid.shape == (120, 120)
     assert rec.grid.cell_w == pytest.approx(1024 / 120)
     assert rec.grid.xs[0] <= 8 and rec.grid.xs[-1] >= 1024 - 8
+
+
+def test_forced_size_under_2px_cells_is_refused_not_upsampled():
+    # --size 2048x2048 on a 1024-px image wrote a 2048x2048 "sprite" of 0.5-px cells.
+    image = np.full((1024, 1024, 4), 255, np.uint8)
+    rec = reconstruct(image, ReconstructParams(target_cells=(2048, 2048)))
+    assert rec.sprite is None and rec.detection.reason == (
+        "--size 2048x2048 gives 0.5-px cells, under the 2-px minimum (the image is 1024x1024 px)")
+    assert reconstruct(image, ReconstructParams(target_cells=(512, 512))).sprite.shape[:2] == (512, 512)

@@ -35,3 +35,21 @@ def test_reconstructions_of_real_images_fit_their_input(realworld_dir, realworld
         assert result.metrics.diff_pct < 2.0, label["file"]
         assert abs(result.metrics.cells_x - label["cells_x"]) <= 1
         assert abs(result.metrics.cells_y - label["cells_y"]) <= 1
+
+
+def test_transparent_auto_keeps_the_avatars_shirt(realworld_dir):
+    # The shirt (240,193,174) touches the bottom border inside the jacket, 29 levels of green
+    # from the cream background (250,222,197): it was removed as a shade of the background.
+    import numpy as np
+
+    from pixelperfecter.core.types import ReconstructParams
+
+    (path,) = realworld_dir.glob("*Retro_Pixel_Avatar*.png")
+    plain = reconstruct_file(path).sprite
+    clear = reconstruct_file(path, ReconstructParams(transparent="auto"))
+    assert plain is not None and clear.sprite is not None and clear.metrics is not None
+    shirt = np.zeros(plain.shape[:2], bool)
+    shirt[-12:] = np.abs(plain[-12:, :, :3].astype(int) - (240, 193, 174)).max(axis=-1) <= 8
+    assert shirt.sum() >= 40
+    assert (clear.sprite[shirt, 3] == 255).all()
+    assert clear.metrics.background == "#fbdec6" and clear.metrics.transparent_cells > 800

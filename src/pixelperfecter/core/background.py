@@ -3,8 +3,9 @@
 Works at cell level (one colour per art pixel, grid-aligned, cheap).  The background is a
 smooth surface, not one colour: generated images put vignettes and lighting gradients behind
 the subject, so a quadratic in the cell position is fitted per Oklab channel to the border
-cells that belong to the background (a radial vignette and a linear ramp are both quadratics)
-and refitted on everything the fill reached.  A cell is background-like when it lies within
+cells that belong to the background (a radial vignette and a linear ramp are both quadratics:
+the first fit takes the border cells near the modal colour *and joined to it by small steps*,
+see ``_seed_inliers``) and refitted on everything the fill reached.  A cell is background-like when it lies within
 ``TOLERANCE`` of that surface *at its own position*; the fill grows from the border cells
 through 4-connected background-like cells.  The bound is absolute (to the surface), not
 relative to the neighbour already filled, so the fill cannot creep along a gradient into the
@@ -39,6 +40,10 @@ MODE_RADIUS = 0.04
 # First inliers: border cells within this Oklab distance of the modal colour; loose enough to
 # reach the darker corners of a vignette before the surface is fitted.
 SEED_RADIUS = 0.12
+# ... and joined to a cell of the modal colour by a path of neighbouring cells at most this far
+# apart: a vignette or ramp changes a few thousandths a cell (the grain of degraded cells stays
+# under 0.03), a subject touching the border is set off by its outline or its own edge.
+RING_STEP = 0.03
 # ``auto`` needs this share of the (opaque) border cells on one surface, or it refuses: a
 # sprite touching the border leaves most of the border to the background, a scene does not.
 DOMINANT_SHARE = 0.5
@@ -148,6 +153,39 @@ def _modal_colour(lab: np.ndarray) -> np.ndarray:
     return mode
 
 
+def _seed_inliers(lab: np.ndarray, opaque: np.ndarray, seed: np.ndarray) -> np.ndarray:
+    """The first inliers of the surface fit (flat bool over all cells): opaque border cells within
+    SEED_RADIUS of ``seed`` that are joined to a border cell within MODE_RADIUS of it (else to
+    the nearest one) by a 4-connected path of cells at most RING_STEP apart, step by step.
+
+    A gradient's far end is reached that way, around the subject if need be; a region of the
+    subject that touches the border is not, however close its colour, because its outline (or
+    its own edge) is a jump.  Without this the first fit took the Retro_Pixel_Avatar's shirt
+    (0.074 from its cream) as a shade of the background, bent onto it, and the fill took it."""
+    h, w = opaque.shape
+    flat = lab.reshape(-1, 3)
+    border = (_border_mask(h, w) & opaque).reshape(-1)
+    dist = np.linalg.norm(flat - seed, axis=1)
+    candidate: np.ndarray = border & (dist <= SEED_RADIUS)
+    if not candidate.any():
+        return candidate
+    anchor = candidate & (dist <= MODE_RADIUS)
+    if not anchor.any():
+        anchor = candidate & (dist == dist[candidate].min())
+    # The cells as nodes of a (2h-1, 2w-1) mask, a link between two neighbours at the position
+    # between them: 4-connected components of the mask are the components of the graph.
+    graph = np.zeros((2 * h - 1, 2 * w - 1), np.uint8)
+    graph[::2, ::2] = opaque
+    right = opaque[:, :-1] & opaque[:, 1:] & (np.linalg.norm(lab[:, 1:] - lab[:, :-1], axis=-1) <= RING_STEP)
+    down = opaque[:-1] & opaque[1:] & (np.linalg.norm(lab[1:] - lab[:-1], axis=-1) <= RING_STEP)
+    graph[::2, 1::2] = right
+    graph[1::2, ::2] = down
+    _n, labels = cv2.connectedComponents(graph, connectivity=4)
+    cell_labels = labels[::2, ::2].reshape(-1)
+    joined: np.ndarray = candidate & np.isin(cell_labels, np.unique(cell_labels[anchor]))
+    return joined
+
+
 def _components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     """4-connected components of ``mask``: (labels, count), label 0 outside the mask."""
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4)
@@ -174,7 +212,7 @@ def remove_background(sprite: np.ndarray, spec: str, holes: bool = False) -> Rem
         seed = _modal_colour(lab[border]) if border.any() else lab[~clear.reshape(-1)][0]
     else:
         seed = srgb_to_oklab(np.array(parse_color(spec), np.uint8))
-    inliers = border & (np.linalg.norm(lab - seed, axis=1) <= SEED_RADIUS)
+    inliers = _seed_inliers(lab.reshape(h, w, 3), ~clear, seed)
     if not inliers.any():
         surface = np.broadcast_to(seed.astype(np.float64), lab.shape)
     else:
@@ -203,6 +241,9 @@ def remove_background(sprite: np.ndarray, spec: str, holes: bool = False) -> Rem
     out[removed] = 0
     halo_removed, halo_snapped = _clean_halo(out, sprite, removed | clear, surface.reshape(h, w, 3), lab.reshape(h, w, 3))
     removed = (out[..., 3] == 0) & ~clear
+    if not auto and not removed.any():
+        # Every opaque border cell within TOLERANCE of the surface seeds the fill, so none was.
+        return Removal(sprite, nothing, None, warning=f"--transparent {spec}: no border cell is near this colour; nothing removed")
     return Removal(out, removed, _typical_colour(sprite, removed, spec), halo_removed, halo_snapped)
 
 

@@ -283,7 +283,7 @@ def _gif_frames(frames: Sequence[np.ndarray]) -> list[Image.Image]:
     keys = np.where(clear.reshape(-1), -1, keys)
     colours, inverse = np.unique(keys, return_inverse=True)
     has_clear = bool(colours.size and colours[0] == -1)
-    if colours.size > 256:
+    if colours.size - has_clear > 255:  # index 0 is kept for transparency even when unused
         whole = Image.fromarray(np.ascontiguousarray(stack.reshape(-1, stack.shape[2], 4)[..., :3]), "RGB")
         quant = whole.quantize(255, dither=Image.Dither.NONE)
         index = np.asarray(quant, dtype=np.uint8).reshape(stack.shape[:3]).astype(np.int64) + 1
@@ -305,33 +305,116 @@ def _gif_frames(frames: Sequence[np.ndarray]) -> list[Image.Image]:
     return out
 
 
+def gif_limits(frames: Sequence[np.ndarray]) -> list[str]:
+    """What a GIF of these frames loses, one phrase each (empty when the GIF is exact).
+
+    GIF has one palette of 256 entries (one kept for transparency) and on/off alpha, so
+    more colours are quantised and partial alpha is cut at 128 (see ``_gif_frames``).
+    """
+    if not frames:
+        return []
+    stack = np.stack(list(frames))
+    alpha = stack[..., 3]
+    clear = alpha < 128
+    rgb = stack[..., :3][~clear].reshape(-1, 3).astype(np.int32)
+    n_colours = int(np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]).size)
+    lost = []
+    if n_colours > 255:  # index 0 of the 256 is kept for transparency (see _gif_frames)
+        lost.append(f"{n_colours} colours quantised to 255 (a GIF palette holds 255 and transparency)")
+    partial = int(((alpha > 0) & (alpha < 255)).sum())
+    if partial:
+        lost.append(f"partial alpha of {partial:,} pixels made on/off (GIF transparency is binary)")
+    return lost
+
+
 def save_animation(path: str | os.PathLike[str], frames: Sequence[np.ndarray], durations_ms: Sequence[int],
                    loop: int | None, fmt: str) -> Path:
     """Write an animated GIF or WebP (``fmt`` "gif" or "webp") atomically.
 
     WebP is lossless with full alpha; GIF has one shared palette, binary transparency and
-    durations in 10 ms steps.  Both formats merge a frame identical to the one before it into
-    that frame (adding the durations), as every GIF/WebP encoder does.
+    durations in 10 ms steps (``gif_limits`` says what a GIF loses).  Every frame is written,
+    a held frame (identical to the one before it) included, so the files have the frames and
+    durations of the PNG folder and the sheet: Pillow's writers and libwebp's animation
+    encoder merge such a frame into the one before it, so the containers are assembled here
+    around the frames Pillow encodes.
     """
     if not frames:
         raise ValueError("an animation needs at least one frame")
     durations = [max(0, int(d)) for d in durations_ms]
+    if len(durations) != len(frames):
+        raise ValueError(f"{len(frames)} frames but {len(durations)} durations")
 
     def write(tmp: Path) -> None:
         if fmt == "gif":
-            images = _gif_frames(frames)
-            extra: dict[str, object] = {} if loop is None else {"loop": int(loop)}
-            images[0].save(tmp, format="GIF", save_all=True, append_images=images[1:], duration=durations,
-                           transparency=0, disposal=2, optimize=False, **extra)
+            _write_gif(tmp, _gif_frames(frames), durations, loop)
         elif fmt == "webp":
-            images = [to_pil(f, keep_alpha=True) for f in frames]
             # WebP has no "play once but unspecified": a GIF without a loop count plays once.
-            images[0].save(tmp, format="WEBP", save_all=True, append_images=images[1:], duration=durations,
-                           loop=1 if loop is None else int(loop), lossless=True, quality=100, method=4)
+            _write_webp(tmp, frames, durations, 1 if loop is None else int(loop))
         else:
             raise ValueError(f"unknown animation format {fmt!r}; expected gif or webp")
 
     return atomic_write(path, write)
+
+
+def _write_gif(tmp: Path, images: Sequence[Image.Image], durations: Sequence[int], loop: int | None) -> None:
+    """A GIF89a of full-canvas frames sharing the global palette of ``_gif_frames`` (index 0
+    transparent, disposal 2), each frame's LZW data from Pillow's ``GifImagePlugin.getdata``."""
+    from PIL import GifImagePlugin
+
+    width, height = images[0].size
+    palette = bytes((images[0].getpalette() or [])[:768]).ljust(768, b"\0")
+    with open(tmp, "wb") as fp:
+        # Logical screen: global table of 256 entries (0x80 | 7), background index 0.
+        fp.write(b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF7, 0, 0) + palette)
+        if loop is not None:
+            fp.write(b"!\xff\x0bNETSCAPE2.0\x03\x01" + struct.pack("<H", min(int(loop), 0xFFFF)) + b"\0")
+        for image, ms in zip(images, durations):
+            for chunk in GifImagePlugin.getdata(image, (0, 0), duration=ms, disposal=2, transparency=0):
+                fp.write(chunk)
+        fp.write(b";")
+
+
+def _riff_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """The (fourcc, payload) chunks of a RIFF/WEBP file."""
+    if data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise ValueError("not a WebP file")
+    chunks, pos = [], 12
+    while pos + 8 <= len(data):
+        fourcc, size = data[pos:pos + 4], struct.unpack("<I", data[pos + 4:pos + 8])[0]
+        chunks.append((fourcc, data[pos + 8:pos + 8 + size]))
+        pos += 8 + size + (size & 1)
+    return chunks
+
+
+def _chunk(fourcc: bytes, payload: bytes) -> bytes:
+    return fourcc + struct.pack("<I", len(payload)) + payload + (b"\0" if len(payload) & 1 else b"")
+
+
+def _u24(value: int) -> bytes:
+    return struct.pack("<I", value)[:3]
+
+
+def _write_webp(tmp: Path, frames: Sequence[np.ndarray], durations: Sequence[int], loop: int) -> None:
+    """An animated WebP of full-canvas lossless frames (each a still WebP from Pillow, its
+    image chunks wrapped in ANMF), written without blending so each frame replaces the last."""
+    import io as _io
+
+    height, width = frames[0].shape[:2]
+    has_alpha = any(bool((f[..., 3] < 255).any()) for f in frames)
+    body = b""
+    for frame, ms in zip(frames, durations):
+        buf = _io.BytesIO()
+        to_pil(frame, keep_alpha=True).save(buf, format="WEBP", lossless=True, quality=100, method=4, exact=True)
+        image = b"".join(_chunk(c, p) for c, p in _riff_chunks(buf.getvalue()) if c in (b"ALPH", b"VP8 ", b"VP8L"))
+        # Offset 0,0; size; duration (24 bits); flags: bit 1 = do not blend, bit 0 = no disposal.
+        header = _u24(0) + _u24(0) + _u24(width - 1) + _u24(height - 1) + _u24(min(ms, 0xFFFFFF)) + bytes([0b10])
+        body += _chunk(b"ANMF", header + image)
+    flags = 0x02 | (0x10 if has_alpha else 0)  # animation, alpha
+    vp8x = _chunk(b"VP8X", bytes([flags, 0, 0, 0]) + _u24(width - 1) + _u24(height - 1))
+    anim = _chunk(b"ANIM", bytes([0, 0, 0, 0]) + struct.pack("<H", min(loop, 0xFFFF)))  # transparent background
+    webp = b"WEBP" + vp8x + anim + body
+    with open(tmp, "wb") as fp:
+        fp.write(b"RIFF" + struct.pack("<I", len(webp)) + webp)
 
 
 @contextlib.contextmanager

@@ -31,7 +31,7 @@ from .spectrum import comb_phase, refine_period
 
 __all__ = [
     "AxisFit", "DetectorConfig", "DEFAULT_CONFIG", "GridProposer", "GridScore", "Profiles", "Scorer",
-    "detect_grid", "edge_profiles", "fit_axis", "place_lines",
+    "detect_grid", "edge_profiles", "fit_axis", "forced_size_error", "place_lines",
 ]
 
 
@@ -53,6 +53,8 @@ def detect_grid(
     height, width = rgba.shape[:2]
     if min(width, height) < 2:
         return GridDetection(grid=None, confidence=0.0, reason=f"image too small ({width}x{height})")
+    if (too_fine := forced_size_error(width, height, params.target_cells, config)) is not None:
+        return GridDetection(grid=None, confidence=0.0, reason=too_fine)
     profiles = profiles if profiles is not None else edge_profiles(rgba)
     ex, ey = profiles
     forced = params.forced_cell_w is not None or params.forced_cell_h is not None or params.target_cells is not None
@@ -128,6 +130,19 @@ def _finer_reading(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFi
     # The finer reading must be clearly blocky (the strict limit even under 8-px cells): a
     # photo's finest periodic structure is noise, which the lenient small-cell limit lets pass.
     return (nx, ny, smooth) if smooth <= config.smooth_refuse else None
+def forced_size_error(width: int, height: int, target_cells: tuple[int, int] | None,
+                      config: DetectorConfig = DEFAULT_CONFIG) -> str | None:
+    """Why ``--size`` cannot be used on a ``width`` x ``height`` image (cells under
+    ``config.min_forced_cell``), or None when it can."""
+    if target_cells is None:
+        return None
+    cells_x, cells_y = target_cells
+    cell_w, cell_h = width / cells_x, height / cells_y
+    if min(cell_w, cell_h) >= config.min_forced_cell:
+        return None
+    cell = f"{cell_w:.3g}" if f"{cell_w:.3g}" == f"{cell_h:.3g}" else f"{cell_w:.3g}x{cell_h:.3g}"
+    return (f"--size {cells_x}x{cells_y} gives {cell}-px cells, under the {config.min_forced_cell:g}-px minimum"
+            f" (the image is {width}x{height} px)")
 
 
 def _fit_axes(profiles: Profiles, params: ReconstructParams, width: int, height: int, config: DetectorConfig) -> tuple[AxisFit | None, AxisFit | None, list[str]]:

@@ -13,6 +13,9 @@ class DetectorConfig:
     # cells for its own layout to tell the grid.
     min_cell: float = 2.5
     max_cell: float = 80.0
+    # A cell size the user forces (--size) must leave a cell at least 2 px: a smaller cell has no
+    # core to sample (at 1 px the "sprite" is the image itself, under 1 px it is upsampled).
+    min_forced_cell: float = 2.0
     # Fewer than ~8 cells across is not pixel art we can tell from its own layout.
     min_cells_across: float = 8.0
     # Edge steps summed over a whole line under this share of a pixel's max step count as grain.
