@@ -158,7 +158,7 @@ def evaluate_command(
     model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint or TorchScript (default: shipped model)."),
     out: Path = typer.Option(Path("runs/evaluate"), "--out", help="Folder for report.md and report.csv."),
     per_tier: int = typer.Option(25, "--per-tier", min=1, help="Held-out synthetic cases per tier."),
-    tiers: str = typer.Option("clean,fractional,ai,drift", "--tiers", help="Comma-separated synthetic tiers."),
+    tiers: str = typer.Option("clean,fractional,ai,drift,small,big,sheet", "--tiers", help="Comma-separated synthetic tiers."),
     seed: int = typer.Option(20_000, "--seed", help="Seed of the held-out set (disjoint from training seeds)."),
     realworld: Path = typer.Option(Path("../shared/realworld"), "--realworld", help="Labelled real images (skipped when absent)."),
 ) -> None:

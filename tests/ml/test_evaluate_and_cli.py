@@ -23,6 +23,27 @@ def test_evaluate_writes_markdown_and_csv(tiny_run, tmp_path):
             assert 0.0 <= float(r[col]) <= 100.0
     assert (tmp_path / "cases.csv").exists()
     assert len(report.outcomes) == 3
+    assert "## What the hybrid changed" in md
+    (change,) = report.changes
+    assert change["dataset"] == "synthetic:clean" and change["n"] == 1
+    assert change["heuristic_failures"] + change["heuristic_successes"] == 1
+
+
+def test_fixed_broken_counts_flips_against_the_heuristic():
+    from pixelperfecter_ml.evaluate import CaseOutcome, fixed_broken
+
+    def case(name, method, restored, dataset="synthetic:small"):
+        return CaseOutcome(dataset, name, method, cell_ok=False, offset_ok=False, diff_ok=True, restored=restored, seconds=0.0)
+
+    outcomes = [case("a", "heuristic", False), case("a", "hybrid", True),   # fixed
+                case("b", "heuristic", True), case("b", "hybrid", False),   # broken
+                case("c", "heuristic", False), case("c", "hybrid", False),  # still failing
+                case("d", "heuristic", True), case("d", "hybrid", True), case("d", "model", False)]
+    real = [CaseOutcome("realworld:single-grid", "x.png", m, cell_ok=ok, offset_ok=False, diff_ok=True, restored=None, seconds=0.0)
+            for m, ok in (("heuristic", False), ("hybrid", True))]
+    rows = {r["dataset"]: r for r in fixed_broken(outcomes + real)}
+    assert rows["synthetic:small"] == {"dataset": "synthetic:small", "n": 4, "heuristic_failures": 2, "fixed": 1, "heuristic_successes": 2, "broken": 1}
+    assert rows["realworld:single-grid"]["fixed"] == 1 and rows["realworld:single-grid"]["broken"] == 0
 
 
 def test_bench_reports_inference_time(tiny_run):
