@@ -24,7 +24,7 @@ from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import AxisFit, fit_axis, mid_ratio, robust_pitch
-from .lines import place_lines
+from .lines import PlacedMemo, place_lines, placed_lines
 from .profiles import Profiles, denoised, edge_profiles, noise_floor
 from .select import GridProposer, GridScore, Scorer, select_grid
 from .spectrum import comb_phase, refine_period
@@ -61,11 +61,12 @@ def detect_grid(
     if ex.sum() <= 0 and ey.sum() <= 0 and not forced:
         return GridDetection(grid=None, confidence=0.0, reason="image is flat (no edges)")
 
+    placed: PlacedMemo = {}
     fx, fy, warnings = _fit_axes(profiles, params, width, height, config)
     if fx is None or fy is None:
         return GridDetection(grid=None, confidence=0.0, reason="no periodic grid found (not pixel art?)")
     if params.target_cells is None:
-        fx, fy = _two_d_checks(rgba, profiles, fx, fy, params, config)
+        fx, fy = _two_d_checks(rgba, profiles, fx, fy, params, config, placed)
     candidates: tuple[GridCandidate, ...] = ()
     own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="override" if forced else "spectrum")
     user_offsets = params.offset_x is not None or params.offset_y is not None
@@ -82,7 +83,7 @@ def detect_grid(
     # Strong periodic evidence on clean cells is pixel art; only weaker evidence needs the 2-D
     # smoothness test that tells photos and paintings (whose confidence never reached 0.6).
     weak = _confidence(fx, fy, 0.0, config) < config.smooth_check_below
-    smooth = smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config) if weak and not forced else 0.0
+    smooth = smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config, placed) if weak and not forced else 0.0
     # A refusal needs reliable evidence: the two halves of a core under 8 px share blurred
     # pixels, so small cells are refused only when colour ignores them entirely (noise), and
     # otherwise flagged (their confidence falls to 0 below).
@@ -103,8 +104,8 @@ def detect_grid(
     ratio = fx.cell / fy.cell
     if ratio > 1.5 or ratio < 1 / 1.5:
         warnings.append(f"cell width and height differ a lot ({fx.cell:.2f} x {fy.cell:.2f})")
-    xs = _lines(ex, fx, params.snap_lines, params.target_cells[0] if params.target_cells else None, width, config)
-    ys = _lines(ey, fy, params.snap_lines, params.target_cells[1] if params.target_cells else None, height, config)
+    xs = _lines(ex, fx, params.snap_lines, params.target_cells[0] if params.target_cells else None, width, config, placed, 0)
+    ys = _lines(ey, fy, params.snap_lines, params.target_cells[1] if params.target_cells else None, height, config, placed, 1)
     grid = Grid(cell_w=float(fx.cell), cell_h=float(fy.cell), offset_x=float(fx.offset), offset_y=float(fy.offset), xs=xs, ys=ys, width=width, height=height)
     return GridDetection(grid=grid, confidence=_confidence(fx, fy, smooth, config), candidates=candidates, warnings=tuple(warnings))
 
@@ -177,13 +178,14 @@ def _fit_axes(profiles: Profiles, params: ReconstructParams, width: int, height:
     return fx, fy, warnings
 
 
-def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, params: ReconstructParams, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
+def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, params: ReconstructParams, config: DetectorConfig,
+                  placed: PlacedMemo | None = None) -> tuple[AxisFit, AxisFit]:
     """Stage 4: axis harmonics, then (only when cells look mixed) regional votes and splits."""
     free_x, free_y = params.forced_cell_w is None, params.forced_cell_h is None
     if not (free_x or free_y):
         return fx, fy
     fx, fy = _resolve_axis_harmonic(rgba, profiles, fx, fy, free_x, free_y, config)
-    coarse, live_x, live_y = cell_evidence(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
+    coarse, live_x, live_y = cell_evidence(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config, placed=placed)
     if (free_x and _jpeg_comb(fx, fy, live_x, config)) or (free_y and _jpeg_comb(fy, fx, live_y, config)):
         # Both free axes are retried: the block grid's edges pollute the other axis's fit too.
         fx, fy = _resolve_too_fine(rgba, profiles, fx, fy, free_x, free_y, config)
@@ -343,8 +345,9 @@ def _best_run(evidence: np.ndarray, target_n: int) -> int:
     return int(np.lexsort((centre, -sums))[0])
 
 
-def _lines(profile: np.ndarray, fit: AxisFit, snap: bool, target_n: int | None, length: int, config: DetectorConfig) -> np.ndarray:
-    lines = place_lines(profile, fit.cell, fit.offset, snap=snap, config=config)
+def _lines(profile: np.ndarray, fit: AxisFit, snap: bool, target_n: int | None, length: int, config: DetectorConfig,
+           placed: PlacedMemo | None = None, axis: int = 0) -> np.ndarray:
+    lines: np.ndarray = placed_lines(placed, axis, profile, fit.cell, fit.offset, snap=snap, config=config).copy()
     if target_n and len(lines) - 1 != target_n:
         lines = _to_count(profile, lines, target_n, length, snap, config)
     return lines

@@ -15,13 +15,13 @@ import numpy as np
 from ..types import Grid
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import AxisFit, fit_axis
-from .lines import place_lines
+from .lines import PlacedMemo, placed_lines
 from .profiles import Profiles, denoised, edge_profiles
 
 
 def cell_evidence(
     rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: float, offset_x: float, offset_y: float,
-    config: DetectorConfig = DEFAULT_CONFIG, step: int | None = None,
+    config: DetectorConfig = DEFAULT_CONFIG, step: int | None = None, placed: PlacedMemo | None = None,
 ) -> tuple[float, float, float]:
     """2-D evidence for one grid: (two-colour share, live-line share along x, along y).
 
@@ -36,8 +36,8 @@ def cell_evidence(
     height, width = rgba.shape[:2]
     ex, ey = profiles
     # Snapped lines, so that a seam (which a uniform grid cuts through) is not mistaken for detail.
-    xs = place_lines(ex, cell_w, offset_x, config=config)
-    ys = place_lines(ey, cell_h, offset_y, config=config)
+    xs = placed_lines(placed, 0, ex, cell_w, offset_x, config=config)
+    ys = placed_lines(placed, 1, ey, cell_h, offset_y, config=config)
     grid = Grid(cell_w, cell_h, offset_x, offset_y, xs, ys, width, height)
     # A 4x4 lattice per cell is enough to see a second colour, at a third of the full cost.
     samples = cell_samples(rgba, grid, max_samples=4)
@@ -143,7 +143,8 @@ def regional_consensus(rgba: np.ndarray, fx: AxisFit, fy: AxisFit, free_x: bool,
     return out[0], out[1]
 
 
-def smoothness(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: float, offset_x: float, offset_y: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
+def smoothness(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: float, offset_x: float, offset_y: float,
+               config: DetectorConfig = DEFAULT_CONFIG, placed: PlacedMemo | None = None) -> float:
     """How much colour changes *inside* cells relative to *between* them (0 = blocky).
 
     Pixel art is piecewise constant on its grid: the two halves of a cell's core have the same
@@ -154,8 +155,8 @@ def smoothness(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: floa
     from ..cells import cell_samples, sample_points
 
     height, width = rgba.shape[:2]
-    xs = place_lines(profiles[0], cell_w, offset_x, config=config)
-    ys = place_lines(profiles[1], cell_h, offset_y, config=config)
+    xs = placed_lines(placed, 0, profiles[0], cell_w, offset_x, config=config)
+    ys = placed_lines(placed, 1, profiles[1], cell_h, offset_y, config=config)
     samples = cell_samples(rgba, Grid(cell_w, cell_h, offset_x, offset_y, xs, ys, width, height), max_samples=4)
     ny, nx = samples.shape[:2]
     ky, kx = sample_points(ys, 4).shape[1], sample_points(xs, 4).shape[1]
