@@ -47,8 +47,8 @@ def scaled_radius(radius: float, grain: float | None) -> float:
 # the occupied bins (int32: 4 bytes each, so at most 128 bytes per occupied bin, and an occupied
 # bin is at least one cell of >= 16 pixels); sparser colour sets use a binary search.
 DENSE_LOOKUP_RATIO = 32
-# Bins whose neighbour keys are probed at once (27 int32 each: under 1 MB a block).
-NEIGHBOUR_BLOCK = 8192
+# Bins whose neighbour keys are probed at once (27 int32 each: about 0.2 MB a block).
+NEIGHBOUR_BLOCK = 2048
 
 
 def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
@@ -109,15 +109,20 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
 def _climb(neighbours: np.ndarray, population: np.ndarray) -> np.ndarray:
     """Each bin's densest neighbour (itself when it is a mode; ties to the larger index).
 
-    int32 throughout, in a function of its own so that its (bins, 27) temporaries, the step's
-    peak memory on a busy image, are freed before the next ones are made.
+    In blocks of NEIGHBOUR_BLOCK bins, int32: the (bins, 27) temporaries were the step's peak
+    memory on a busy image.
     """
-    occupied = neighbours >= 0
-    safe = np.where(occupied, neighbours, 0)
-    density = np.where(occupied, population.astype(np.int32)[safe], 0).sum(axis=1, dtype=np.int32)
-    around = np.where(occupied, density[safe], -1)
-    del safe, occupied
-    parent: np.ndarray = np.where(around == around.max(axis=1, keepdims=True), neighbours, -1).max(axis=1)
+    n = len(neighbours)
+    counts = population.astype(np.int32)
+    density = np.empty(n, np.int32)
+    for start in range(0, n, NEIGHBOUR_BLOCK):
+        block = neighbours[start : start + NEIGHBOUR_BLOCK]
+        density[start : start + len(block)] = np.where(block >= 0, counts[np.maximum(block, 0)], 0).sum(axis=1, dtype=np.int32)
+    parent = np.empty(n, np.int32)
+    for start in range(0, n, NEIGHBOUR_BLOCK):
+        block = neighbours[start : start + NEIGHBOUR_BLOCK]
+        around = np.where(block >= 0, density[np.maximum(block, 0)], -1)
+        parent[start : start + len(block)] = np.where(around == around.max(axis=1, keepdims=True), block, -1).max(axis=1)
     return parent
 
 
