@@ -492,7 +492,7 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
     if o.sheet:
         result.warnings.append("--sheet is not applied to animations (their frames are written as a sheet)")
     if o.indexed:
-        result.warnings.append("--indexed is not applied to animations (GIF is indexed; PNG frames stay RGBA)")
+        result.warnings.append("--indexed is not applied to animations (their PNG frames and sheet stay RGBA; a GIF is indexed by nature)")
     formats = settings.anim_formats or default_formats(loaded.source_format)
     if "gif" in formats and (lost := gif_limits(rec.sprites)):
         result.warnings.append(f"the GIF is not exact: {'; '.join(lost)}; the PNG frames and the sheet are exact")

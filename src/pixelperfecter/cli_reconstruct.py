@@ -155,6 +155,10 @@ def reconstruct_command(
     if size is not None and (cell_size is not None or cell_w is not None or cell_h is not None):
         given = next(n for n, v in (("--cell-size", cell_size), ("--cell-w", cell_w), ("--cell-h", cell_h)) if v is not None)
         raise typer.BadParameter(f"--size sets the cell size from the image size; give --size or {given}, not both", param_hint="--size")
+    if size and sheet:
+        # --sheet finds the sprites and fits a grid per sprite; one count for the whole sheet
+        # would coarsen the sprite search (two sprites merged at --size 20x20).
+        raise typer.BadParameter("--sheet fits a grid per sprite; --size fixes one cell count for the whole image: give one of them", param_hint="--size")
     if scheduler and executor != "dask":
         raise typer.BadParameter("needs --executor dask", param_hint="--scheduler")
     if holes and transparent is None:

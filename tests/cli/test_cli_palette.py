@@ -179,3 +179,21 @@ def test_indexed_files_carry_the_fixed_palette_in_its_order(cli, tmp_path):
     assert run.exit_code == 0, run.stderr
     for i in range(2):
         assert _index_entries(tmp_path / "file" / f"t{i}.png", len(order)) == order
+
+
+def test_a_saved_palette_given_back_reproduces_the_image(cli, tmp_path):
+    # --colors N then --palette of the palette it saved: every cell the same (cells used to keep
+    # the group they were merged into, not their nearest palette colour).
+    for seed in (7, 11):
+        src = tmp_path / f"a{seed}.png"
+        write_clean_png(src, 160, 120, cell=8, seed=seed)
+        noisy = np.asarray(Image.open(src).convert("RGB")).astype(np.int16)
+        noisy += np.random.default_rng(seed).integers(-12, 13, noisy.shape, dtype=np.int16)
+        Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)).save(src)
+        first = cli("reconstruct", src, "--colors", "3", "--save-palette", tmp_path / f"p{seed}.gpl", "--out", tmp_path / f"o1_{seed}", "--json")
+        assert first.exit_code == 0, first.stderr
+        again = cli("reconstruct", src, "--palette", tmp_path / f"p{seed}.gpl", "--out", tmp_path / f"o2_{seed}", "--json")
+        assert again.exit_code == 0, again.stderr
+        a = np.asarray(Image.open(tmp_path / f"o1_{seed}" / f"a{seed}.png"))
+        b = np.asarray(Image.open(tmp_path / f"o2_{seed}" / f"a{seed}.png"))
+        assert np.array_equal(a, b)

@@ -140,3 +140,13 @@ def test_sheet_with_indexed_writes_every_file_indexed_in_the_palettes_order(cli,
             flat = img.getpalette() or []
         assert [f"#{flat[i]:02x}{flat[i + 1]:02x}{flat[i + 2]:02x}" for i in range(0, 3 * len(reported), 3)] == reported, kind
     assert not any("--indexed" in w for w in line["warnings"])
+
+
+def test_sheet_with_a_forced_size_is_a_usage_error(cli, tmp_path):
+    # --size 20x20 on a sheet coarsened the sprite search (two sprites merged into one region).
+    src = tmp_path / "sheet.png"
+    Image.fromarray(synth.make_sheet_case(104).image).save(src)
+    run = cli("reconstruct", src, "--sheet", "--size", "20x20", "--out", tmp_path / "out")
+    assert run.exit_code == 2, (run.stdout, run.stderr)
+    assert "--sheet fits a grid per sprite" in " ".join(run.stderr.split())
+    assert not (tmp_path / "out").exists()

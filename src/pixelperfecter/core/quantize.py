@@ -192,7 +192,15 @@ def _ranked(colors: np.ndarray, counts: np.ndarray, leaders: np.ndarray, assignm
 
 
 def _ranked_final(colors: np.ndarray, counts: np.ndarray, palette_colors: np.ndarray, assignment: np.ndarray) -> PaletteResult:
-    """The palette ordered by how many cells use each colour (most first; ties by colour value)."""
+    """The palette ordered by how many cells use each colour (most first; ties by colour value).
+
+    Every colour then goes to its *nearest* palette colour, not to the group it was merged in:
+    so the palette saved with ``--save-palette`` and given back with ``--palette`` maps the cells
+    exactly as the run that made it (each palette colour is its own nearest; no cell moves
+    farther than its group's colour).
+    """
+    if len(colors):
+        assignment = _nearest(perceptual_lab(colors), perceptual_lab(palette_colors))
     use = np.bincount(assignment, weights=counts, minlength=len(palette_colors)).astype(np.int64)
     order = _by_frequency(palette_colors, use)
     rank = np.empty(len(order), np.int64)
