@@ -48,6 +48,12 @@ async def test_j_and_shift_j_step_through_the_sprites_of_a_sheet(workdir: Path) 
         await pilot.press("J", "J")
         await settle(pilot, app)
         assert main.view_options.region == n  # J from the first wraps to the last
+        # s after j saves the sheet's whole set, as `perfecter reconstruct --sheet` writes it.
+        await pilot.press("s")
+        await settle(pilot, app)
+        out = main.controller.settings.output_dir
+        assert (out / "sheet.png").exists() and (out / "sheet_sheet.png").exists() and (out / "sheet_sheet.json").exists()
+        assert sorted(p.name for p in (out / "sheet").glob("*.png")) == sorted(f"{i}.png" for i in range(1, n + 1))
         # Another image: the boxes go (they belonged to that sheet).
         await pilot.press("p")
         await settle(pilot, app)

@@ -509,6 +509,8 @@ class Controller:
         joint = session.joint(choice.params)
         if session.animation is not None and joint is not None and joint.ok:
             return self._write_animation(session, choice, joint)
+        if self.sheet is not None and self.sheet_attempt is choice:
+            return self._write_sheet(session, choice, self.sheet)
         try:
             files = write_outputs(choice.result, out, session.path.stem, EXPORT_OPTIONS)
             row = metrics_row(str(session.path), choice.result.metrics, self.settings.thresholds, output=str(files.sprite))
@@ -518,6 +520,22 @@ class Controller:
         self.exported.append(files.sprite)
         which = "marked-correct" if choice.verdict == "correct" else "current"
         return Notice(f"{which} attempt → {files.sprite}", title="Saved")
+
+    def _write_sheet(self, session: ImageSession, choice: Attempt, sheet: SheetResult) -> Notice:
+        """After ``j``: the sheet's whole set, as ``perfecter reconstruct --sheet`` writes it."""
+        from ..outputset import commit, new_run_tag, stage_outputs
+
+        out = self.settings.output_dir
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+            files = commit(stage_outputs(choice.result, out, session.path.stem, OutputOptions(sheet=True), new_run_tag(), sheet))
+            row = metrics_row(str(session.path), choice.result.metrics, self.settings.thresholds, output=files["sprite"], regions=len(sheet.regions))
+            append_metrics(out / METRICS_NAME, [row])
+        except (OSError, ValueError) as exc:
+            return Notice(f"{out}: cannot write ({exc})", "error", "Save failed")
+        self.exported.append(Path(files["sprite"]))
+        which = "marked-correct" if choice.verdict == "correct" else "current"
+        return Notice(f"{which} attempt, {len(sheet.regions)} sprites → {files['sprite']} (+ {session.path.stem}/, sheet, json)", title="Saved")
 
     def _write_animation(self, session: ImageSession, choice: Attempt, joint: AnimationReconstruction) -> Notice:
         """An animation's whole set, as ``perfecter reconstruct --animate`` writes it."""
