@@ -31,6 +31,7 @@ import numpy as np
 
 from . import __version__
 from .core import quantize
+from .core.animation import frame_names
 from .core.grid import forced_size_error
 from .core.io import IMAGE_SUFFIXES, ImageLoadError, gif_limits, is_animated, iter_images, load_animation, load_image
 from .core.metrics import append_metrics, metrics_row, printable_path
@@ -249,8 +250,13 @@ def collect_inputs(
     recursive: bool = False,
     exclude_dir: Path | None = None,
     earlier_outputs: Manifest | None = None,
+    frame_folders: bool = False,
 ) -> InputSelection:
     """Expand files, folders and globs, in argument order, without duplicates.
+
+    ``frame_folders`` (``--frames``): a folder argument is one input, an animation of its frames,
+    kept in its place among the other arguments; with ``recursive`` it is every folder at or
+    below it that holds frames itself (``frame_folders_under``), each one animation.
 
     Folder expansion skips ``exclude_dir`` (the output folder) so that ``perfecter reconstruct .
     --recursive`` does not feed last run's results back in, and every file the run manifest
@@ -269,8 +275,15 @@ def collect_inputs(
         if is_dir and not os.access(p, os.R_OK | os.X_OK):
             problems.append((text, "permission denied (cannot list folder)"))
             continue
-        found = iter_images([p], recursive=recursive)
-        if is_dir or is_glob:
+        if frame_folders and is_dir:
+            found = frame_folders_under(p, exclude_dir, earlier_outputs) if recursive else [p]
+            if not found:
+                problems.append((text, "no image frames in this folder or its subfolders"))
+        else:
+            found = iter_images([p], recursive=recursive)
+        if frame_folders and is_dir:
+            pass  # filtered by ``frame_folders_under``; a folder named without -r is used as named
+        elif is_dir or is_glob:
             # Skip the output folder when it sits inside what is being walked, but not when
             # the user names it (or something inside it) on purpose.
             anchor = p if is_dir else Path(text.split("*")[0].split("?")[0].split("[")[0] or ".")
@@ -292,6 +305,29 @@ def collect_inputs(
                 seen.add(key)
                 files.append(f)
     return InputSelection(files=files, problems=problems)
+
+
+def frame_folders_under(root: Path, exclude_dir: Path | None = None, earlier_outputs: Manifest | None = None) -> list[Path]:
+    """``--frames --recursive``: ``root`` and every folder below it that holds image frames
+    itself (``core.io.frame_files``), sorted; not the output folder (unless ``root`` is in it),
+    nor an earlier run's frames folders, nor hidden folders."""
+    from .core.io import frame_files
+
+    skip_out = exclude_dir is not None and not _is_within(root, exclude_dir)
+    found: list[Path] = []
+    for folder, subdirs, _ in os.walk(root):
+        subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
+        here = Path(folder)
+        if (skip_out and exclude_dir is not None and _is_within(here, exclude_dir)) or (
+                earlier_outputs is not None and earlier_outputs.is_output(here)):
+            subdirs[:] = []
+            continue
+        try:
+            if frame_files(here):
+                found.append(here)
+        except ImageLoadError:
+            continue
+    return found
 
 
 def _output_names(stem: str, outputs: OutputOptions, anim_formats: tuple[str, ...] | None = None) -> list[str]:
@@ -410,6 +446,9 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
         return failed(f"internal error while reconstructing ({type(exc).__name__}: {exc})")
     with contextlib.suppress(OSError):
         result.input_stamp = stamp(job.path)
+    if settings.anim_formats:
+        result.warnings.append(f"--anim-format {'/'.join(settings.anim_formats)} applies to animations only; "
+                               "this image is written as a still PNG")
     result.warnings.extend(w for w in rec.warnings if w not in result.warnings)
     if rec.grid is not None:
         g = rec.grid
@@ -473,13 +512,13 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
         extra: dict[str, Any] = {"proposers": [_proposer(settings.proposer)]} if settings.use_ml else {}
         rec = reconstruct_loaded(loaded, settings.params, settings.thresholds, **extra)
     except ImageLoadError as exc:
-        return failed(str(exc))
+        return failed(str(exc) + _subfolder_hint(job.path))
     except MemoryError:
         return failed("out of memory while reconstructing")
     except Exception as exc:  # a crash in the pipeline must not kill the batch
         return failed(f"internal error while reconstructing ({type(exc).__name__}: {exc})")
     with contextlib.suppress(OSError):
-        result.input_stamp = stamp(job.path)  # a folder of frames has none: --resume redoes it
+        result.input_stamp = stamp(job.path)  # a folder of frames: its frame files (``manifest.folder_stamp``)
     result.warnings.extend(w for w in rec.warnings if w not in result.warnings)
     if rec.grid is not None:
         g = rec.grid
@@ -516,6 +555,18 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
     result.status = "ok"
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _subfolder_hint(path: Path) -> str:
+    """For a ``--frames`` folder without frames of its own but with subfolders: how to use them."""
+    from .core.io import frame_files
+
+    try:
+        if path.is_dir() and not frame_files(path) and any(c.is_dir() and not c.name.startswith(".") for c in path.iterdir()):
+            return " (it has subfolders: with --recursive each subfolder of frames is one animation)"
+    except (OSError, ImageLoadError):
+        pass
+    return ""
 
 
 def _safe_process(job: ImageJob, settings: BatchSettings) -> ImageResult:
@@ -666,10 +717,17 @@ class Recorder:
             self.warnings.extend(append_metrics(self.metrics_path, [result.metrics_row(self.thresholds)]))
         if self.manifest is not None and result.input_stamp is not None:
             s = result.input_stamp
+            files: list[str] = []
+            if result.animation is not None and "frames" in result.outputs:
+                # The frames folder's files, so that --resume sees a frame gone missing.
+                count = result.animation["frames"]
+                assert isinstance(count, int)
+                files = [os.path.abspath(os.path.join(result.outputs["frames"], n)) for n in frame_names(count)]
             self.manifest.append([Record(
                 input=os.path.abspath(result.image), size=s.size, mtime_ns=s.mtime_ns, sha256=s.sha256,
                 params=self.params, stem=result.stem, status=result.status,
                 outputs={k: os.path.abspath(v) for k, v in result.outputs.items()}, error=result.error, finished=now_iso(),
+                files=files,
             )])
         self.recorded += 1
         self.failed += not result.ok

@@ -4,11 +4,17 @@ One JSON line per finished image, appended by the driver *after* the image's out
 renamed into place and its metrics row written:
 
 ``{"input": path, "size": bytes, "mtime_ns": ns, "sha256": hex, "params": hex, "stem": stem,
-"status": "ok"|"error", "outputs": {kind: path}, "error": text|null, "finished": iso}``
+"status": "ok"|"error", "outputs": {kind: path}, "error": text|null, "finished": iso,
+"files": [path, ...]}``
 
 An image counts as done when the manifest has an ``ok`` record for the same input content
 (sha256, trusted without rereading while size and mtime are unchanged) and the same
 parameters key (every option that shapes the output files), and all of its outputs exist.
+An animation's ``frames`` output is a folder: ``files`` lists every frame file it holds, and
+each must still exist (a record with a folder and no ``files``, from an older version, is
+redone).  A ``--frames`` input is a folder too: its stamp covers its frame files (names, sizes,
+contents; ``folder_stamp``) and is always recomputed, since a folder's own size and mtime say
+nothing about its frames' content.
 Anything else - a failure, a changed file or option, a missing output, an image the run
 died on - is redone.  The manifest also names every output ever written, so a later run never
 takes an earlier run's outputs for inputs (``--out`` equal to the input folder).
@@ -60,8 +66,30 @@ class InputStamp:
 
 
 def stamp(path: str | os.PathLike[str]) -> InputStamp:
+    if os.path.isdir(path):
+        return folder_stamp(path)
     st = os.stat(path)
     return InputStamp(st.st_size, st.st_mtime_ns, file_sha256(path))
+
+
+def folder_stamp(path: str | os.PathLike[str]) -> InputStamp:
+    """A ``--frames`` folder's stamp: its frame files (those ``load_frame_folder`` reads) in
+    natural order, each by name, size and SHA-256; size is their total, mtime the newest.
+    Raises OSError when the folder or a frame cannot be read."""
+    from .core.io import ImageLoadError, frame_files
+
+    try:
+        files = frame_files(Path(path))
+    except ImageLoadError as exc:
+        raise OSError(str(exc)) from None
+    digest = hashlib.sha256()
+    total = newest = 0
+    for f in files:
+        st = os.stat(f)
+        total += st.st_size
+        newest = max(newest, st.st_mtime_ns)
+        digest.update(os.fsencode(f.name) + b"\0" + str(st.st_size).encode() + b"\0" + file_sha256(f).encode() + b"\n")
+    return InputStamp(total, newest, digest.hexdigest())
 
 
 @dataclass
@@ -76,6 +104,8 @@ class Record:
     outputs: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     finished: str = ""
+    # Files inside folder outputs (an animation's frames), each of which must exist.
+    files: list[str] = field(default_factory=list)
 
     def as_line(self) -> str:
         # ensure_ascii: names that are not valid UTF-8 survive as \udcxx escapes and read back.
@@ -123,6 +153,7 @@ class Manifest:
     def add(self, record: Record) -> None:
         self.records[_key(record.input)] = record
         self.output_paths.update(_key(p) for p in record.outputs.values())
+        self.output_paths.update(_key(p) for p in record.files)
 
     def is_output(self, path: str | os.PathLike[str]) -> bool:
         return _key(path) in self.output_paths
@@ -136,7 +167,14 @@ class Manifest:
             st = os.stat(path)
         except OSError:
             return None
-        if (st.st_size, st.st_mtime_ns) != (record.size, record.mtime_ns):
+        if os.path.isdir(path):
+            # A folder of frames: its own stat says nothing of its frames, so they are rehashed.
+            try:
+                if stamp(path).sha256 != record.sha256:
+                    return None
+            except OSError:
+                return None
+        elif (st.st_size, st.st_mtime_ns) != (record.size, record.mtime_ns):
             # Touched or copied: the content decides.
             if st.st_size != record.size:
                 return None
@@ -145,8 +183,13 @@ class Manifest:
                     return None
             except OSError:
                 return None
-        # An animation's set holds a folder of frames beside its files.
+        # An animation's set holds a folder of frames beside its files: every frame must be there.
+        folders = [p for p in record.outputs.values() if os.path.isdir(p)]
         if not all(os.path.isfile(p) or os.path.isdir(p) for p in record.outputs.values()):
+            return None
+        if folders and not record.files:
+            return None  # an older record that does not say what the folder held
+        if not all(os.path.isfile(p) for p in record.files):
             return None
         return record
 

@@ -144,14 +144,10 @@ class _Screen:
 
 
 def _selection(request: ReconstructRequest, out: Path, earlier: Manifest) -> tuple[list[Path], list[tuple[str, str]]] | None:
-    if request.paths and request.frames:
-        # --frames: a folder argument is one animation (its images are the frames), not a list of inputs.
-        folders = [Path(p) for p in request.paths if Path(p).is_dir()]
-        rest = [p for p in request.paths if not Path(p).is_dir()]
-        selection = collect_inputs(rest, recursive=request.recursive, exclude_dir=out, earlier_outputs=earlier)
-        return list(dict.fromkeys(folders)) + selection.files, selection.problems
     if request.paths:
-        selection = collect_inputs(request.paths, recursive=request.recursive, exclude_dir=out, earlier_outputs=earlier)
+        # --frames: a folder argument is one animation (its images are the frames), in its place.
+        selection = collect_inputs(request.paths, recursive=request.recursive, exclude_dir=out, earlier_outputs=earlier,
+                                   frame_folders=request.frames)
     else:
         if not DEFAULT_INPUT_DIR.is_dir():
             request.err(f"error: {DEFAULT_INPUT_DIR}/: folder not found (give image paths, or run from a folder with an input/ folder)")

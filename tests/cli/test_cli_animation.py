@@ -233,3 +233,116 @@ def test_gif_that_is_not_exact_is_warned_about(cli, tmp_path, bob):
     _write(clean, bob, "GIF")
     exact = cli("reconstruct", clean, "--animate", "--out", tmp_path / "out4", "--json").json_lines[0]
     assert not any("GIF is not exact" in w for w in exact["warnings"])
+
+
+def _frames_folder(folder, anim):
+    folder.mkdir(parents=True)
+    for i, img in enumerate(anim.images):
+        Image.fromarray(img).save(folder / f"f{i}.png")
+    return folder
+
+
+def test_resume_redoes_an_animation_missing_one_frame(cli, tmp_path, bob):
+    # The manifest lists every frame file, not only the folder: one frame gone means redo.
+    src = tmp_path / "bob.gif"
+    _write(src, bob, "GIF")
+    out = tmp_path / "out"
+    args = ("reconstruct", src, "--animate", "--anim-format", "both", "--out", out)
+    assert cli(*args).exit_code == 0
+    (out / "bob" / "3.png").unlink()
+    redo = cli(*args, "--resume", "--json")
+    assert [r["status"] for r in redo.json_lines] == ["ok"], redo.stderr
+    assert sorted(p.name for p in (out / "bob").iterdir()) == [f"{i}.png" for i in range(6)]
+    again = cli(*args, "--resume", "--json")
+    assert [r["status"] for r in again.json_lines] == ["skipped"]
+
+
+def test_frames_folders_keep_argument_order(cli, tmp_path, bob):
+    # Results, JSON lines and metrics rows come in input order, folders of frames included.
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    write_clean_png(a, seed=1)
+    write_clean_png(b, seed=2)
+    folder = _frames_folder(tmp_path / "walk", bob)
+    out = tmp_path / "out"
+    run = cli("reconstruct", a, folder, b, "--frames", "-j", "1", "--out", out, "--json")
+    assert run.exit_code == 0, run.stderr
+    names = [str(tmp_path / n) for n in ("a.png", "walk", "b.png")]
+    assert [r["image"] for r in run.json_lines] == names
+    with open(out / "metrics.csv", newline="") as fh:
+        assert [row["image"] for row in csv.DictReader(fh)] == names
+
+
+def test_resume_skips_an_unchanged_frames_folder_and_redoes_a_changed_one(cli, tmp_path, bob):
+    # A folder of frames has an input stamp (its frames' names, sizes and contents): --resume
+    # skips it like a file, with no second metrics row, and redoes it once a frame changes.
+    folder = _frames_folder(tmp_path / "walk", bob)
+    out = tmp_path / "out"
+    args = ("reconstruct", folder, "--frames", "--out", out)
+    assert cli(*args).exit_code == 0
+    again = cli(*args, "--resume", "--json")
+    assert [r["status"] for r in again.json_lines] == ["skipped"], again.stderr
+    with open(out / "metrics.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 1
+    Image.fromarray(bob.images[0]).save(folder / "f5.png")  # same name, other content
+    redo = cli(*args, "--resume", "--json")
+    assert [r["status"] for r in redo.json_lines] == ["ok"]
+    (folder / "f5.png").rename(folder / "f9.png")  # same content, other name (and order)
+    redo = cli(*args, "--resume", "--json")
+    assert [r["status"] for r in redo.json_lines] == ["ok"]
+    assert [r["status"] for r in cli(*args, "--resume", "--json").json_lines] == ["skipped"]
+
+
+def test_frames_recursive_takes_each_subfolder_of_frames_as_one_animation(cli, tmp_path, bob):
+    root = tmp_path / "anims"
+    _frames_folder(root / "walk", bob)
+    _frames_folder(root / "more" / "run", bob)
+    (root / "more" / "notes.txt").write_text("not a frame")
+    out = root / "out"  # inside the walked folder: never taken as input
+    run = cli("reconstruct", root, "--frames", "-r", "--out", out, "--json")
+    assert run.exit_code == 0, run.stderr
+    assert [r["image"] for r in run.json_lines] == [str(root / "more" / "run"), str(root / "walk")]
+    assert all(r["animation"]["frames"] == 6 for r in run.json_lines)
+    # Again (the output folder now holds frames folders of its own): the same two, no more.
+    again = cli("reconstruct", root, "--frames", "-r", "--out", out, "--json")
+    assert [r["image"] for r in again.json_lines] == [str(root / "more" / "run"), str(root / "walk")]
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    none = cli("reconstruct", empty, "--frames", "-r", "--out", tmp_path / "o2")
+    assert none.exit_code == 1 and none.error_lines == [f"error: {empty}: no image frames in this folder or its subfolders"]
+
+
+def test_frames_without_recursive_on_a_folder_of_subfolders_says_how(cli, tmp_path, bob):
+    root = tmp_path / "anims"
+    _frames_folder(root / "walk", bob)
+    run = cli("reconstruct", root, "--frames", "--out", tmp_path / "out")
+    assert run.exit_code == 1
+    assert run.error_lines == [f"error: {root}: no image frames in folder (it has subfolders: with --recursive each subfolder of frames is one animation)"]
+
+
+def test_frames_with_files_reads_animated_ones_as_animations_and_warns_on_anim_format_for_stills(cli, tmp_path, bob):
+    # --frames implies --animate: an animated file argument is an animation, a still one a still.
+    gif, still = tmp_path / "bob.gif", tmp_path / "still.png"
+    _write(gif, bob, "GIF")
+    Image.fromarray(bob.images[0]).save(still)
+    run = cli("reconstruct", gif, still, "--frames", "--anim-format", "webp", "--out", tmp_path / "out", "--json")
+    assert run.exit_code == 0, run.stderr
+    anim, plain = run.json_lines
+    assert anim["animation"]["frames"] == 6 and set(anim["outputs"]) == {"webp", "frames", "sheet", "sheet_json"}
+    assert "animation" not in plain and set(plain["outputs"]) == {"sprite"}
+    assert plain["warnings"] == ["--anim-format webp applies to animations only; this image is written as a still PNG"]
+    assert not any("--anim-format" in w for w in anim["warnings"])
+    assert f"warning: {still}: --anim-format webp applies to animations only; this image is written as a still PNG" in run.stderr
+
+
+def test_resume_redoes_an_animation_recorded_without_its_frame_files(cli, tmp_path, bob):
+    # A manifest line from before frame files were listed cannot vouch for its folder: redone.
+    src = tmp_path / "bob.gif"
+    _write(src, bob, "GIF")
+    out = tmp_path / "out"
+    assert cli("reconstruct", src, "--animate", "--out", out).exit_code == 0
+    lines = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert lines[0]["files"] == [str(out / "bob" / f"{i}.png") for i in range(6)]
+    del lines[0]["files"]
+    (out / "manifest.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    redo = cli("reconstruct", src, "--animate", "--out", out, "--resume", "--json")
+    assert [r["status"] for r in redo.json_lines] == ["ok"]
