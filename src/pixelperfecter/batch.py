@@ -482,20 +482,12 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
                 result.warnings.append(f"sheet: {fallback}")
     result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
     result.flags = rec.metrics.flags(settings.thresholds)
-    try:
+
+    def stage() -> list[StagedFile]:
         check_output_size(rec, settings.outputs, settings.max_pixels)
-        result.staged = stage_outputs(rec, settings.out_dir, job.stem, settings.outputs, settings.run_tag, sheet)
-    except OutputTooLarge as exc:
-        return failed(str(exc))
-    except MemoryError:
-        return failed("out of memory while writing the outputs (try a smaller --upscale)")
-    except OSError as exc:
-        where = exc.filename or settings.out_dir
-        return failed(f"cannot write output {printable_path(where)} ({exc.strerror or exc})")
-    result.outputs = {item.kind: item.final for item in result.staged}
-    result.status = "ok"
-    result.seconds = time.perf_counter() - start
-    return result
+        return stage_outputs(rec, settings.out_dir, job.stem, settings.outputs, settings.run_tag, sheet)
+
+    return _staged(result, stage, failed, settings, start)
 
 
 def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResult,
@@ -544,10 +536,18 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
         "frames": len(rec.frames), "durations_ms": list(rec.durations_ms), "loop": rec.loop,
         "source_format": loaded.source_format, "frame_diff_pct": [round(d, 4) for d in rec.frame_diff_pct],
     }
+    return _staged(result, lambda: stage_animation(rec, settings.out_dir, job.stem, formats, settings.run_tag), failed, settings, start)
+
+
+def _staged(result: ImageResult, stage: Callable[[], list[StagedFile]], failed: Callable[[str], ImageResult],
+            settings: BatchSettings, start: float) -> ImageResult:
+    """The last step of every image: its output set staged (complete or absent), or one error."""
     try:
-        result.staged = stage_animation(rec, settings.out_dir, job.stem, formats, settings.run_tag)
+        result.staged = stage()
+    except OutputTooLarge as exc:
+        return failed(str(exc))
     except MemoryError:
-        return failed("out of memory while writing the outputs")
+        return failed("out of memory while writing the outputs (try a smaller --upscale)")
     except OSError as exc:
         where = exc.filename or settings.out_dir
         return failed(f"cannot write output {printable_path(where)} ({exc.strerror or exc})")

@@ -8,6 +8,7 @@ Pillow), rich and the batch runner are imported inside the command bodies so tha
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import List, Optional, Tuple
 
@@ -35,14 +36,22 @@ def parse_size(text: str) -> tuple[int, int]:
     return w, h
 
 
-def _size_callback(value: Optional[str]) -> Optional[str]:
-    if value is None:
-        return None
-    try:
-        parse_size(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return value
+def _checked(parse: Callable[[str], object]) -> Callable[[Optional[str]], Optional[str]]:
+    """A Typer callback: ``parse`` the option's text, turning its ValueError into a usage error."""
+
+    def callback(value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        return value
+
+    return callback
+
+
+_size_callback = _checked(parse_size)
 
 
 def _err(message: str) -> None:
@@ -67,14 +76,9 @@ def parse_colors(text: str) -> int | None:
     return n
 
 
-def _colors_callback(value: Optional[str]) -> Optional[str]:
-    if value is None:
-        return None
-    try:
-        parse_colors(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    return value
+_colors_callback = _checked(parse_colors)
+
+
 def _transparent_callback(value: Optional[str]) -> Optional[str]:
     if value is None:
         return None
