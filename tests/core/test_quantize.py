@@ -113,13 +113,24 @@ def test_flags_off_the_colour_steps_are_unchanged() -> None:
     assert np.array_equal(out, pipeline.finish_colors([sprite], ReconstructParams())[0])
 
 
+# Seed 1005's grid is not recovered (below), so its palette cannot be judged.
+CLOSE_SHADES_GRID_MISSED = 1005
+
+
+@pytest.mark.xfail(strict=True, reason="known limitation: y reads 43.4 px, a 3/2 harmonic of 28.4, on flat close-shades art "
+                   "(the coarse reading's line support beats the true grid's in the selection score)")
+def test_close_shades_seed_1005_grid_is_recovered() -> None:
+    case = synth.close_shades_case(CLOSE_SHADES_GRID_MISSED)
+    plain = pipeline.reconstruct(case.image, ReconstructParams(), has_alpha=case.has_alpha)
+    assert synth.score_restoration(plain.sprite, case.truth).restored
+
+
 # Seeds 1000-1039 were held out: AUTO_ERROR was chosen on seeds 0-19 (README: Palettes).
-@pytest.mark.parametrize("seed", range(1000, 1012))
+@pytest.mark.parametrize("seed", [s for s in range(1000, 1012) if s != CLOSE_SHADES_GRID_MISSED])
 def test_auto_on_reconstructed_close_shades_keeps_every_true_shade(seed: int) -> None:
     case = synth.close_shades_case(seed)
     plain = pipeline.reconstruct(case.image, ReconstructParams(), has_alpha=case.has_alpha)
-    if not synth.score_restoration(plain.sprite, case.truth).restored:
-        pytest.skip("grid not recovered on this case: the palette step cannot be judged")
+    assert synth.score_restoration(plain.sprite, case.truth).restored
     rec = pipeline.reconstruct(case.image, ReconstructParams(colors_auto=True), has_alpha=case.has_alpha)
     assert rec.sprite is not None and rec.metrics is not None and rec.palette is not None
     truth, _ = quantize.colour_counts([case.truth])
