@@ -138,7 +138,7 @@ def reconstruct_command(
     executor: str = typer.Option("local", "--executor", callback=_executor_callback, metavar="local|dask", help="Where images run: a local process pool, or Dask (the 'cluster' extra)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help="With --executor dask: a running scheduler (tcp://host:8786); without it a LocalCluster is started."),
     resume: bool = typer.Option(False, "--resume", metavar="", help="Skip images the run manifest (OUT/manifest.jsonl) lists as done with the same input and options."),
-    ml: bool = typer.Option(False, "--ml", metavar="", help="Also try the ML model's grid suggestions and keep the best fit (needs the 'ml' extra)."),
+    ml: bool = typer.Option(False, "--ml", metavar="", help="Also try the ML model's grid suggestions and keep the best fit (needs the 'ml' or the torch-free 'ml-runtime' extra)."),
     colors: Optional[str] = typer.Option(None, "--colors", callback=_colors_callback, metavar="N|auto", help="Reduce to at most N colours, or to the count the auto rule picks (README: Palettes)."),
     palette_file: Optional[Path] = typer.Option(None, "--palette", metavar="FILE", help="Map every cell to the nearest colour of this palette (.gpl, .hex, JASC .pal, Paint.NET .txt, PNG swatch)."),
     save_palette: Optional[Path] = typer.Option(None, "--save-palette", metavar="FILE", help="Write the palette used to FILE (.hex by name, else GIMP .gpl); several images need --shared-palette."),
@@ -204,9 +204,9 @@ def reconstruct_command(
     if min_confidence is not None:
         thresholds = replace(thresholds, min_confidence=min_confidence)
     if ml:
-        from pixelperfecter_ml.cli import require_torch
+        from pixelperfecter_ml.cli import require_runtime
 
-        require_torch()
+        require_runtime()
     settings = BatchSettings(
         out_dir=out, params=params, thresholds=thresholds, max_pixels=max_pixels, use_ml=ml,
         outputs=OutputOptions(upscale=upscale, diff=diff, heatmap=heatmap, grid=grid, indexed=indexed, sheet=sheet),

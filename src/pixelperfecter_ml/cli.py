@@ -37,6 +37,24 @@ def require_torch() -> None:
         raise typer.Exit(3)
 
 
+RUNTIME_HINT = (
+    "the ML suggestions need PyTorch (pip install -e '.[ml]') or onnxruntime (pip install -e '.[ml-runtime]'), "
+    "neither is installed"
+)
+
+
+def require_runtime() -> None:
+    """Exit 3 with a one-line hint unless torch, or onnxruntime with the shipped ONNX model, can run the model."""
+    if torch_available():
+        return
+    from .inference import DEFAULT_ONNX, onnxruntime_installed
+
+    if onnxruntime_installed() and DEFAULT_ONNX.exists():
+        return
+    typer.echo(RUNTIME_HINT, err=True)
+    raise typer.Exit(3)
+
+
 def _fail(message: str, code: int = 1) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
@@ -99,11 +117,11 @@ def train_command(
 def suggest_command(
     images: List[Path] = typer.Argument(..., help="Images to estimate the grid of."),
     top_k: int = typer.Option(3, "--top-k", min=1, help="Candidates per image."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint .pt or TorchScript .ts (default: shipped model)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint .pt, TorchScript .ts or ONNX .onnx (default: the shipped model; its ONNX export without torch)."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per image."),
 ) -> None:
     """Suggest grid parameters (cell size and offsets), best first."""
-    require_torch()
+    require_runtime()
     from pixelperfecter.core.io import ImageLoadError
 
     from .inference import ModelLoadError, suggest_parameters
@@ -177,12 +195,13 @@ def evaluate_command(
 
 @ml_app.command("bench")
 def bench_command(
-    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint or TorchScript (default: shipped model)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Checkpoint, TorchScript or ONNX (.onnx: onnxruntime, no torch; default: shipped model)."),
     images: int = typer.Option(20, "--images", min=1, help="Synthetic images to time."),
     threads: int = typer.Option(0, "--threads", min=0, help="torch threads (0: leave torch's default)."),
+    side: Optional[int] = typer.Option(None, "--side", min=64, help="Time square images of this side (default: the ai tier's sizes)."),
 ) -> None:
     """CPU inference time per image (model only, and suggest incl. loading/pre-processing)."""
-    require_torch()
+    require_runtime()
     from .evaluate import bench_inference
 
-    typer.echo(bench_inference(model=model, n_images=images, threads=threads).summary())
+    typer.echo(bench_inference(model=model, n_images=images, threads=threads, size=(side, side) if side else None).summary())

@@ -228,30 +228,36 @@ class BenchResult:
     forward_ms: float  # model forward on the crops of one image (median)
     suggest_ms: float  # pre-processing + forward + aggregation (median)
     load_ms: float  # first load of the model
+    runtime: str = "torch"  # or "onnxruntime"
 
     def summary(self) -> str:
+        how = f"{self.threads} torch threads" if self.runtime == "torch" else "onnxruntime"
         return (
-            f"CPU inference over {self.n_images} images ({self.threads} torch threads): "
+            f"CPU inference over {self.n_images} images ({how}): "
             f"suggest {self.suggest_ms:.1f} ms/image (median, incl. crops + Canny), model forward {self.forward_ms:.1f} ms, "
             f"model load {self.load_ms:.0f} ms"
         )
 
 
-def bench_inference(model=None, n_images: int = 20, threads: int = 0) -> BenchResult:
-    import torch
-
+def bench_inference(model=None, n_images: int = 20, threads: int = 0, size: tuple[int, int] | None = None) -> BenchResult:
+    """Median CPU time of the suggestions per image (``model``: a checkpoint, TorchScript or
+    ONNX file; ONNX runs in onnxruntime, without torch).  ``size``: the images' size (default:
+    the ai tier's own sizes)."""
     from pixelperfecter.core.synth import make_case
 
     from .inference import aggregate, clear_cache, load_predictor, predict_crops
     from .preprocess import crop_origins, model_input, premultiplied_rgb
 
-    if threads > 0:
+    onnx = model is not None and str(model).endswith(".onnx")
+    if threads > 0 and not onnx:
+        import torch
+
         torch.set_num_threads(threads)
     clear_cache()
     t0 = time.perf_counter()
     predictor = load_predictor(model)
     load_ms = 1000 * (time.perf_counter() - t0)
-    images = [make_case(EVAL_SEED_BASE + 777 + i, "ai").image for i in range(n_images)]
+    images = [make_case(EVAL_SEED_BASE + 777 + i, "ai", size=size).image for i in range(n_images)]
     predict_crops(predictor, images[0])  # warm-up
     suggest, forward = [], []
     for img in images:
@@ -264,4 +270,11 @@ def bench_inference(model=None, n_images: int = 20, threads: int = 0) -> BenchRe
         t0 = time.perf_counter()
         predictor(batch)
         forward.append(time.perf_counter() - t0)
-    return BenchResult(n_images, torch.get_num_threads(), 1000 * float(np.median(forward)), 1000 * float(np.median(suggest)), load_ms)
+    if onnx:
+        n_threads = threads
+    else:
+        import torch
+
+        n_threads = torch.get_num_threads()
+    return BenchResult(n_images, n_threads, 1000 * float(np.median(forward)), 1000 * float(np.median(suggest)), load_ms,
+                       "onnxruntime" if onnx else "torch")

@@ -55,14 +55,23 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, make_default: bool
         onnx_path = out / "grid_estimator.onnx"
         dummy = torch.zeros(1, 4, cfg.crop, cfg.crop)
         try:
-            torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["x"], output_names=["out"], dynamic_axes={"x": {0: "batch"}, "out": {0: "batch"}})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                # One self-contained file (no .onnx.data beside it): it ships as a package asset.
+                # The TorchScript-based exporter (dynamo=False): a dynamic batch axis and the weights
+                # inside the file (the dynamo exporter kept batch 1 and wrote a .onnx.data beside it).
+                torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["x"], output_names=["out"],
+                                  dynamic_axes={"x": {0: "batch"}, "out": {0: "batch"}}, dynamo=False)
             result.onnx = onnx_path
         except ImportError as exc:  # newer torch exporters need onnxscript beside onnx
             result.messages.append(f"ONNX skipped: {exc} (pip install onnx onnxscript)")
     if make_default:
-        from .inference import DEFAULT_MODEL
+        from .inference import DEFAULT_MODEL, DEFAULT_ONNX
 
         result.default_model = slim_checkpoint(checkpoint, DEFAULT_MODEL)
+        if result.onnx is not None:
+            data = result.onnx.read_bytes()
+            atomic_write(DEFAULT_ONNX, lambda tmp: tmp.write_bytes(data))
     return result
 
 

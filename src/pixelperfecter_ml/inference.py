@@ -24,6 +24,9 @@ import numpy as np
 from .preprocess import PARAM_SCALE, busiest_windows, model_input, premultiplied_rgb
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "grid_estimator.pt"
+# The same weights exported to ONNX (``perfecter ml export --default``): the default model when
+# torch is not installed and onnxruntime is (the ``ml-runtime`` extra).
+DEFAULT_ONNX = Path(__file__).parent / "assets" / "grid_estimator.onnx"
 CROPS_PER_AXIS = 2  # 2 x 2 crops: enough agreement signal, inference stays under ~30 ms
 SAME_CELL = 0.02  # two grids with cells this close (relative) are the same grid
 REFINE_WINDOW = 0.20  # the model is a coarse estimator (a few px MAE); the fit does the rest
@@ -69,13 +72,70 @@ class Predictor:
         return out.float().numpy()
 
 
-_CACHE: dict[str, Predictor] = {}
+@dataclass
+class OnnxPredictor:
+    """An ONNX export run by onnxruntime: the same batch in, the same outputs out, no torch."""
+
+    session: object
+    crop: int
+    path: Path
+    scripted: bool = False
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        out = self.session.run(None, {self.session.get_inputs()[0].name: np.ascontiguousarray(batch, np.float32)})  # type: ignore[attr-defined]
+        return np.asarray(out[0], np.float32)
+
+
+def torch_installed() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("torch") is not None
+    except (ValueError, ImportError):
+        return False
+
+
+def onnxruntime_installed() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("onnxruntime") is not None
+    except (ValueError, ImportError):
+        return False
+
+
+def default_model_path() -> Path:
+    """The shipped checkpoint with torch, else its ONNX export when onnxruntime can run it."""
+    if not torch_installed() and onnxruntime_installed() and DEFAULT_ONNX.exists():
+        return DEFAULT_ONNX
+    return DEFAULT_MODEL
+
+
+def load_onnx(path: Path) -> OnnxPredictor:
+    """An ONNX export (``perfecter ml export``) for onnxruntime, one thread-pool per process."""
+    import onnxruntime as ort
+
+    try:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own types for corrupt / foreign files
+        text = str(exc).strip()
+        raise ModelLoadError(f"{path}: not a loadable ONNX model ({text.splitlines()[0][:160] if text else type(exc).__name__})") from None
+    shape = session.get_inputs()[0].shape
+    if len(shape) != 4 or not isinstance(shape[2], int) or shape[2] != shape[3]:
+        raise ModelLoadError(f"{path}: ONNX model input is {shape}, not (batch, 4, crop, crop) (not a grid estimator export)")
+    return OnnxPredictor(session=session, crop=int(shape[2]), path=path)
+
+
+_CACHE: dict[str, Predictor | OnnxPredictor] = {}
 _LOCK = threading.Lock()
 
 
-def load_predictor(path: str | Path | None = None) -> Predictor:
-    """Load (once per process) a checkpoint ``.pt`` or an exported TorchScript ``.ts`` model."""
-    p = Path(path) if path is not None else DEFAULT_MODEL
+def load_predictor(path: str | Path | None = None) -> Predictor | OnnxPredictor:
+    """Load (once per process) a checkpoint ``.pt``, an exported TorchScript ``.ts`` or an ONNX
+    ``.onnx`` model (run by onnxruntime, no torch needed); the default is ``default_model_path``."""
+    p = Path(path) if path is not None else default_model_path()
     key = str(p.resolve()) if p.exists() else str(p)
     with _LOCK:
         if key in _CACHE:
@@ -83,6 +143,10 @@ def load_predictor(path: str | Path | None = None) -> Predictor:
         if not p.exists():
             hint = " (the shipped default model is missing; train one with `perfecter ml train`)" if path is None else ""
             raise ModelLoadError(f"{p}: model not found{hint}")
+        if p.suffix == ".onnx":
+            onnx_predictor = load_onnx(p)
+            _CACHE[key] = onnx_predictor
+            return onnx_predictor
         if p.suffix in (".ts", ".torchscript"):
             from .export import load_torchscript
 
@@ -116,7 +180,7 @@ class CropPrediction:
     confidence: float
 
 
-def predict_crops(predictor: Predictor, rgba: np.ndarray, crops_per_axis: int = CROPS_PER_AXIS) -> list[CropPrediction]:
+def predict_crops(predictor: "Predictor | OnnxPredictor", rgba: np.ndarray, crops_per_axis: int = CROPS_PER_AXIS) -> list[CropPrediction]:
     """The model's answer for each crop, offsets moved from crop to image coordinates."""
     rgb = premultiplied_rgb(rgba)
     side = predictor.crop
@@ -177,7 +241,7 @@ def aggregate(preds: list[CropPrediction], top_k: int) -> list[GridSuggestion]:
 
 
 def suggest_from_array(rgba: np.ndarray, top_k: int = 3, model: str | Path | Predictor | None = None) -> list[GridSuggestion]:
-    predictor = model if isinstance(model, Predictor) else load_predictor(model)
+    predictor = model if isinstance(model, (Predictor, OnnxPredictor)) else load_predictor(model)
     return aggregate(predict_crops(predictor, rgba), top_k)
 
 

@@ -183,3 +183,56 @@ def test_crops_are_taken_where_the_sprite_is_not_the_empty_canvas():
     assert len(windows) == 4
     for x0, y0 in windows:  # every crop overlaps the sprite, none is plain background
         assert x0 + 160 > 520 and y0 + 160 > 500
+
+
+def test_onnx_export_matches_eager_and_serves_suggestions_without_torch(tiny_ckpt, tmp_path, monkeypatch):
+    # Parity eager vs onnxruntime on random batches of every size the suggestions use, and the
+    # same suggestions through the torch-free path.
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    result = export_model(tiny_ckpt, tmp_path / "export")
+    assert result.onnx is not None and not any("ONNX skipped" in m for m in result.messages)
+    eager = load_predictor(tiny_ckpt)
+    onnx = load_predictor(result.onnx)
+    assert isinstance(onnx, inference.OnnxPredictor) and onnx.crop == eager.crop
+    rng = np.random.default_rng(1)
+    for batch in (1, 2, 4):
+        x = rng.random((batch, 4, eager.crop, eager.crop), dtype=np.float32)
+        assert np.abs(eager(x) - onnx(x)).max() < 1e-3
+    img = rng.integers(0, 255, (200, 230, 4), dtype=np.uint8)
+    a = inference.suggest_from_array(img, top_k=3, model=eager)
+    b = inference.suggest_from_array(img, top_k=3, model=onnx)
+    assert [round(s.cell_w, 2) for s in a] == [round(s.cell_w, 2) for s in b]
+    # Without torch the default model is the shipped ONNX export.
+    monkeypatch.setattr(inference, "torch_installed", lambda: False)
+    assert inference.default_model_path() == inference.DEFAULT_ONNX and inference.DEFAULT_ONNX.exists()
+
+
+def test_shipped_onnx_model_matches_the_shipped_checkpoint():
+    pytest.importorskip("onnxruntime")
+    eager = load_predictor(inference.DEFAULT_MODEL)
+    onnx = load_predictor(inference.DEFAULT_ONNX)
+    x = np.random.default_rng(2).random((4, 4, eager.crop, eager.crop), dtype=np.float32)
+    assert np.abs(eager(x) - onnx(x)).max() < 1e-3
+
+
+def test_a_corrupt_onnx_file_is_a_one_line_model_error(tmp_path):
+    pytest.importorskip("onnxruntime")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not an onnx file")
+    with pytest.raises(ModelLoadError, match="not a loadable ONNX model"):
+        load_predictor(bad)
+
+
+def test_ml_runs_without_torch_when_onnxruntime_and_the_onnx_model_are_there(monkeypatch):
+    import typer
+
+    from pixelperfecter_ml import cli as ml_cli
+
+    pytest.importorskip("onnxruntime")
+    monkeypatch.setattr(ml_cli, "torch_available", lambda: False)
+    ml_cli.require_runtime()  # onnxruntime + the shipped ONNX model: no exit
+    monkeypatch.setattr(inference, "onnxruntime_installed", lambda: False)
+    with pytest.raises(typer.Exit) as stop:
+        ml_cli.require_runtime()
+    assert stop.value.exit_code == 3

@@ -68,13 +68,14 @@ def wrap(fn: Callable[..., object]) -> SuggestFn:
 
 
 def load_provider() -> SuggestFn | None:
-    """The ML suggestion function, or None when torch, the module or a model is missing.
+    """The ML suggestion function, or None when no runtime (torch, or onnxruntime with the
+    shipped ONNX model), the module or a model is missing.
 
     Slow (imports the ML package, which may import torch): call it from a worker thread.
     """
     try:
-        if importlib.util.find_spec("torch") is None:
-            return None
+        if importlib.util.find_spec("torch") is None and importlib.util.find_spec("onnxruntime") is None:
+            return None  # neither the 'ml' extra (torch) nor the torch-free 'ml-runtime' one
         inference = importlib.import_module("pixelperfecter_ml.inference")
     except ImportError:
         return None
@@ -83,7 +84,8 @@ def load_provider() -> SuggestFn | None:
     fn = getattr(inference, "suggest_parameters", None)
     if not callable(fn):
         return None
-    default_model = getattr(inference, "DEFAULT_MODEL", None)
+    default_path = getattr(inference, "default_model_path", None)
+    default_model = default_path() if callable(default_path) else getattr(inference, "DEFAULT_MODEL", None)
     if isinstance(default_model, Path) and not default_model.exists():
         return None  # no trained model shipped or trained yet
     for probe in ("model_available", "is_available", "has_model"):
