@@ -81,7 +81,7 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     span = cell_bins.max(axis=0) - lo + 2
     keys, first, bin_of_cell, population = np.unique(_bin_key(cell_bins, lo, span), return_index=True, return_inverse=True, return_counts=True)
     bin_of_cell = bin_of_cell.reshape(-1)
-    neighbours = _neighbour_table(keys, keys, span)
+    neighbours = _neighbour_table(keys, span)
     # Density: the population of each bin and its 26 neighbours (a box kernel of 3 bins).
     parent = _climb(neighbours, population)
     for _ in range(64):
@@ -150,7 +150,7 @@ def _bin_key(bins: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
     return key
 
 
-def _neighbour_table(bin_keys: np.ndarray, keys: np.ndarray, span: np.ndarray) -> np.ndarray:
+def _neighbour_table(keys: np.ndarray, span: np.ndarray) -> np.ndarray:
     """For each occupied bin (``keys`` sorted), its 27 neighbours' indices (itself too), -1 if
     empty: (bins, 27) int32.  The key is linear in the bin coordinates, so a neighbour's key is
     the bin's plus a fixed step (no (bins, 27, 3) coordinate array: a busy image has ~1e5 bins)."""
@@ -158,15 +158,15 @@ def _neighbour_table(bin_keys: np.ndarray, keys: np.ndarray, span: np.ndarray) -
     # int32 keys when they fit (the whole Oklab gamut at BIN spans ~1.4 M bins): half the memory.
     kind = np.int32 if volume < 2**31 else np.int64
     steps = np.array([(i * span[1] + j) * span[2] + k for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], kind)
-    table = np.empty((len(bin_keys), len(steps)), np.int32)
+    table = np.empty((len(keys), len(steps)), np.int32)
     lookup = None
     if volume <= DENSE_LOOKUP_RATIO * len(keys):
         # A dense key -> index table: one gather per probe instead of a binary search.
         lookup = np.full(volume, -1, np.int32)
         lookup[keys] = np.arange(len(keys), dtype=np.int32)
     # In blocks of bins, so that the probe keys never exist for all bins at once.
-    for start in range(0, len(bin_keys), NEIGHBOUR_BLOCK):
-        probe = bin_keys[start : start + NEIGHBOUR_BLOCK].astype(kind)[:, None] + steps[None, :]
+    for start in range(0, len(keys), NEIGHBOUR_BLOCK):
+        probe = keys[start : start + NEIGHBOUR_BLOCK].astype(kind)[:, None] + steps[None, :]
         if lookup is not None:
             table[start : start + len(probe)] = lookup[probe]
         else:

@@ -125,8 +125,8 @@ def auto_palette(colors: np.ndarray, counts: np.ndarray, radius: float = AUTO_ER
     if len(colors) == 0:
         return PaletteResult(np.zeros((0, 3), np.uint8), colors, np.zeros(0, np.int64))
     lab = perceptual_lab(colors)
-    leaders, assignment = _leaders(lab, _by_frequency(colors, counts), radius)
-    return _ranked(colors, counts, leaders, assignment)
+    leaders, _ = _leaders(lab, _by_frequency(colors, counts), radius)
+    return _ranked(colors, counts, colors[leaders])
 
 
 def reduce_palette(colors: np.ndarray, counts: np.ndarray, max_colors: int, radius: float = AUTO_ERROR) -> PaletteResult:
@@ -146,7 +146,6 @@ def reduce_palette(colors: np.ndarray, counts: np.ndarray, max_colors: int, radi
     centroid = np.zeros((k, 3), np.float64)
     np.add.at(centroid, result.assignment, lab.astype(np.float64) * counts[:, None])
     centroid /= weight[:, None]
-    group = np.arange(k)  # auto group -> merged group
     head = np.arange(k)  # merged group -> the auto colour it keeps (the heaviest member's)
     head_weight = np.zeros(k, np.float64)  # the cell count of the colour each group keeps
     np.maximum.at(head_weight, result.assignment, counts.astype(np.float64))
@@ -161,7 +160,6 @@ def reduce_palette(colors: np.ndarray, counts: np.ndarray, max_colors: int, radi
         weight[a] = w
         if head_weight[b] > head_weight[a]:
             head[a], head_weight[a] = head[b], head_weight[b]
-        group[group == b] = a
         alive[b] = False
         cost[b, :] = np.inf
         cost[:, b] = np.inf
@@ -171,13 +169,7 @@ def reduce_palette(colors: np.ndarray, counts: np.ndarray, max_colors: int, radi
         cost[a, :] = row
         cost[:, a] = row
     # The colour each merged group keeps: the most frequent input colour of its head auto group.
-    keep = result.colors[head]
-    merged_of_colour = group[result.assignment]
-    survivors = np.flatnonzero(alive)
-    remap = np.full(k, -1, np.int64)
-    remap[survivors] = np.arange(len(survivors))
-    palette_colors = keep[survivors]
-    return _ranked_final(colors, counts, palette_colors, remap[merged_of_colour])
+    return _ranked(colors, counts, result.colors[head][alive])
 
 
 def _ward(weight: np.ndarray, centroid: np.ndarray) -> np.ndarray:
@@ -187,20 +179,15 @@ def _ward(weight: np.ndarray, centroid: np.ndarray) -> np.ndarray:
     return cost
 
 
-def _ranked(colors: np.ndarray, counts: np.ndarray, leaders: np.ndarray, assignment: np.ndarray) -> PaletteResult:
-    return _ranked_final(colors, counts, colors[leaders], assignment)
+def _ranked(colors: np.ndarray, counts: np.ndarray, palette_colors: np.ndarray) -> PaletteResult:
+    """``palette_colors`` ordered by how many cells use each (most first; ties by colour value).
 
-
-def _ranked_final(colors: np.ndarray, counts: np.ndarray, palette_colors: np.ndarray, assignment: np.ndarray) -> PaletteResult:
-    """The palette ordered by how many cells use each colour (most first; ties by colour value).
-
-    Every colour then goes to its *nearest* palette colour, not to the group it was merged in:
-    so the palette saved with ``--save-palette`` and given back with ``--palette`` maps the cells
+    Every colour goes to its *nearest* palette colour, not to the group it was merged in: so
+    the palette saved with ``--save-palette`` and given back with ``--palette`` maps the cells
     exactly as the run that made it (each palette colour is its own nearest; no cell moves
     farther than its group's colour).
     """
-    if len(colors):
-        assignment = _nearest(perceptual_lab(colors), perceptual_lab(palette_colors))
+    assignment = _nearest(perceptual_lab(colors), perceptual_lab(palette_colors))
     use = np.bincount(assignment, weights=counts, minlength=len(palette_colors)).astype(np.int64)
     order = _by_frequency(palette_colors, use)
     rank = np.empty(len(order), np.int64)
