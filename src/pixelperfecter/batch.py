@@ -449,12 +449,9 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
     if settings.anim_formats:
         result.warnings.append(f"--anim-format {'/'.join(settings.anim_formats)} applies to animations only; "
                                "this image is written as a still PNG")
-    result.warnings.extend(w for w in rec.warnings if w not in result.warnings)
-    if rec.grid is not None:
-        g = rec.grid
-        result.grid = GridSummary(g.cell_w, g.cell_h, g.offset_x, g.offset_y, g.cells_x, g.cells_y)
-    if not rec.ok or rec.metrics is None:
-        return failed(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
+    if (no_grid := _take_grid(result, rec, failed)) is not None:
+        return no_grid
+    assert rec.metrics is not None  # _take_grid fails a result without them
     if settings.outputs.indexed and rec.sprite is not None:
         fallback = indexed_warning(rec.sprite, rec.has_alpha, index_palette(rec))
         if fallback is not None:
@@ -490,6 +487,19 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
     return _staged(result, stage, failed, settings, start)
 
 
+def _take_grid(result: ImageResult, rec: Any, failed: Callable[[str], ImageResult]) -> ImageResult | None:
+    """The reconstruction's warnings and grid into ``result``; the failure when it found none.
+
+    ``rec``: a still's ``Reconstruction`` or an ``AnimationReconstruction`` (same fields)."""
+    result.warnings.extend(w for w in rec.warnings if w not in result.warnings)
+    if rec.grid is not None:
+        g = rec.grid
+        result.grid = GridSummary(g.cell_w, g.cell_h, g.offset_x, g.offset_y, g.cells_x, g.cells_y)
+    if not rec.ok or rec.metrics is None:
+        return failed(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
+    return None
+
+
 def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResult,
                        failed: Callable[[str], ImageResult], start: float) -> ImageResult:
     """``process_image`` for an animated file or a folder of frames: one grid, many frames."""
@@ -511,12 +521,9 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
         return failed(f"internal error while reconstructing ({type(exc).__name__}: {exc})")
     with contextlib.suppress(OSError):
         result.input_stamp = stamp(job.path)  # a folder of frames: its frame files (``manifest.folder_stamp``)
-    result.warnings.extend(w for w in rec.warnings if w not in result.warnings)
-    if rec.grid is not None:
-        g = rec.grid
-        result.grid = GridSummary(g.cell_w, g.cell_h, g.offset_x, g.offset_y, g.cells_x, g.cells_y)
-    if not rec.ok or rec.metrics is None:
-        return failed(f"no grid found ({rec.error})" if rec.error and "grid" not in rec.error else rec.error or "no grid found")
+    if (no_grid := _take_grid(result, rec, failed)) is not None:
+        return no_grid
+    assert rec.metrics is not None  # _take_grid fails a result without them
     o = settings.outputs
     if (o.upscale and o.upscale > 1) or o.diff or o.heatmap or o.grid:
         result.warnings.append("--upscale/--diff/--heatmap/--grid are not written for animations")
