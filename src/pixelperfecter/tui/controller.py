@@ -505,37 +505,32 @@ class Controller:
         return self._write(session, choice)
 
     def _write(self, session: ImageSession, choice: Attempt) -> Notice:
-        out = self.settings.output_dir
         joint = session.joint(choice.params)
         if session.animation is not None and joint is not None and joint.ok:
             return self._write_animation(session, choice, joint)
         if self.sheet is not None and self.sheet_attempt is choice:
             return self._write_sheet(session, choice, self.sheet)
-        try:
+
+        def write(out: Path) -> Path:
             files = write_outputs(choice.result, out, session.path.stem, EXPORT_OPTIONS)
             row = metrics_row(str(session.path), choice.result.metrics, self.settings.thresholds, output=str(files.sprite))
             append_metrics(out / METRICS_NAME, [row])
-        except (OSError, ValueError) as exc:
-            return Notice(f"{out}: cannot write ({exc})", "error", "Save failed")
-        self.exported.append(files.sprite)
-        which = "marked-correct" if choice.verdict == "correct" else "current"
-        return Notice(f"{which} attempt → {files.sprite}", title="Saved")
+            return files.sprite
+
+        return self._saved(choice, write)
 
     def _write_sheet(self, session: ImageSession, choice: Attempt, sheet: SheetResult) -> Notice:
         """After ``j``: the sheet's whole set, as ``perfecter reconstruct --sheet`` writes it."""
         from ..outputset import commit, new_run_tag, stage_outputs
 
-        out = self.settings.output_dir
-        try:
+        def write(out: Path) -> Path:
             out.mkdir(parents=True, exist_ok=True)
             files = commit(stage_outputs(choice.result, out, session.path.stem, OutputOptions(sheet=True), new_run_tag(), sheet))
             row = metrics_row(str(session.path), choice.result.metrics, self.settings.thresholds, output=files["sprite"], regions=len(sheet.regions))
             append_metrics(out / METRICS_NAME, [row])
-        except (OSError, ValueError) as exc:
-            return Notice(f"{out}: cannot write ({exc})", "error", "Save failed")
-        self.exported.append(Path(files["sprite"]))
-        which = "marked-correct" if choice.verdict == "correct" else "current"
-        return Notice(f"{which} attempt, {len(sheet.regions)} sprites → {files['sprite']} (+ {session.path.stem}/, sheet, json)", title="Saved")
+            return Path(files["sprite"])
+
+        return self._saved(choice, write, f", {len(sheet.regions)} sprites", f" (+ {session.path.stem}/, sheet, json)")
 
     def _write_animation(self, session: ImageSession, choice: Attempt, joint: AnimationReconstruction) -> Notice:
         """An animation's whole set, as ``perfecter reconstruct --animate`` writes it."""
@@ -543,20 +538,30 @@ class Controller:
         from ..core.animation import default_formats
         from ..outputset import commit, new_run_tag, stage_animation
 
-        out = self.settings.output_dir
         assert session.animation is not None and joint.metrics is not None
-        try:
+        source_format, metrics = session.animation.source_format, joint.metrics
+
+        def write(out: Path) -> Path:
             out.mkdir(parents=True, exist_ok=True)
-            files = commit(stage_animation(joint, out, session.path.stem, default_formats(session.animation.source_format), new_run_tag()))
-            row = metrics_row(str(session.path), joint.metrics, self.settings.thresholds, output=files["sheet"])
+            files = commit(stage_animation(joint, out, session.path.stem, default_formats(source_format), new_run_tag()))
+            row = metrics_row(str(session.path), metrics, self.settings.thresholds, output=files["sheet"])
             note = animation_note({"frames": len(joint.frames), "durations_ms": joint.durations_ms, "frame_diff_pct": joint.frame_diff_pct})
             row["warnings"] = f"{note}; {row['warnings']}" if row.get("warnings") else note
             append_metrics(out / METRICS_NAME, [row])
+            return Path(files["sheet"])
+
+        return self._saved(choice, write, f", {len(joint.frames)} frames", " (+ animation, frames)")
+
+    def _saved(self, choice: Attempt, write: Callable[[Path], Path], what: str = "", also: str = "") -> Notice:
+        """``write`` (files and metrics row) into the output folder, and the notice saying so."""
+        out = self.settings.output_dir
+        try:
+            written = write(out)
         except (OSError, ValueError) as exc:
             return Notice(f"{out}: cannot write ({exc})", "error", "Save failed")
-        self.exported.append(Path(files["sheet"]))
+        self.exported.append(written)
         which = "marked-correct" if choice.verdict == "correct" else "current"
-        return Notice(f"{which} attempt, {len(joint.frames)} frames → {files['sheet']} (+ animation, frames)", title="Saved")
+        return Notice(f"{which} attempt{what} → {written}{also}", title="Saved")
 
     # ------------------------------------------------------------------ ML suggestions
 
