@@ -7,3 +7,13 @@ checkpoints), ``inference`` (``suggest_parameters``, ``hybrid_reconstruct``), ``
 (TorchScript), ``evaluate`` (heuristic vs model vs hybrid, bench).  Only ``cli`` is imported
 by ``perfecter``; it never imports torch at load time.
 """
+
+import importlib.util
+
+
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it (torch takes seconds)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ValueError, ImportError):  # sys.modules[module] is None, or a broken install
+        return False

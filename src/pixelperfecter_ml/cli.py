@@ -6,13 +6,14 @@ imported inside each command, after checking that torch is installed at all.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
+
+from . import installed
 
 ml_app = typer.Typer(help="ML-assisted grid estimation (needs the 'ml' extra: torch).", no_args_is_help=True)
 
@@ -24,10 +25,7 @@ INSTALL_HINT = (
 
 
 def torch_available() -> bool:
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except (ValueError, ImportError):  # sys.modules["torch"] is None or a broken install
-        return False
+    return installed("torch")
 
 
 def require_torch() -> None:

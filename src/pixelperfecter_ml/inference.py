@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import installed
 from .preprocess import PARAM_SCALE, busiest_windows, model_input, premultiplied_rgb
 
 DEFAULT_MODEL = Path(__file__).parent / "assets" / "grid_estimator.pt"
@@ -87,21 +88,11 @@ class OnnxPredictor:
 
 
 def torch_installed() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("torch") is not None
-    except (ValueError, ImportError):
-        return False
+    return installed("torch")
 
 
 def onnxruntime_installed() -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec("onnxruntime") is not None
-    except (ValueError, ImportError):
-        return False
+    return installed("onnxruntime")
 
 
 def default_model_path() -> Path:
