@@ -22,13 +22,13 @@ from .grid.profiles import denoised
 from .io import LoadedAnimation
 from .metrics import confidence_with_fit, diff_pct_from_errors
 from .pipeline import FinishedColors, finish_and_measure
-from .types import Grid, GridDetection, Metrics, PaletteReport, Reconstruction, ReconstructParams, Thresholds
+from .types import FromDetection, Grid, GridDetection, Metrics, PaletteReport, Reconstruction, ReconstructParams, Thresholds
 
 ANIMATION_FORMATS = ("gif", "webp")
 
 
 @dataclass
-class AnimationReconstruction:
+class AnimationReconstruction(FromDetection):
     """The joint result: one grid, one reconstruction per frame (all on that grid).
 
     ``frames[i]`` is a full ``Reconstruction`` of frame i (its own diff and cell error) whose
@@ -50,14 +50,6 @@ class AnimationReconstruction:
     @property
     def ok(self) -> bool:
         return self.detection.grid is not None and bool(self.frames)
-
-    @property
-    def grid(self) -> Grid | None:
-        return self.detection.grid
-
-    @property
-    def error(self) -> str | None:
-        return None if self.ok else (self.detection.reason or "no grid found")
 
     @property
     def sprites(self) -> list[np.ndarray]:

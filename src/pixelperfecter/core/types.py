@@ -212,8 +212,26 @@ class Metrics:
         }
 
 
+class FromDetection:
+    """What a result made from a ``GridDetection`` says about it: its grid, and why it failed."""
+
+    detection: GridDetection
+
+    @property
+    def ok(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def grid(self) -> Grid | None:
+        return self.detection.grid
+
+    @property
+    def error(self) -> str | None:
+        return None if self.ok else (self.detection.reason or "no grid found")
+
+
 @dataclass
-class Reconstruction:
+class Reconstruction(FromDetection):
     """Everything one run of the pipeline produced for one image.
 
     ``sprite`` is the true-resolution RGBA result (cells_y, cells_x, 4), ``cell_error`` the
@@ -234,11 +252,3 @@ class Reconstruction:
     @property
     def ok(self) -> bool:
         return self.sprite is not None
-
-    @property
-    def grid(self) -> Grid | None:
-        return self.detection.grid
-
-    @property
-    def error(self) -> str | None:
-        return None if self.ok else (self.detection.reason or "no grid found")
