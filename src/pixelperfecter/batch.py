@@ -86,6 +86,9 @@ class BatchSettings:
     animate: bool = False
     # The animated containers to write ("gif", "webp"); empty: the input's own (``animation.default_formats``).
     anim_formats: tuple[str, ...] = ()
+    # Send each image's cell colours back (``ImageResult.colors``): only ``--save-palette`` of one
+    # image reads them, and a busy image has a million (not an output option: not in shaping_key).
+    collect_colors: bool = False
 
     def shaping_key(self) -> str:
         """Hash of every option that shapes the output files (the manifest's ``params``)."""
@@ -457,9 +460,8 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
         if fallback is not None:
             result.warnings.append(fallback)
     result.palette = rec.palette
-    if rec.sprite is not None:
-        colors, counts = quantize.colour_counts([rec.sprite])
-        result.colors = tuple((int(r), int(g), int(b)) for r, g, b in colors[np.lexsort((np.arange(len(counts)), -counts))])
+    if settings.collect_colors and rec.sprite is not None:
+        result.colors = _ranked_colours([rec.sprite])
     sheet = None
     if settings.outputs.sheet:
         try:
@@ -485,6 +487,12 @@ def process_image(job: ImageJob, settings: BatchSettings) -> ImageResult:
         return stage_outputs(rec, settings.out_dir, job.stem, settings.outputs, settings.run_tag, sheet)
 
     return _staged(result, stage, failed, settings, start)
+
+
+def _ranked_colours(sprites: Sequence[np.ndarray]) -> tuple[tuple[int, int, int], ...]:
+    """The sprites' distinct cell colours, most used first (ties by colour value)."""
+    colors, counts = quantize.colour_counts(sprites)
+    return tuple((int(r), int(g), int(b)) for r, g, b in colors[np.lexsort((np.arange(len(counts)), -counts))])
 
 
 def _take_grid(result: ImageResult, rec: Any, failed: Callable[[str], ImageResult]) -> ImageResult | None:
@@ -535,8 +543,8 @@ def _process_animation(job: ImageJob, settings: BatchSettings, result: ImageResu
     if "gif" in formats and (lost := gif_limits(rec.sprites)):
         result.warnings.append(f"the GIF is not exact: {'; '.join(lost)}; the PNG frames and the sheet are exact")
     result.palette = rec.palette
-    colors, counts = quantize.colour_counts(rec.sprites)
-    result.colors = tuple((int(r), int(g), int(b)) for r, g, b in colors[np.lexsort((np.arange(len(counts)), -counts))])
+    if settings.collect_colors:
+        result.colors = _ranked_colours(rec.sprites)
     result.metrics = Metrics(**{**rec.metrics.__dict__, "warnings": tuple(result.warnings)})
     result.flags = rec.metrics.flags(settings.thresholds)
     result.animation = {

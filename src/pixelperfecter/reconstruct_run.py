@@ -14,7 +14,7 @@ import json
 import signal
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -200,6 +200,9 @@ def _run_reconstruct(request: ReconstructRequest) -> int:
         request.err(f"warning: {out}: --no-metrics records nothing, so a later run over this folder will take these outputs for inputs")
 
     n_workers = request.workers if request.workers is not None else default_workers()
+    if request.save_palette is not None and settings.params.palette is None and not request.shared_palette:
+        settings = replace(settings, collect_colors=True)  # the one image's colours are the palette to save
+        request.settings = settings
     if request.shared_palette:
         shared = _shared_palette(request, jobs, n_workers)
         if shared is None:
