@@ -113,7 +113,8 @@ def finish_and_measure(samples: Sequence[np.ndarray], sprites: Sequence[np.ndarr
     cleanup, before the palette step."""
     removals: list[background.Removal] = []
     without_palette = replace(params, max_colors=None, colors_auto=False, palette=None)
-    grain = cells.grain(list(samples), list(sprites))
+    # Only the merges read the grain (``palette.scaled_radius``).
+    grain = cells.grain(list(samples), list(sprites)) if params.cleanup_colors or params.reduces_colors else None
     finished = finish_colors(sprites, without_palette, removals=removals, grain=grain)
     errors = []
     for i, (sample, raw, sprite) in enumerate(zip(samples, sprites, finished)):
