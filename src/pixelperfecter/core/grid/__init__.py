@@ -23,11 +23,11 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, fit_axis, mid_ratio, robust_pitch
+from .ladder import AxisFit, fit_axis, settle
 from .lines import PlacedMemo, place_lines, placed_lines
 from .profiles import Profiles, denoised, edge_profiles, noise_floor
 from .select import GridProposer, GridScore, Scorer, select_grid
-from .spectrum import comb_phase, refine_period
+from .spectrum import comb_phase
 
 __all__ = [
     "AxisFit", "DetectorConfig", "DEFAULT_CONFIG", "GridProposer", "GridScore", "Profiles", "Scorer",
@@ -227,11 +227,7 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
         if near is None or not lo <= near.cell <= hi:
             # The ladder may climb out of the window (back to the reading under test): the
             # strongest period inside it, refined like any fit, stands for "near the other axis".
-            cell = refine_period(clean, other.cell, lo, hi, config)
-            offset, _ = comb_phase(clean, cell)
-            cell, offset = robust_pitch(clean, cell, offset, config)
-            offset, coherence = comb_phase(clean, cell)
-            near = AxisFit(cell, offset, coherence, mid_ratio(scorer.maxima[axis], cell, offset, config))
+            near = settle(clean, other.cell, lo, hi, config, scorer.maxima[axis])
         options.append((near, fy) if axis == 0 else (fx, near))
     return _select_axes(scorer, fx, fy, options)
 

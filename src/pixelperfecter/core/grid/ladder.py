@@ -156,7 +156,15 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
         if best_merge == 1:
             break
         base = refine_period(profile, base * best_merge, min_cell, max_cell, config)
-    cell = refine_period(profile, base, min_cell, max_cell, config)
+    return settle(profile, base, min_cell, max_cell, config, maxima)
+
+
+def settle(profile: np.ndarray, approx: float, min_cell: float, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG,
+           maxima: WindowMax | None = None) -> AxisFit:
+    """The fit at the spectral peak nearest ``approx`` (within [min_cell, max_cell]): its phase,
+    the robust pitch through the line positions, and the comb's coherence and mid-cell share."""
+    maxima = maxima or WindowMax(profile)
+    cell = refine_period(profile, approx, min_cell, max_cell, config)
     offset, _ = comb_phase(profile, cell)
     cell, offset = robust_pitch(profile, cell, offset, config)
     offset, coherence = comb_phase(profile, cell)
