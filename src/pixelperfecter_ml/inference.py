@@ -80,7 +80,6 @@ class OnnxPredictor:
     session: object
     crop: int
     path: Path
-    scripted: bool = False
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         out = self.session.run(None, {self.session.get_inputs()[0].name: np.ascontiguousarray(batch, np.float32)})  # type: ignore[attr-defined]
