@@ -92,7 +92,7 @@ def stage_animation(rec: AnimationReconstruction, out_dir: Path, stem: str, form
     keep_alpha = rec.has_alpha
 
     def tmp_for(kind: str) -> Path:
-        return out_dir / f".{names[kind]}.{tag}.tmp"
+        return _temp_for(out_dir / names[kind], tag)
 
     try:
         for fmt in formats:
@@ -128,6 +128,7 @@ def check_output_size(rec: Reconstruction, outputs: OutputOptions, max_pixels: i
 
 
 def _temp_for(final: Path, tag: str) -> Path:
+    """The name a file of the set is staged under beside its final name (``sweep_temps`` knows it)."""
     return final.parent / f".{final.name}.{tag}.tmp"
 
 
@@ -158,7 +159,7 @@ def stage_outputs(rec: Reconstruction, out_dir: Path, stem: str, outputs: Output
             if arrays is None:
                 continue
             final = out_dir / names[kind]
-            tmp = out_dir / f".{names[kind]}.{tag}.tmp"
+            tmp = _temp_for(final, tag)
             if outputs.indexed and kind in ("sprite", "upscale"):
                 save_sprite_png(tmp, arrays[0], arrays[1], order)
             else:
