@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 
 from ..types import Grid
@@ -49,9 +50,13 @@ def cell_evidence(
 
 def _live_lines(colours: np.ndarray, axis: int, config: DetectorConfig) -> float:
     """Share of the inner lines across ``axis`` that some cell's colour changes across."""
-    c = colours.astype(np.int16)
-    step = np.abs(np.diff(c, axis=axis)).max(axis=-1)
-    changes = (step > config.live_step).sum(axis=1 - axis)
+    c = np.ascontiguousarray(colours)
+    a, b = (c[1:], c[:-1]) if axis == 0 else (c[:, 1:], c[:, :-1])
+    # |a - b| on uint8 by OpenCV, channel max pairwise (a reduction over the short channel axis
+    # is slow in NumPy): the same steps as an int16 difference, at a fraction of the cost.
+    diff = cv2.absdiff(a, b) if a.size else np.zeros(a.shape, np.uint8)
+    step = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), np.maximum(diff[..., 2], diff[..., 3]))
+    changes = np.count_nonzero(step > config.live_step, axis=1 - axis)
     live = np.nonzero(changes > 0)[0]
     if live.size < 2:
         return 0.0
