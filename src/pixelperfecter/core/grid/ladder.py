@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .spectrum import coherence_spectrum, comb_phase, peak_periods, refine_period
+from .spectrum import Spectrum, coherence_spectrum, comb_phase, peak_periods, refine_period
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,23 @@ class AxisFit:
 
 
 class WindowMax:
-    """Running maxima of one profile, computed once per radius (the ladder asks for many)."""
+    """Running maxima of one profile, computed once per radius (the ladder asks for many), and
+    its spectra, once per longest cell (the ladder refines a period many times on one)."""
 
     def __init__(self, profile: np.ndarray) -> None:
         self.profile = profile
         self._cache: dict[int, np.ndarray] = {}
+        self._spectra: dict[tuple[float, DetectorConfig], Spectrum] = {}
+
+    def spectrum(self, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG) -> Spectrum:
+        key = (max_cell, config)
+        if key not in self._spectra:
+            self._spectra[key] = coherence_spectrum(self.profile, max_cell, config)
+        return self._spectra[key]
+
+    def refine(self, approx: float, min_cell: float, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
+        """``refine_period`` on this profile."""
+        return refine_period(self.profile, approx, min_cell, max_cell, config, self.spectrum(max_cell, config))
 
     def __call__(self, radius: int) -> np.ndarray:
         out = self._cache.get(radius)
@@ -140,7 +152,7 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
         if signal[0] > 0 and signal[1:].min() >= config.filled * signal[0]:
             best_split = m
     if best_split > 1:
-        base = refine_period(profile, base / best_split, min_cell, max_cell, config)
+        base = maxima.refine(base / best_split, min_cell, max_cell, config)
     # Coarser: repeatedly take the largest merge whose dropped lines are all empty.
     for _ in range(4):
         best_merge = 1
@@ -155,7 +167,7 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
                 best_merge = m
         if best_merge == 1:
             break
-        base = refine_period(profile, base * best_merge, min_cell, max_cell, config)
+        base = maxima.refine(base * best_merge, min_cell, max_cell, config)
     return settle(profile, base, min_cell, max_cell, config, maxima)
 
 
@@ -164,7 +176,7 @@ def settle(profile: np.ndarray, approx: float, min_cell: float, max_cell: float,
     """The fit at the spectral peak nearest ``approx`` (within [min_cell, max_cell]): its phase,
     the robust pitch through the line positions, and the comb's coherence and mid-cell share."""
     maxima = maxima or WindowMax(profile)
-    cell = refine_period(profile, approx, min_cell, max_cell, config)
+    cell = maxima.refine(approx, min_cell, max_cell, config)
     offset, _ = comb_phase(profile, cell)
     cell, offset = robust_pitch(profile, cell, offset, config)
     offset, coherence = comb_phase(profile, cell)
@@ -191,11 +203,11 @@ def fit_axis(profile: np.ndarray, min_cell: float | None = None, max_cell: float
     max_cell = min(config.max_cell if max_cell is None else max_cell, length / config.min_cells_across)
     if max_cell <= min_cell:
         return None
-    mag, freqs = coherence_spectrum(profile, max_cell, config)
+    maxima = WindowMax(profile)
+    mag, freqs = maxima.spectrum(max_cell, config)
     peaks = peak_periods(mag, freqs, min_cell, max_cell, config)
     if not peaks or peaks[0][1] < config.min_coherence:
         return None
-    maxima = WindowMax(profile)
     fits: list[AxisFit] = []
     for start, strength in peaks:
         if strength < config.start_strength * peaks[0][1]:

@@ -23,7 +23,7 @@ from .checks import cell_evidence
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import WindowMax, mid_ratio, robust_pitch
 from .profiles import Profiles, denoised
-from .spectrum import comb_phase, refine_period
+from .spectrum import comb_phase
 
 # Anything that proposes candidate grids for an RGBA image (the ML model's port).
 GridProposer = Callable[[np.ndarray], Sequence[GridCandidate]]
@@ -83,8 +83,8 @@ class Scorer:
         """
         cfg = self.config
         out = []
-        for profile, cell in ((self.clean_profiles[0], c.cell_w), (self.clean_profiles[1], c.cell_h)):
-            cell = refine_period(profile, cell, cfg.min_cell, cfg.max_cell, cfg)
+        for profile, maxima, cell in ((self.clean_profiles[0], self.maxima[0], c.cell_w), (self.clean_profiles[1], self.maxima[1], c.cell_h)):
+            cell = maxima.refine(cell, cfg.min_cell, cfg.max_cell, cfg)
             offset, _ = comb_phase(profile, cell)
             refined, offset = robust_pitch(profile, cell, offset, cfg)
             if abs(refined / cell - 1) > cfg.refine_window:

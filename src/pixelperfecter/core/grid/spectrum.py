@@ -85,9 +85,16 @@ def peak_periods(mag: np.ndarray, freqs: np.ndarray, min_cell: float, max_cell: 
     return out
 
 
-def refine_period(profile: np.ndarray, approx: float, min_cell: float, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
-    """The spectral peak within ``refine_window`` of ``approx`` (``approx`` when there is none)."""
-    mag, freqs = coherence_spectrum(profile, max_cell, config)
+Spectrum = tuple[np.ndarray, np.ndarray]
+
+
+def refine_period(profile: np.ndarray, approx: float, min_cell: float, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG,
+                  spectrum: Spectrum | None = None) -> float:
+    """The spectral peak within ``refine_window`` of ``approx`` (``approx`` when there is none).
+
+    ``spectrum``: the profile's ``coherence_spectrum`` at ``max_cell``, when already computed.
+    """
+    mag, freqs = spectrum if spectrum is not None else coherence_spectrum(profile, max_cell, config)
     w = config.refine_window
     peak = peak_period(mag, freqs, max(min_cell, approx * (1 - w)), min(max_cell, approx * (1 + w)))
     return approx if peak is None else peak[0]
