@@ -60,18 +60,35 @@ def comb_levels(maxima: WindowMax, base: float, offset: float, multiple: int, co
     offset + (n*multiple + j)*base.  The second value is the same average half-way between
     lines, where a correct comb of period ``base`` has no edges: it measures texture and noise.
     """
+    return folded(comb_samples(maxima, base, offset, config), multiple)
+
+
+CombSamples = tuple[np.ndarray, np.ndarray, float]
+
+
+def comb_samples(maxima: WindowMax, base: float, offset: float, config: DetectorConfig = DEFAULT_CONFIG) -> CombSamples:
+    """The lines of the comb of period ``base``: their indices n, the strongest edge near each,
+    and the mean strongest edge half-way between lines (what ``comb_levels`` folds)."""
     length = len(maxima.profile) - 1
     # Windows must not reach the neighbouring line of a fine comb, or every line looks busy.
     line_max = maxima(int(config.line_window * base))
     mid_max = maxima(int(round(config.mid_window * base)))
     n = np.arange(int(np.ceil((1 - offset) / base)), int(np.floor((length - 1 - offset) / base)) + 1)
+    if n.size < 2:
+        return n, np.zeros(n.size), 0.0
+    pos = np.round(offset + n * base).astype(np.int64)
+    mids = np.round(offset + (n[:-1] + 0.5) * base).astype(np.int64)
+    return n, line_max[pos], float(mid_max[mids].mean())
+
+
+def folded(samples: CombSamples, multiple: int) -> tuple[np.ndarray, float]:
+    """``comb_levels`` from the comb's samples: the line strengths folded by phase mod ``multiple``."""
+    n, strength, noise = samples
     if n.size < 2 * multiple:
         return np.zeros(multiple), 0.0
-    pos = np.round(offset + n * base).astype(np.int64)
     phase = np.mod(n, multiple)
-    levels = np.bincount(phase, weights=line_max[pos], minlength=multiple) / np.maximum(np.bincount(phase, minlength=multiple), 1)
-    mids = np.round(offset + (n[:-1] + 0.5) * base).astype(np.int64)
-    return levels, float(mid_max[mids].mean())
+    levels = np.bincount(phase, weights=strength, minlength=multiple) / np.maximum(np.bincount(phase, minlength=multiple), 1)
+    return levels, noise
 
 
 def mid_ratio(maxima: WindowMax, cell: float, offset: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
@@ -137,9 +154,13 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
     """From a spectral period, walk the harmonic ladder to the grid it belongs to."""
     maxima = maxima or WindowMax(profile)
 
+    combs: dict[float, CombSamples] = {}
+
     def levels(b: float, m: int) -> tuple[np.ndarray, float]:
-        offset, _ = comb_phase(profile, b)
-        lv, noise = comb_levels(maxima, b, offset, m, config)
+        # The merges try every multiple of one period: its phase and lines are found once.
+        if b not in combs:
+            combs[b] = comb_samples(maxima, b, comb_phase(profile, b)[0], config)
+        lv, noise = folded(combs[b], m)
         return np.roll(lv, -int(np.argmax(lv))), noise
 
     # Finer: the largest split whose new lines are all about as busy as the old ones.
