@@ -158,7 +158,8 @@ def _bin_key(bins: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
 def _key_bins(keys: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
     """The bin coordinates (n, 3) of ``_bin_key`` keys."""
     k = keys.astype(np.int64)
-    return np.stack([k // (span[1] * span[2]), (k // span[2]) % span[1], k % span[2]], axis=1) + lo
+    bins: np.ndarray = np.stack([k // (span[1] * span[2]), (k // span[2]) % span[1], k % span[2]], axis=1) + lo
+    return bins
 
 
 def _neighbour_table(keys: np.ndarray, span: np.ndarray) -> np.ndarray:

@@ -33,6 +33,9 @@ class WindowMax:
         self.profile = profile
         self._cache: dict[int, np.ndarray] = {}
         self._spectra: dict[tuple[float, DetectorConfig], Spectrum] = {}
+        # The ladder's starts often meet on one period: its comb and its settled fit are reused.
+        self.combs: dict[tuple[float, DetectorConfig], CombSamples] = {}
+        self.settled: dict[tuple[float, float, float, DetectorConfig], AxisFit] = {}
 
     def spectrum(self, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG) -> Spectrum:
         key = (max_cell, config)
@@ -154,13 +157,12 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
     """From a spectral period, walk the harmonic ladder to the grid it belongs to."""
     maxima = maxima or WindowMax(profile)
 
-    combs: dict[float, CombSamples] = {}
-
     def levels(b: float, m: int) -> tuple[np.ndarray, float]:
         # The merges try every multiple of one period: its phase and lines are found once.
-        if b not in combs:
-            combs[b] = comb_samples(maxima, b, comb_phase(profile, b)[0], config)
-        lv, noise = folded(combs[b], m)
+        key = (b, config)
+        if key not in maxima.combs:
+            maxima.combs[key] = comb_samples(maxima, b, comb_phase(profile, b)[0], config)
+        lv, noise = folded(maxima.combs[key], m)
         return np.roll(lv, -int(np.argmax(lv))), noise
 
     # Finer: the largest split whose new lines are all about as busy as the old ones.
@@ -197,11 +199,14 @@ def settle(profile: np.ndarray, approx: float, min_cell: float, max_cell: float,
     """The fit at the spectral peak nearest ``approx`` (within [min_cell, max_cell]): its phase,
     the robust pitch through the line positions, and the comb's coherence and mid-cell share."""
     maxima = maxima or WindowMax(profile)
-    cell = maxima.refine(approx, min_cell, max_cell, config)
-    offset, _ = comb_phase(profile, cell)
-    cell, offset = robust_pitch(profile, cell, offset, config)
-    offset, coherence = comb_phase(profile, cell)
-    return AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config))
+    peak = maxima.refine(approx, min_cell, max_cell, config)
+    key = (peak, min_cell, max_cell, config)
+    if key not in maxima.settled:
+        offset, _ = comb_phase(profile, peak)
+        cell, offset = robust_pitch(profile, peak, offset, config)
+        offset, coherence = comb_phase(profile, cell)
+        maxima.settled[key] = AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config))
+    return maxima.settled[key]
 
 
 def _whole_multiple(ratio: float) -> bool:
