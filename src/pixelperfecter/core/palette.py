@@ -49,10 +49,20 @@ def scaled_radius(radius: float, grain: float | None) -> float:
 DENSE_LOOKUP_RATIO = 32
 
 
+def _linear(rgb: np.ndarray) -> np.ndarray:
+    """sRGB uint8 to linear light, float32."""
+    c = rgb.astype(np.float32) / 255.0
+    lin: np.ndarray = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return lin
+
+
+# The same element-wise values for all 256 levels: a lookup instead of a power per channel.
+_LINEAR = _linear(np.arange(256, dtype=np.uint8))
+
+
 def srgb_to_oklab(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) uint8 sRGB to float32 Oklab (L in 0..1)."""
-    c = rgb.astype(np.float32) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lin = _LINEAR[rgb]
     m1 = np.array([[0.4122214708, 0.5363325363, 0.0514459929], [0.2119034982, 0.6806995451, 0.1073969566], [0.0883024619, 0.2817188376, 0.6299787005]], np.float32)
     m2 = np.array([[0.2104542553, 0.7936177850, -0.0040720468], [1.9779984951, -2.4285922050, 0.4505937099], [0.0259040371, 0.7827717662, -0.8086757660]], np.float32)
     lms = np.cbrt(lin @ m1.T)
@@ -71,14 +81,18 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     opaque = flat[:, 3] > 0
     if not opaque.any():
         return sprite
-    rgb = flat[opaque, :3]
+    all_opaque = bool(opaque.all())
+    rgb = flat[:, :3] if all_opaque else flat[opaque, :3]
     lab = srgb_to_oklab(rgb)
     cell_bins = np.floor(lab / bin_size).astype(np.int64)
-    # One int per bin (1-D unique is many times faster than unique over rows).
-    lo = cell_bins.min(axis=0) - 1
-    span = cell_bins.max(axis=0) - lo + 2
+    # One int per bin (1-D unique is many times faster than unique over rows).  Bounds per
+    # column of the transposed bins: a reduction over the short axis of (n, 3) is slow.
+    columns = np.ascontiguousarray(cell_bins.T)
+    lo = np.array([c.min() for c in columns]) - 1
+    span = np.array([c.max() for c in columns]) - lo + 2
     # No return_index (a stable sort, 3x the cost): a bin's coordinates follow from its key.
-    keys, bin_of_cell, population = np.unique(_bin_key(cell_bins, lo, span), return_inverse=True, return_counts=True)
+    key = _bin_key(cell_bins, lo, span)
+    keys, bin_of_cell, population = np.unique(key.astype(np.int32) if int(np.prod(span)) < 2**31 else key, return_inverse=True, return_counts=True)
     bin_of_cell = bin_of_cell.reshape(-1)
     neighbours = _neighbour_table(keys, span)
     # Density: the population of each bin and its 26 neighbours (a box kernel of 3 bins).
@@ -97,12 +111,23 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     in_mode_block = (np.abs(bins - bins[parent]) <= 1).all(axis=1)[bin_of_cell]
     members = np.flatnonzero(in_mode_block)
     palette_rgb = _group_lower_median(rgb[members], cluster_of_cell[members], len(keys))
-    target = palette_rgb[cluster_of_cell]
-    close = np.linalg.norm(srgb_to_oklab(palette_rgb)[cluster_of_cell] - lab, axis=1) <= snap
-    out = flat.copy()
-    opaque_rows = np.flatnonzero(opaque)
-    out[opaque_rows[close], :3] = target[close]
-    unified: np.ndarray = out.reshape(sprite.shape)
+    # Distances per column ((d0^2 + d1^2) + d2^2, the order of ``np.linalg.norm`` over rows).
+    offsets = srgb_to_oklab(palette_rgb)[cluster_of_cell] - lab
+    d0, d1, d2 = np.ascontiguousarray(offsets.T)
+    close = np.sqrt(d0 * d0 + d1 * d1 + d2 * d2) <= snap
+    # Colours as one uint32 each (R | G << 8 | B << 16 | A << 24): the snapped cells take their
+    # cluster's RGB and keep their own alpha.
+    packed = np.ascontiguousarray(flat).view("<u4").reshape(-1)
+    palette_packed = np.zeros((len(palette_rgb), 4), np.uint8)
+    palette_packed[:, :3] = palette_rgb
+    snapped = palette_packed.view("<u4").reshape(-1)[cluster_of_cell] | (packed if all_opaque else packed[opaque]) & np.uint32(0xFF000000)
+    out = packed.copy()
+    if all_opaque:
+        out = np.where(close, snapped, packed)
+    else:
+        rows = np.flatnonzero(opaque)
+        out[rows[close]] = snapped[close]
+    unified: np.ndarray = out.view(np.uint8).reshape(sprite.shape)
     return unified
 
 
