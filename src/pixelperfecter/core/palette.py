@@ -142,15 +142,18 @@ def _climb(neighbours: np.ndarray, population: np.ndarray) -> np.ndarray:
     counts = np.zeros(n + 1, np.int32)
     counts[:n] = population
     density = np.zeros(n + 1, np.int32)
+    gathered = np.empty(n, np.int32)
+    # ``take`` into one buffer: about twice as fast as fancy indexing on these 1-D gathers.
     for row in neighbours:
-        density[:n] += counts[row]
+        np.add(density[:n], counts.take(row, out=gathered), out=density[:n])
     density[n] = -1  # an empty bin is never the densest
     best = np.full(n, -1, np.int32)
     for row in neighbours:
-        np.maximum(best, density[row], out=best)
+        np.maximum(best, density.take(row, out=gathered), out=best)
     parent = np.full(n, -1, np.int32)
     for row in neighbours:
-        np.maximum(parent, np.where(density[row] == best, row, -1), out=parent)
+        density.take(row, out=gathered)
+        np.maximum(parent, np.where(gathered == best, row, -1), out=parent)
     return parent
 
 
@@ -207,7 +210,7 @@ def _neighbour_table(keys: np.ndarray, span: np.ndarray) -> np.ndarray:
     for row, step in zip(table, steps):
         probe = own + kind(step)
         if lookup is not None:
-            row[:] = lookup[probe]
+            lookup.take(probe, out=row)
         else:
             at = np.clip(np.searchsorted(keys, probe), 0, n - 1)
             row[:] = np.where(keys[at] == probe, at, n)
