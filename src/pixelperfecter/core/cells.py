@@ -160,19 +160,12 @@ def binarize_alpha(sprite: np.ndarray, threshold: int = 128) -> np.ndarray:
     return out
 
 
-def _rgb_keys(rgb: np.ndarray) -> np.ndarray:
-    """One int per colour, so unique/counting runs on a 1-D array (much faster than axis=0)."""
-    rgb = rgb.astype(np.int32)
-    keys: np.ndarray = (rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]
-    return keys
-
-
 def count_colors(sprite: np.ndarray) -> int:
-    flat = sprite.reshape(-1, 4)
-    flat = flat[flat[:, 3] > 0]
-    if flat.size == 0:
-        return 0
-    return int(len(np.unique(_rgb_keys(flat[:, :3]))))
+    """Distinct RGB values of the visible cells."""
+    flat = np.ascontiguousarray(sprite).reshape(-1, 4)
+    # RGB as the low 24 bits of each cell's little-endian uint32.
+    keys = flat.view("<u4").reshape(-1)[flat[:, 3] > 0] & np.uint32(0xFFFFFF)
+    return int(len(np.unique(keys)))
 
 
 def sample_errors(samples: np.ndarray, sprite: np.ndarray) -> np.ndarray:
