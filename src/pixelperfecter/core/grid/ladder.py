@@ -32,13 +32,15 @@ class WindowMax:
     def __init__(self, profile: np.ndarray) -> None:
         self.profile = profile
         self._cache: dict[int, np.ndarray] = {}
-        self._spectra: dict[tuple[float, DetectorConfig], Spectrum] = {}
+        # Keyed by the config's id, not the config: hashing its ~60 fields cost more than the
+        # lookups save (a cache lives for one detection, while its config does).
+        self._spectra: dict[tuple[float, int], Spectrum] = {}
         # The ladder's starts often meet on one period: its comb and its settled fit are reused.
-        self.combs: dict[tuple[float, DetectorConfig], CombSamples] = {}
-        self.settled: dict[tuple[float, float, float, DetectorConfig], AxisFit] = {}
+        self.combs: dict[tuple[float, int], CombSamples] = {}
+        self.settled: dict[tuple[float, float, float, int], AxisFit] = {}
 
     def spectrum(self, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG) -> Spectrum:
-        key = (max_cell, config)
+        key = (max_cell, id(config))
         if key not in self._spectra:
             self._spectra[key] = coherence_spectrum(self.profile, max_cell, config)
         return self._spectra[key]
@@ -159,11 +161,12 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
 
     def levels(b: float, m: int) -> tuple[np.ndarray, float]:
         # The merges try every multiple of one period: its phase and lines are found once.
-        key = (b, config)
+        key = (b, id(config))
         if key not in maxima.combs:
             maxima.combs[key] = comb_samples(maxima, b, comb_phase(profile, b)[0], config)
         lv, noise = folded(maxima.combs[key], m)
-        return np.roll(lv, -int(np.argmax(lv))), noise
+        top = int(np.argmax(lv))
+        return np.concatenate((lv[top:], lv[:top])), noise  # the strongest phase first
 
     # Finer: the largest split whose new lines are all about as busy as the old ones.
     best_split = 1
@@ -200,7 +203,7 @@ def settle(profile: np.ndarray, approx: float, min_cell: float, max_cell: float,
     the robust pitch through the line positions, and the comb's coherence and mid-cell share."""
     maxima = maxima or WindowMax(profile)
     peak = maxima.refine(approx, min_cell, max_cell, config)
-    key = (peak, min_cell, max_cell, config)
+    key = (peak, min_cell, max_cell, id(config))
     if key not in maxima.settled:
         offset, _ = comb_phase(profile, peak)
         cell, offset = robust_pitch(profile, peak, offset, config)
