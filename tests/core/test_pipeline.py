@@ -211,3 +211,48 @@ def test_sample_errors_match_the_plain_linf_definition() -> None:
     sprite[..., 3] = 255
     expected = np.abs(samples.astype(int)[..., :3] - sprite[:, :, None, :3].astype(int)).max(axis=-1)
     assert np.array_equal(cells.sample_errors(samples, sprite), expected)
+
+
+@pytest.mark.parametrize("alpha", ["opaque", "holes"])
+def test_banded_sample_major_cells_match_the_plain_definitions(monkeypatch, alpha) -> None:
+    # cell_samples gathers into sample-major planes and every step works in bands of cell
+    # rows; with tiny bands (many of them, ragged last band) each must still equal the plain
+    # per-cell definitions: fancy-indexed lattice, np.partition's lower median, L-inf errors.
+    from pixelperfecter.core.types import Grid
+
+    monkeypatch.setattr(cells, "BAND_BYTES", 300)
+    rng = np.random.default_rng(8)
+    image = rng.integers(0, 256, (97, 131, 4), dtype=np.uint8)
+    image[..., 3] = 255 if alpha == "opaque" else np.where(rng.random((97, 131)) < 0.3, 0, 255)
+    xs = np.unique(np.r_[np.round(np.arange(0, 131, 7.3)).astype(int), 131])
+    ys = np.unique(np.r_[np.round(np.arange(0, 97, 6.1)).astype(int), 97])
+    grid = Grid(7.3, 6.1, 0.0, 0.0, xs, ys, 131, 97)
+    samples = cells.cell_samples(image, grid)
+    py, px = cells.sample_points(ys), cells.sample_points(xs)
+    plain = image[py[:, None, :, None], px[None, :, None, :]].reshape(len(ys) - 1, len(xs) - 1, -1, 4)
+    assert np.array_equal(samples, plain)
+    k = plain.shape[2]
+    mid = k // 2 if k % 2 else k // 2 - 1
+    colours = cells.median_colors(samples)
+    assert np.array_equal(colours, np.partition(plain, mid, axis=2)[:, :, mid])
+    s, c = plain.astype(int), colours[:, :, None, :].astype(int)
+    rgb = np.abs(s[..., :3] - c[..., :3]).max(axis=-1)
+    rgb[(s[..., 3] < 128) & (c[..., 3] < 128)] = 0
+    assert np.array_equal(cells.sample_errors(samples, colours), np.maximum(rgb, np.abs(s[..., 3] - c[..., 3])))
+
+
+def test_unify_keeps_each_cells_alpha_and_leaves_transparent_cells() -> None:
+    # The snapped colours are written as packed RGBA words: RGB from the cluster, alpha the
+    # cell's own; fully transparent cells are not touched at all.
+    rng = np.random.default_rng(9)
+    base = np.array([[200, 40, 40], [40, 200, 40]], np.uint8)
+    sprite = np.zeros((20, 30, 4), np.uint8)
+    sprite[..., :3] = np.clip(base[rng.integers(0, 2, (20, 30))].astype(int) + rng.integers(-2, 3, (20, 30, 3)), 0, 255)
+    sprite[..., 3] = rng.choice([0, 128, 255], (20, 30))
+    unified = palette.unify_palette(sprite)
+    assert np.array_equal(unified[..., 3], sprite[..., 3])
+    clear = sprite[..., 3] == 0
+    assert np.array_equal(unified[clear], sprite[clear])
+    visible = unified[~clear][:, :3]
+    # Each visible cell lands on one of two exact colours (one per cluster).
+    assert len(np.unique(visible.reshape(-1, 3), axis=0)) == 2

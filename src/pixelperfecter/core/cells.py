@@ -182,11 +182,11 @@ def sample_errors(samples: np.ndarray, sprite: np.ndarray) -> np.ndarray:
     # (A band of 1-byte errors per sample: its uint8 temporaries are a few times that.)
     for y0, y1 in _bands(planes.shape[1], planes.shape[0] * planes.shape[2]):
         for i, plane in enumerate(planes[:, y0:y1]):
-            errors[i, y0:y1] = _plane_errors(plane, colours[y0:y1], opaque)
+            _plane_errors(plane, colours[y0:y1], opaque, errors[i, y0:y1])
     return np.moveaxis(errors, 0, 2)
 
 
-def _plane_errors(plane: np.ndarray, colours: np.ndarray, opaque: bool) -> np.ndarray:
+def _plane_errors(plane: np.ndarray, colours: np.ndarray, opaque: bool, out: np.ndarray) -> None:
     ny, nx = colours.shape[:2]
     # |a - b| on uint8 by OpenCV (one SIMD pass, no overflow); channel max by pairwise maximum
     # (a reduction over a length-4 axis is slow in NumPy).
@@ -195,13 +195,12 @@ def _plane_errors(plane: np.ndarray, colours: np.ndarray, opaque: bool) -> np.nd
         diff = cv2.absdiff(plane.reshape(ny, nx * 4), colours.reshape(ny, nx * 4)).reshape(ny, nx, 4)
     else:
         diff = np.maximum(plane, colours) - np.minimum(plane, colours)
-    errors: np.ndarray = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), diff[..., 2])
-    if opaque and bool((plane[..., 3] == 255).all()):
-        return errors  # alpha differs nowhere
-    both_clear = (plane[..., 3] < 128) & (colours[..., 3] < 128)
-    errors[both_clear] = 0
-    out: np.ndarray = np.maximum(errors, diff[..., 3])
-    return out
+    np.maximum(diff[..., 0], diff[..., 1], out=out)
+    np.maximum(out, diff[..., 2], out=out)
+    if not opaque:
+        # (Under an opaque cell no sample is "both transparent": no test needed.)
+        out[(plane[..., 3] < 128) & (colours[..., 3] < 128)] = 0
+    np.maximum(out, diff[..., 3], out=out)
 
 
 # Cells sampled for ``grain``: a strided subset this large measures the mean to well under a level.
