@@ -47,8 +47,6 @@ def scaled_radius(radius: float, grain: float | None) -> float:
 # the occupied bins (int32: 4 bytes each, so at most 128 bytes per occupied bin, and an occupied
 # bin is at least one cell of >= 16 pixels); sparser colour sets use a binary search.
 DENSE_LOOKUP_RATIO = 32
-# Bins climbed at once (27 int32 neighbours each: about 7 MB of temporaries a block).
-CLIMB_BLOCK = 1 << 16
 
 
 def _linear(rgb: np.ndarray) -> np.ndarray:
@@ -137,23 +135,26 @@ def _climb(neighbours: np.ndarray, population: np.ndarray) -> np.ndarray:
     """Each bin's densest neighbour (itself when it is a mode; ties to the larger index).
 
     ``neighbours``: ``_neighbour_table``'s (27, bins), where index ``bins`` is an empty bin.
-    Whole (27, block) gathers and reductions over the long axis, in blocks of CLIMB_BLOCK bins
-    so that the int32 temporaries stay a few MB on any image.
+    One whole-array step per neighbour offset, int32, into one buffer: a (bins, 27) layout
+    reduced over its short rows is several times slower, and (27, bins) temporaries were the
+    peak memory of a busy 1 MP image.
     """
     n = neighbours.shape[1]
     counts = np.zeros(n + 1, np.int32)
     counts[:n] = population
-    density = np.empty(n + 1, np.int32)
+    density = np.zeros(n + 1, np.int32)
+    gathered = np.empty(n, np.int32)
+    # ``take`` into one buffer: about twice as fast as fancy indexing on these 1-D gathers.
+    for row in neighbours:
+        np.add(density[:n], counts.take(row, out=gathered), out=density[:n])
     density[n] = -1  # an empty bin is never the densest
-    blocks = [(start, min(n, start + CLIMB_BLOCK)) for start in range(0, n, CLIMB_BLOCK)]
-    for start, stop in blocks:
-        density[start:stop] = counts.take(neighbours[:, start:stop]).sum(axis=0, dtype=np.int32)
-    parent = np.empty(n, np.int32)
-    for start, stop in blocks:
-        block = neighbours[:, start:stop]
-        around = density.take(block)
-        best = around.max(axis=0)
-        parent[start:stop] = np.where(around == best, block, -1).max(axis=0)
+    best = np.full(n, -1, np.int32)
+    for row in neighbours:
+        np.maximum(best, density.take(row, out=gathered), out=best)
+    parent = np.full(n, -1, np.int32)
+    for row in neighbours:
+        density.take(row, out=gathered)
+        np.maximum(parent, np.where(gathered == best, row, -1), out=parent)
     return parent
 
 
