@@ -84,19 +84,24 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     all_opaque = bool(opaque.all())
     rgb = flat[:, :3] if all_opaque else flat[opaque, :3]
     lab = srgb_to_oklab(rgb)
-    cell_bins = np.floor(lab / bin_size).astype(np.int64)
-    # One int per bin (1-D unique is many times faster than unique over rows).  Bounds per
-    # column of the transposed bins: a reduction over the short axis of (n, 3) is slow.
-    columns = np.ascontiguousarray(cell_bins.T)
-    lo = np.array([c.min() for c in columns]) - 1
-    span = np.array([c.max() for c in columns]) - lo + 2
+    # Each cell's bin, per coordinate (3, cells): bounds and keys run along whole columns (a
+    # reduction over the short axis of (cells, 3) is slow).
+    columns = np.floor(np.ascontiguousarray(lab.T) / bin_size).astype(np.int32)
+    lo = np.array([int(c.min()) for c in columns], np.int64) - 1
+    span = np.array([int(c.max()) for c in columns], np.int64) - lo + 2
+    # One int per bin (1-D unique is many times faster than unique over rows); int32 when the
+    # bins' volume allows (the whole Oklab gamut at BIN is ~1.4 M).
+    kind = np.int32 if int(np.prod(span)) < 2**31 else np.int64
+    key = ((columns[0] - kind(lo[0])).astype(kind) * kind(span[1]) + (columns[1] - kind(lo[1]))) * kind(span[2]) + (columns[2] - kind(lo[2]))
+    del columns
     # No return_index (a stable sort, 3x the cost): a bin's coordinates follow from its key.
-    key = _bin_key(cell_bins, lo, span)
-    keys, bin_of_cell, population = np.unique(key.astype(np.int32) if int(np.prod(span)) < 2**31 else key, return_inverse=True, return_counts=True)
+    keys, bin_of_cell, population = np.unique(key, return_inverse=True, return_counts=True)
+    del key
     bin_of_cell = bin_of_cell.reshape(-1)
     neighbours = _neighbour_table(keys, span)
     # Density: the population of each bin and its 26 neighbours (a box kernel of 3 bins).
     parent = _climb(neighbours, population)
+    del neighbours  # the largest temporary: (27, bins) int32
     for _ in range(64):
         nxt = parent[parent]
         if np.array_equal(nxt, parent):
@@ -179,13 +184,8 @@ def _group_lower_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -
     return out
 
 
-def _bin_key(bins: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
-    key: np.ndarray = ((bins[..., 0] - lo[0]) * span[1] + (bins[..., 1] - lo[1])) * span[2] + (bins[..., 2] - lo[2])
-    return key
-
-
 def _key_bins(keys: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
-    """The bin coordinates (n, 3) of ``_bin_key`` keys."""
+    """The bin coordinates (n, 3) of ``unify_palette``'s bin keys."""
     k = keys.astype(np.int64)
     bins: np.ndarray = np.stack([k // (span[1] * span[2]), (k // span[2]) % span[1], k % span[2]], axis=1) + lo
     return bins
