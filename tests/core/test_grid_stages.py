@@ -307,3 +307,32 @@ def test_small_cells_are_flagged_not_refused_when_they_look_smooth():
     deg = synth.Degradation(cell_w=16.3, cell_h=16.1, offset_x=1.0, offset_y=2.0, blur_sigma=4.0, noise_sigma=3.0)
     big = synth.degrade(lambda cx, cy: synth.shaded_sprite(rng, cx, cy), deg, 600, 600, rng)
     assert detect_grid(big.image, config=strict).grid is None
+
+
+@pytest.mark.parametrize("alpha", ["opaque", "one translucent pixel", "holes"])
+def test_banded_edge_profiles_equal_the_whole_image_definition(monkeypatch, alpha):
+    # Profiles are summed band by band (a few rows at a time, here 3-4) and the JPEG test reads
+    # only sampled rows and columns: all of it must equal the plain whole-image definition.
+    from pixelperfecter.core.grid import profiles
+
+    monkeypatch.setattr(profiles, "GRADIENT_BAND_BYTES", 500)
+    rng = np.random.default_rng(11)
+    img = rng.integers(0, 256, (83, 37, 4), dtype=np.uint8)
+    img[..., 3] = 255
+    if alpha == "one translucent pixel":
+        img[40, 20, 3] = 200
+    elif alpha == "holes":
+        img[..., 3] = np.where(rng.random((83, 37)) < 0.3, 0, 255)
+    img[:, :, :3] = np.where(rng.random((83, 37, 1)) < 0.5, img[:, :, :3] // 64 * 64, img[:, :, :3])
+    ex, ey = profiles.edge_profiles(img)
+    c = img.astype(np.int64)
+    if alpha != "opaque":
+        a = c[..., 3:]
+        c = np.concatenate([np.floor(c[..., :3] * a / 255 + 0.5), a], axis=-1)
+    else:
+        c = c[..., :3]
+    gx = np.abs(np.diff(c, axis=1)).max(axis=-1)
+    gy = np.abs(np.diff(c, axis=0)).max(axis=-1)
+    assert np.array_equal(ex[1:-1], gx.sum(axis=0)) and ex[0] == ex[-1] == 0
+    assert np.array_equal(ey[1:-1], gy.sum(axis=1)) and ey[0] == ey[-1] == 0
+    assert jpeg_block_step(gx.astype(np.uint8)) == 0.0  # random content: no block grid

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import cv2
 import numpy as np
 
@@ -17,16 +19,27 @@ Profiles = tuple[np.ndarray, np.ndarray]
 def edge_profiles(rgba: np.ndarray) -> Profiles:
     """Edge strength at every pixel boundary: arrays of length W+1 and H+1.
 
-    The image borders (0 and W) carry no edge.  Works on uint8 with OpenCV, several times
-    faster than float NumPy on a 1024-px image.
+    The image borders (0 and W) carry no edge.  Works on uint8 with OpenCV, in bands of rows
+    that stay in cache: each band's steps are summed, and the rows and columns the JPEG test
+    samples are kept, so the whole-image step maps never exist.
     """
-    gx, gy = _gradients(rgba)
-    ex = np.zeros(rgba.shape[1] + 1, np.float64)
-    ey = np.zeros(rgba.shape[0] + 1, np.float64)
-    ex[1:-1] = cv2.reduce(gx, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
-    ey[1:-1] = cv2.reduce(gy, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
-    step_x = jpeg_block_step(gx)
-    step_y = jpeg_block_step(gy, axis=0)
+    height, width = rgba.shape[:2]
+    ex = np.zeros(width + 1, np.float64)
+    ey = np.zeros(height + 1, np.float64)
+    col_sums = np.zeros(max(0, width - 1), np.int64)
+    x_rows: list[np.ndarray] = []
+    y_cols: list[np.ndarray] = []
+    row_step, col_step = max(1, height // 256), max(1, width // 256)  # jpeg_block_step's sampling
+    for y0, gx, gy in _gradient_bands(rgba):
+        if gx.size:
+            col_sums += cv2.reduce(gx, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+            x_rows.append(gx[-y0 % row_step :: row_step])
+        if gy.size:
+            ey[1 + y0 : 1 + y0 + len(gy)] = cv2.reduce(gy, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+            y_cols.append(np.ascontiguousarray(gy[:, ::col_step]))
+    ex[1:-1] = col_sums
+    step_x = _jpeg_step_of_rows(np.concatenate(x_rows)) if width - 1 >= 32 and x_rows else 0.0
+    step_y = _jpeg_step_of_rows(np.ascontiguousarray(np.concatenate(y_cols).T)) if height - 1 >= 32 and y_cols else 0.0
     # JPEG blocks both axes, so one axis showing them is enough: streaky texture along the
     # other can hide the small flat-area steps there.
     if step_x > 0 or step_y > 0:
@@ -34,8 +47,8 @@ def edge_profiles(rgba: np.ndarray) -> Profiles:
         # edges (ringing); summed over a whole column it out-shouts a sprite's own grid.  Take
         # out the larger of the flat-area step and the typical excess of block boundaries over
         # their neighbours (a median: the art's own lines fall on few of them).
-        ex = _without_blocks(ex, step_x * rgba.shape[0])
-        ey = _without_blocks(ey, step_y * rgba.shape[1])
+        ex = _without_blocks(ex, step_x * height)
+        ey = _without_blocks(ey, step_y * width)
     return ex, ey
 
 
@@ -54,24 +67,23 @@ def _without_blocks(profile: np.ndarray, flat_step: float) -> np.ndarray:
 GRADIENT_BAND_BYTES = 1 << 19
 
 
-def _gradients(rgba: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-pixel strongest channel step along x (H, W-1) and y (H-1, W), uint8."""
+def _gradient_bands(rgba: np.ndarray) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(y0, gx, gy) per band of rows: the strongest channel step along x of rows y0.. (rows,
+    W-1) and along y between rows y0.. and the next (rows, W; the last band one row fewer)."""
     img = np.ascontiguousarray(rgba)
     height, width = img.shape[:2]
-    premultiply = img.shape[2] == 4 and int(img[..., 3].min()) < 255
-    gx = np.empty((height, max(0, width - 1)), np.uint8)
-    gy = np.empty((max(0, height - 1), width), np.uint8)
+    # Any alpha under 255 <=> some pixel's little-endian RGBA word under 0xFF000000: one
+    # contiguous min instead of a strided pass over the alpha bytes (3x faster).
+    premultiply = img.shape[2] == 4 and img.size > 0 and int(img.view("<u4").min()) < 0xFF000000
     band = max(1, GRADIENT_BAND_BYTES // max(1, width * img.shape[2]))
     for y0 in range(0, height, band):
         y1 = min(height, y0 + band)
         # One row more than the band: the steps between this band and the next.
         channels = _channels(img[y0 : min(height, y1 + 1)], premultiply)
         rows = y1 - y0
-        if width > 1:
-            gx[y0:y1] = _strongest([cv2.absdiff(ch[:rows, 1:], ch[:rows, :-1]) for ch in channels])
-        if len(channels[0]) > 1:
-            gy[y0 : y0 + len(channels[0]) - 1] = _strongest([cv2.absdiff(ch[1:, :], ch[:-1, :]) for ch in channels])
-    return gx, gy
+        gx = _strongest([cv2.absdiff(ch[:rows, 1:], ch[:rows, :-1]) for ch in channels]) if width > 1 else np.zeros((rows, 0), np.uint8)
+        gy = _strongest([cv2.absdiff(ch[1:, :], ch[:-1, :]) for ch in channels]) if len(channels[0]) > 1 else np.zeros((0, width), np.uint8)
+        yield y0, gx, gy
 
 
 def _channels(img: np.ndarray, premultiply: bool) -> list[np.ndarray]:
@@ -101,11 +113,14 @@ def jpeg_block_step(grad: np.ndarray, axis: int = 1) -> float:
         # The sampled columns, copied once into rows (a strided transpose is slow to read).
         if grad.shape[0] < 32:
             return 0.0
-        rows = np.ascontiguousarray(grad[:, :: max(1, grad.shape[1] // 256)].T)
-    else:
-        if grad.shape[1] < 32:
-            return 0.0
-        rows = grad[:: max(1, grad.shape[0] // 256)]
+        return _jpeg_step_of_rows(np.ascontiguousarray(grad[:, :: max(1, grad.shape[1] // 256)].T))
+    if grad.shape[1] < 32:
+        return 0.0
+    return _jpeg_step_of_rows(grad[:: max(1, grad.shape[0] // 256)])
+
+
+def _jpeg_step_of_rows(rows: np.ndarray) -> float:
+    """``jpeg_block_step`` of the sampled rows of steps (boundaries at j = 7 mod 8)."""
     low = rows < 16
     on_rows, on_low = rows[:, 7::8], low[:, 7::8]
     n_all, n_on = int(np.count_nonzero(low)), int(np.count_nonzero(on_low))
