@@ -256,3 +256,13 @@ def test_unify_keeps_each_cells_alpha_and_leaves_transparent_cells() -> None:
     visible = unified[~clear][:, :3]
     # Each visible cell lands on one of two exact colours (one per cluster).
     assert len(np.unique(visible.reshape(-1, 3), axis=0)) == 2
+
+
+def test_distinct_equals_np_unique() -> None:
+    from pixelperfecter.core.distinct import distinct
+
+    rng = np.random.default_rng(12)
+    for values in (np.array([], np.uint32), np.array([7], np.int64), rng.integers(0, 5, 1000).astype(np.uint32),
+                   rng.integers(0, 1 << 24, (300, 7)).astype(np.uint32), rng.integers(-50, 50, 999)):
+        got = distinct(values)
+        assert np.array_equal(got, np.unique(values)) and got.dtype == values.dtype

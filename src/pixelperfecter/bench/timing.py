@@ -155,12 +155,12 @@ SCALING_CELLS = {"sparse": (16.2, 16.5), "busy": (6.3, 6.4)}
 
 
 def scaling_image(kind: str, size: tuple[int, int], seed: int = 0) -> "np.ndarray":
-    """A ``size`` image for the per-megapixel figures: one seamless 1024-px tile repeated.
+    """A ``size`` image for the per-megapixel figures, made of seamless 1024-px tiles.
 
-    The tile's cells divide 1024 exactly, so the repeats continue one grid (a seam would make
-    the image a drift case and time other work).  "sparse": an AI-like sprite (flat areas, a
-    few dozen colours) on 16-px cells; "busy": every cell its own colour, as painterly
-    generations nearly are, on 6.3-px cells.
+    A tile's cells divide 1024 exactly, so the tiles continue one grid (a seam would make
+    the image a drift case and time other work).  "sparse": one AI-like sprite tile (flat
+    areas, a few dozen colours) on 16-px cells, repeated; "busy": every cell its own colour, as
+    painterly generations nearly are, on 6.3-px cells, each tile drawn anew.
     """
     from dataclasses import replace
 
@@ -184,11 +184,17 @@ def scaling_image(kind: str, size: tuple[int, int], seed: int = 0) -> "np.ndarra
         out[..., 3] = 255
         return out
 
-    draw = colours if kind == "busy" else (lambda cx, cy: synth.random_sprite(rng, cx, cy))
-    tile = synth.degrade(draw, deg, 1024, 1024, rng).image
     width, height = size
-    reps = (-(-height // tile.shape[0]), -(-width // tile.shape[1]), 1)
-    image: np.ndarray = np.ascontiguousarray(np.tile(tile, reps)[:height, :width])
+    rows, cols = -(-height // 1024), -(-width // 1024)
+    if kind == "busy":
+        # Every tile its own colours (one tile repeated would give a 41 MP image the 26k
+        # colours of 1 MP, and the palette step's cost per pixel would fall with size).
+        tiles = [[synth.degrade(colours, deg, 1024, 1024, rng).image for _ in range(cols)] for _ in range(rows)]
+        whole = np.concatenate([np.concatenate(row, axis=1) for row in tiles], axis=0)
+    else:
+        tile = synth.degrade(lambda cx, cy: synth.random_sprite(rng, cx, cy), deg, 1024, 1024, rng).image
+        whole = np.tile(tile, (rows, cols, 1))
+    image: np.ndarray = np.ascontiguousarray(whole[:height, :width])
     return image
 
 

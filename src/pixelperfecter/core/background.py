@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from .distinct import distinct
 from .palette import srgb_to_oklab
 
 # Oklab distance from the fitted surface within which a cell is background (about 10 RGB
@@ -182,7 +183,7 @@ def _seed_inliers(lab: np.ndarray, opaque: np.ndarray, seed: np.ndarray) -> np.n
     graph[1::2, ::2] = down
     _n, labels = cv2.connectedComponents(graph, connectivity=4)
     cell_labels = labels[::2, ::2].reshape(-1)
-    joined: np.ndarray = candidate & np.isin(cell_labels, np.unique(cell_labels[anchor]))
+    joined: np.ndarray = candidate & np.isin(cell_labels, distinct(cell_labels[anchor]))
     return joined
 
 
@@ -255,7 +256,7 @@ def _grow(lab: np.ndarray, surface: np.ndarray, clear: np.ndarray) -> np.ndarray
     dist = np.linalg.norm(lab - surface, axis=-1)
     near = (dist <= TOLERANCE) | clear
     labels, _n = _components(near)
-    seeds = np.unique(labels[_border_mask(h, w) & near])
+    seeds = distinct(labels[_border_mask(h, w) & near])
     fill = np.isin(labels, seeds[seeds > 0])
     loose = (dist <= LOOSE) | clear
     for _ in range(h + w):

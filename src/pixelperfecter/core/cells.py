@@ -13,6 +13,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from .distinct import distinct
 from .types import Grid
 
 # Fraction of the cell trimmed on each side before sampling.
@@ -165,7 +166,7 @@ def count_colors(sprite: np.ndarray) -> int:
     flat = np.ascontiguousarray(sprite).reshape(-1, 4)
     # RGB as the low 24 bits of each cell's little-endian uint32.
     keys = flat.view("<u4").reshape(-1)[flat[:, 3] > 0] & np.uint32(0xFFFFFF)
-    return int(len(np.unique(keys)))
+    return int(len(distinct(keys)))
 
 
 def sample_errors(samples: np.ndarray, sprite: np.ndarray) -> np.ndarray:

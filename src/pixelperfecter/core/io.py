@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .distinct import distinct
+
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 DEFAULT_MAX_PIXELS = 64_000_000
 MIN_SIDE = 4
@@ -317,7 +319,7 @@ def gif_limits(frames: Sequence[np.ndarray]) -> list[str]:
     alpha = stack[..., 3]
     clear = alpha < 128
     rgb = stack[..., :3][~clear].reshape(-1, 3).astype(np.int32)
-    n_colours = int(np.unique((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]).size)
+    n_colours = int(distinct((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]).size)
     lost = []
     if n_colours > 255:  # index 0 of the 256 is kept for transparency (see _gif_frames)
         lost.append(f"{n_colours} colours quantised to 255 (a GIF palette holds 255 and transparency)")
@@ -526,7 +528,7 @@ def _index_keys(rgba: np.ndarray, keep_alpha: bool) -> tuple[np.ndarray, np.ndar
 def count_index_entries(rgba: np.ndarray, keep_alpha: bool = True, palette: Sequence[Sequence[int]] | None = None) -> int:
     """The palette entries an indexed PNG of ``rgba`` needs (all transparent cells share one);
     with ``palette`` (``indexed_image``), its entries plus those of the cells it lacks."""
-    keys = np.unique(_index_keys(rgba, keep_alpha)[1])
+    keys = distinct(_index_keys(rgba, keep_alpha)[1])
     if palette is None or len(palette) == 0:
         return int(len(keys))
     return len(palette) + int((~np.isin(keys, _palette_keys(palette)[1])).sum())
