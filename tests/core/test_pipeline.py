@@ -266,3 +266,20 @@ def test_distinct_equals_np_unique() -> None:
                    rng.integers(0, 1 << 24, (300, 7)).astype(np.uint32), rng.integers(-50, 50, 999)):
         got = distinct(values)
         assert np.array_equal(got, np.unique(values)) and got.dtype == values.dtype
+
+
+def test_dense_and_sparse_climbs_unify_alike(monkeypatch) -> None:
+    # The dense-volume climb (busy images) must reproduce the per-bin climb exactly: same
+    # modes, same ties (to the larger bin), so the same colours for every cell.
+    rng = np.random.default_rng(13)
+    for trial in range(12):
+        h, w = rng.integers(5, 50, 2)
+        shades = rng.integers(0, 256, (int(rng.integers(2, 30)), 4)).astype(np.uint8)
+        sprite = np.clip(shades[rng.integers(0, len(shades), (h, w))].astype(int) + rng.integers(-8, 9, (h, w, 4)), 0, 255).astype(np.uint8)
+        sprite[..., 3] = 255 if trial % 2 else np.where(rng.random((h, w)) < 0.2, 0, 255)
+        monkeypatch.setattr(palette, "DENSE_CLIMB_RATIO", 0)
+        per_bin = palette.unify_palette(sprite)
+        monkeypatch.setattr(palette, "DENSE_CLIMB_RATIO", 10**9)
+        dense = palette.unify_palette(sprite)
+        assert np.array_equal(per_bin, dense), trial
+        assert not np.array_equal(per_bin, sprite)  # the noise was snapped away somewhere
