@@ -153,15 +153,19 @@ def _dense_climb(key: np.ndarray, span: np.ndarray) -> tuple[np.ndarray, np.ndar
     """
     volume = int(np.prod(span))
     shape = tuple(int(v) for v in span)
-    population = np.bincount(key, minlength=volume)
+    population = np.bincount(key, minlength=volume).astype(np.int32)
     keys = np.flatnonzero(population)
     lookup = np.full(volume, -1, np.int32)
     lookup[keys] = np.arange(len(keys), dtype=np.int32)
     bin_of_cell = lookup[key]
-    density = _separable(population.reshape(shape), np.add)
-    ranked = np.where(population.reshape(shape) > 0, density * volume + np.arange(volume).reshape(shape), -1)
-    del density
-    best = _separable(ranked, np.maximum).reshape(-1)[keys]
+    # int32 volumes but for the ranking (density * volume needs int64), in place where it can.
+    ranked = _separable(population.reshape(shape), np.add).reshape(-1).astype(np.int64)
+    ranked *= volume
+    ranked += np.arange(volume)
+    ranked[population == 0] = -1
+    del population
+    best = _separable(ranked.reshape(shape), np.maximum).reshape(-1)[keys]
+    del ranked
     parent = lookup[best % volume]
     return keys, bin_of_cell, parent
 
