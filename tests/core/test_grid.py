@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from pixelperfecter.core import synth
 from pixelperfecter.core.grid import detect_grid, edge_profiles, place_lines
+from pixelperfecter.core.pipeline import reconstruct
 from pixelperfecter.core.types import ReconstructParams, Thresholds
 
 
@@ -276,3 +277,14 @@ def test_icon_sheet_with_a_phase_per_icon_keeps_the_real_cell_size(seed):
     det = detect_grid(_icon_sheet(seed))
     assert det.grid is not None
     assert abs(det.grid.cell_w / 14.3 - 1) < 0.02 and abs(det.grid.cell_h / 14.3 - 1) < 0.02, (det.grid.cell_w, det.grid.cell_h)
+
+
+@pytest.mark.parametrize(("tier", "seed"), [("big", 60017), ("small", 60025)])
+def test_jpeg_block_comb_gives_way_to_the_arts_grid(tier, seed):
+    # Found by `perfecter bench --seed 60000`: JPEG's 8-px block grid took both axes of 56-px
+    # blurred cells (its 16/24-px multiples hid the art's own comb), and one axis of 7-px
+    # cells (the right reading scored higher, but not by the incumbent's margin).
+    case = synth.make_case(seed, tier)
+    result = reconstruct(case.image, has_alpha=case.has_alpha)
+    assert abs(result.metrics.cell_w / case.cell_w - 1) < 0.03 and abs(result.metrics.cell_h / case.cell_h - 1) < 0.03
+    assert synth.score_restoration(result.sprite, case.truth).restored

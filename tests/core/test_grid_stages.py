@@ -336,3 +336,15 @@ def test_banded_edge_profiles_equal_the_whole_image_definition(monkeypatch, alph
     assert np.array_equal(ex[1:-1], gx.sum(axis=0)) and ex[0] == ex[-1] == 0
     assert np.array_equal(ey[1:-1], gy.sum(axis=1)) and ey[0] == ey[-1] == 0
     assert jpeg_block_step(gx.astype(np.uint8)) == 0.0  # random content: no block grid
+
+
+def test_without_block_lines_leaves_the_arts_comb():
+    from pixelperfecter.core.grid.profiles import without_block_lines
+
+    blocks = comb(1200, 8.0, 0.0, strength=60.0)
+    art = comb(1200, 55.7, 21.3, strength=40.0)
+    profile = np.maximum(blocks, art)
+    assert abs(fit_axis(profile).cell - 8.0) < 0.1  # the block grid out-shouts the art
+    masked = without_block_lines(profile)
+    assert abs(fit_axis(masked).cell / 55.7 - 1) < 0.02
+    assert np.array_equal(masked[1::8], profile[1::8])  # only block boundaries change

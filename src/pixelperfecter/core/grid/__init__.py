@@ -25,7 +25,7 @@ from .checks import cell_evidence, regional_consensus, smoothness, split_if_deta
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import AxisFit, fit_axis, settle
 from .lines import PlacedMemo, place_lines, placed_lines
-from .profiles import Profiles, denoised, edge_profiles, noise_floor
+from .profiles import Profiles, denoised, edge_profiles, noise_floor, without_block_lines
 from .select import GridProposer, GridScore, Scorer, select_grid
 from .spectrum import comb_phase
 
@@ -255,9 +255,12 @@ def _resolve_too_fine(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: Axi
         if not test:
             continue
         clean = scorer.clean_profiles[axis]
-        # The next coarser structure, and the cell of the other axis (near-square cells).
+        # The next coarser structure, the cell of the other axis (near-square cells), and the
+        # axis refitted without the block lines (the next coarser structure of a block comb is
+        # its own 16 or 24 px multiple when the art's cells are 30-64 px).
         for alt in (fit_axis(clean, fit.cell * config.coarser_step, config=config),
-                    fit_axis(clean, other.cell * (1 - tol), other.cell * (1 + tol), config)):
+                    fit_axis(clean, other.cell * (1 - tol), other.cell * (1 + tol), config),
+                    fit_axis(without_block_lines(clean), config=config)):
             if alt is not None and abs(alt.cell / fit.cell - 1) > tol:
                 options.append((alt, fy) if axis == 0 else (fx, alt))
     if test_x and test_y:
@@ -270,16 +273,19 @@ def _resolve_too_fine(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: Axi
         xs += [f for f in near_x if f is not None and abs(f.cell / fx.cell - 1) > tol]
         ys += [f for f in near_y if f is not None and abs(f.cell / fy.cell - 1) > tol]
         options += [(ax, ay) for ax in xs for ay in ys]
-    return _select_axes(scorer, fx, fy, options)
+    # The reading under test already looks like the block grid: it keeps no incumbent's margin.
+    return _select_axes(scorer, fx, fy, options, ratio=1.0)
 
 
-def _select_axes(scorer: Scorer, fx: AxisFit, fy: AxisFit, options: Sequence[tuple[AxisFit, AxisFit]]) -> tuple[AxisFit, AxisFit]:
-    """The selection stage's choice between the current axes and alternative (x, y) readings."""
+def _select_axes(scorer: Scorer, fx: AxisFit, fy: AxisFit, options: Sequence[tuple[AxisFit, AxisFit]],
+                 ratio: float | None = None) -> tuple[AxisFit, AxisFit]:
+    """The selection stage's choice between the current axes and alternative (x, y) readings
+    (``ratio``: the margin an alternative needs, ``select_ratio`` by default)."""
     if not options:
         return fx, fy
     own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="spectrum")
     alternatives = [GridCandidate(ax.cell, ay.cell, ax.offset, ay.offset, source=f"alternative-{i}") for i, (ax, ay) in enumerate(options)]
-    best, _ = select_grid(scorer, own, alternatives)
+    best, _ = select_grid(scorer, own, alternatives, ratio=ratio)
     if best.source == own.source:
         return fx, fy
     return options[[c.source for c in alternatives].index(best.source)]

@@ -94,13 +94,15 @@ class Scorer:
         return replace(c, cell_w=cw, cell_h=ch, offset_x=ox, offset_y=oy)
 
 
-def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate]) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
+def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate],
+                ratio: float | None = None) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
     """The best of the detector's own candidate and the others, with all of them scored.
 
-    The detector's own grid stays unless another scores clearly higher (``select_ratio``):
-    near-ties are noise, and the detector's grid also passed its 2-D checks.
+    The detector's own grid stays unless another scores clearly higher (``ratio``, by default
+    ``select_ratio``): near-ties are noise, and the detector's grid also passed its 2-D checks.
     """
     own = scorer.scored(own)
     ranked = tuple(sorted([own] + [scorer.scored(c) for c in others], key=lambda c: -c.score))
-    best = ranked[0] if ranked[0].score > own.score * scorer.config.select_ratio else own
+    margin = scorer.config.select_ratio if ratio is None else ratio
+    best = ranked[0] if ranked[0].score > own.score * margin else own
     return best, ranked
