@@ -115,6 +115,15 @@ class DetectorConfig:
     # seed 30034, which 0.5 px missed).
     jpeg_phase_tol: float = 1.0
     select_ratio: float = 1.25
+    # With proposers (the hybrid), candidates are chosen by the calibrated probability of being
+    # right (``grid.right``): a proposal replaces the detector's grid only when its probability
+    # is higher by RIGHT_MARGIN and at least RIGHT_FLOOR.  See the measurements there.
+    right_margin: float = 0.3
+    right_floor: float = 0.5
+    # Two grids whose cells agree within 1 % on both axes are the same grid (the evaluation's
+    # "cell within 1 %"): a proposal that refinement moves onto the detector's own grid is kept
+    # unrefined, since refining it adds nothing the detector did not already say.
+    same_grid: float = 0.01
     # Photos and paintings: colour changes inside cells about as much as between them.  Pixel
     # art stays under ~0.15 (synthetic tiers <= 0.08, real generated images <= 0.14, texture
     # tiles 0.34); scikit-image's photographs reach 0.24-1.0.  Over 0.4 is refused as "no grid";

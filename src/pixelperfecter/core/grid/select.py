@@ -23,6 +23,7 @@ from .checks import cell_evidence
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import WindowMax, mid_ratio, robust_pitch
 from .profiles import Profiles, denoised
+from .right import RightModel
 from .spectrum import comb_phase, refine_period
 
 # Anything that proposes candidate grids for an RGBA image (the ML model's port).
@@ -75,12 +76,20 @@ class Scorer:
     def scored(self, c: GridCandidate) -> GridCandidate:
         return replace(c, score=self.score(c).total)
 
-    def refine(self, c: GridCandidate) -> GridCandidate:
+    def refine(self, c: GridCandidate, avoid: GridCandidate | None = None) -> GridCandidate:
         """A proposer's candidate sharpened on this image's own evidence, within a few percent.
 
         Only locally (the spectral peak within ``refine_window``, then the robust line fit):
         refinement must never turn a candidate into a different grid, such as the detector's.
+        When refining moves it onto ``avoid`` (the detector's own grid) while it was not that
+        grid before, the unrefined candidate is returned: the proposal is a second opinion.
         """
+        refined = self._refine(c)
+        if avoid is not None and same_grid(refined, avoid, self.config) and not same_grid(c, avoid, self.config):
+            return c
+        return refined
+
+    def _refine(self, c: GridCandidate) -> GridCandidate:
         cfg = self.config
         out = []
         for profile, cell in ((self.clean_profiles[0], c.cell_w), (self.clean_profiles[1], c.cell_h)):
@@ -94,13 +103,37 @@ class Scorer:
         return replace(c, cell_w=cw, cell_h=ch, offset_x=ox, offset_y=oy)
 
 
-def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate]) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
+def same_grid(a: GridCandidate, b: GridCandidate, config: DetectorConfig = DEFAULT_CONFIG) -> bool:
+    """Cells within ``same_grid`` (relative) on both axes."""
+    return abs(a.cell_w / b.cell_w - 1) <= config.same_grid and abs(a.cell_h / b.cell_h - 1) <= config.same_grid
+
+
+def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate],
+                right: RightModel | None = None) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
     """The best of the detector's own candidate and the others, with all of them scored.
 
     The detector's own grid stays unless another scores clearly higher (``select_ratio``):
     near-ties are noise, and the detector's grid also passed its 2-D checks.
+
+    With ``right`` (a calibrated right-grid model: the hybrid's proposals), the probability of
+    being right decides instead, and all candidates are ranked by it: another grid wins only
+    when its probability reaches ``right_floor`` and beats the detector's by ``right_margin``.
     """
+    if right is not None:
+        return _select_by_probability(scorer, own, others, right)
     own = scorer.scored(own)
     ranked = tuple(sorted([own] + [scorer.scored(c) for c in others], key=lambda c: -c.score))
     best = ranked[0] if ranked[0].score > own.score * scorer.config.select_ratio else own
     return best, ranked
+
+
+def _select_by_probability(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate],
+                           right: RightModel) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
+    cfg = scorer.config
+    own = replace(scorer.scored(own), right=right.probability(scorer, own))
+    scored = [replace(scorer.scored(c), right=right.probability(scorer, c)) for c in others]
+    ranked = tuple(sorted([own] + scored, key=lambda c: -(c.right or 0.0)))
+    top = ranked[0]
+    own_p = own.right or 0.0
+    wins = top is not own and (top.right or 0.0) >= max(cfg.right_floor, own_p + cfg.right_margin)
+    return (top if wins else own), ranked

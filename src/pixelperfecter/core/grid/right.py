@@ -1,0 +1,155 @@
+"""The probability that a candidate grid is right: a calibrated logistic model over core features.
+
+``GridScore.total`` ranks candidates of one image but is no probability: its scale moves with
+the art (sparse flat art leaves lines dead on the right grid) and it cannot say "the detector's
+grid is probably wrong here, the proposal probably right".  ``RightModel`` turns features that
+the core computes for any grid (``candidate_features``) into P(right), fitted on right and wrong
+candidates of synthetic cases (the true grid; its harmonics, shifted phases and pitch errors;
+the detector's own failures) by ``perfecter ml calibrate``, which also reports its reliability.
+
+Only NumPy and the core's own checks: the coefficients are a small JSON file next to this module
+(``right_grid.json``), so the selection stage can use them without the ML package or torch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..types import Grid, GridCandidate
+from .config import DetectorConfig
+from .lines import place_lines
+from .spectrum import comb_phase
+
+if TYPE_CHECKING:
+    from .select import Scorer
+
+DEFAULT_RIGHT_MODEL_PATH = Path(__file__).with_name("right_grid.json")
+
+# Every feature is a property of the candidate on this image alone: nothing compares it with the
+# detector's own grid, or the model would learn "agrees with the detector" (the label source,
+# the failure of the old confidence head) instead of "is right".
+FEATURES = (
+    "support_min",  # lines crossing a colour change, the weaker axis (a 1/k harmonic: ~1/k)
+    "support_mean",
+    "clean_min",  # 1 - mid-cell edge ratio, the weaker axis (a shifted phase, 2x-coarse grid: low)
+    "clean_mean",
+    "share_live",  # two-colour cores at the live step (32): too coarse or shifted
+    "share_split",  # at the split step (64): a second colour, not a shade of the first
+    "finer_support",  # live lines of the 2x-finer grid, the stronger axis (too coarse: ~1)
+    "phase_error",  # candidate offset vs the comb's best phase at its pitch, in cells (0..0.5)
+    "coherence_min",  # the comb's spectral coherence at the candidate's pitch, weaker axis
+    "aspect",  # |log(cell_w / cell_h)|: generated art has near-square cells
+    "log_total",  # log of GridScore.total (clipped at 1e-4)
+)
+
+
+def _cell_stats(rgba: np.ndarray, profiles: tuple[np.ndarray, np.ndarray], cell_w: float, cell_h: float, offset_x: float, offset_y: float,
+                steps: tuple[int, ...], config: DetectorConfig) -> tuple[list[float], float, float]:
+    """Two-colour shares at each of ``steps`` and the live-line share per axis (one sampling)."""
+    from ..cells import cell_samples, median_colors, sample_errors  # cells imports nothing from here
+    from .checks import _live_lines
+
+    height, width = rgba.shape[:2]
+    xs = place_lines(profiles[0], cell_w, offset_x, config=config)
+    ys = place_lines(profiles[1], cell_h, offset_y, config=config)
+    grid = Grid(cell_w, cell_h, offset_x, offset_y, xs, ys, width, height)
+    samples = cell_samples(rgba, grid, max_samples=4)
+    colours = median_colors(samples)
+    errors = sample_errors(samples, colours)
+    shares = [float(np.mean((errors > s).mean(axis=2) > config.two_colour_share)) for s in steps]
+    return shares, _live_lines(colours, 1, config), _live_lines(colours, 0, config)
+
+
+def candidate_features(scorer: Scorer, c: GridCandidate) -> np.ndarray:
+    """The ``FEATURES`` of one candidate grid on the scorer's image."""
+    cfg = scorer.config
+    rgba, profiles = scorer.rgba, scorer.profiles
+    score = scorer.score(c)
+    (share_split,), _, _ = _cell_stats(rgba, profiles, c.cell_w, c.cell_h, c.offset_x, c.offset_y,
+                                         (cfg.two_colour_step,), cfg)
+    share_live = -math.log(max(score.single, 1e-300)) * cfg.two_colour_scale
+    # The 2x-finer grid's in-between lines cross colour changes only if the candidate is too
+    # coarse; its cores must keep a pixel or two (else the finer grid samples nothing).
+    fine_w, fine_h = c.cell_w / 2, c.cell_h / 2
+    finer = 0.0
+    if min(fine_w, fine_h) >= 1.5:
+        _, fx, fy = _cell_stats(rgba, profiles, fine_w, fine_h, c.offset_x, c.offset_y, (cfg.live_step,), cfg)
+        finer = max(fx, fy)
+    phase_errors, coherences = [], []
+    for profile, cell, offset in ((scorer.clean_profiles[0], c.cell_w, c.offset_x), (scorer.clean_profiles[1], c.cell_h, c.offset_y)):
+        best, coherence = comb_phase(profile, cell)
+        d = abs(offset - best) % cell
+        phase_errors.append(min(d, cell - d) / cell)
+        coherences.append(coherence)
+    return np.array([
+        min(score.support_x, score.support_y),
+        (score.support_x + score.support_y) / 2,
+        min(score.clean_x, score.clean_y),
+        (score.clean_x + score.clean_y) / 2,
+        min(share_live, 1.0),
+        share_split,
+        finer,
+        max(phase_errors),
+        min(coherences),
+        abs(math.log(c.cell_w / c.cell_h)),
+        math.log(max(score.total, 1e-4)),
+    ], dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class RightModel:
+    """Logistic regression on standardised ``FEATURES``: P(right) = sigmoid(w . (x - mean) / scale + b)."""
+
+    features: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+    note: str = ""
+
+    def probabilities(self, x: np.ndarray) -> np.ndarray:
+        """P(right) for each row of a features matrix (or one vector)."""
+        z = (np.atleast_2d(x) - np.asarray(self.mean)) / np.asarray(self.scale)
+        logit = z @ np.asarray(self.weights) + self.bias
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(logit, -40, 40)))
+        return out
+
+    def probability(self, scorer: Scorer, c: GridCandidate) -> float:
+        return float(self.probabilities(candidate_features(scorer, c))[0])
+
+    def as_dict(self) -> dict[str, object]:
+        return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
+                "weights": list(self.weights), "bias": self.bias, "note": self.note}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, object]) -> RightModel:
+        feats = tuple(str(f) for f in d["features"])  # type: ignore[attr-defined]
+        if feats != FEATURES:
+            raise ValueError(f"right-grid model features {feats} are not this core's {FEATURES}")
+        return cls(feats, tuple(map(float, d["mean"])), tuple(map(float, d["scale"])),  # type: ignore[call-overload]
+                   tuple(map(float, d["weights"])), float(d["bias"]), str(d.get("note", "")))  # type: ignore[call-overload, arg-type]
+
+    def save(self, path: str | Path) -> Path:
+        from ..io import write_text_atomic
+
+        return write_text_atomic(Path(path), json.dumps(self.as_dict(), indent=1) + "\n")
+
+
+def load_right_model(path: str | Path) -> RightModel:
+    return RightModel.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@lru_cache(maxsize=1)
+def default_right_model() -> RightModel | None:
+    """The shipped coefficients (``right_grid.json``), or None when absent or from other features."""
+    try:
+        return load_right_model(DEFAULT_RIGHT_MODEL_PATH)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
