@@ -30,6 +30,10 @@ import numpy as np
 
 TRAIN_SEED_BASE = 50_000_000
 HELDOUT_SEED_BASE = 60_000_000
+# Failures are mined on seeds of their own (the heuristic fails on ~1 in 200 plain cases, too few
+# to learn what its failures look like): the hardest tiers, scanned with the cheap heuristic.
+MINE_OFFSET = 1_000_000
+MINE_TIERS = ("drift",)  # small and sheet gave 0 failures in 100 scans each, drift 2
 HARMONICS = ((2.0, 2.0), (0.5, 0.5), (3.0, 3.0), (1 / 3, 1 / 3), (2.0, 1.0), (1.0, 2.0), (0.5, 1.0), (1.0, 0.5))
 PHASE_SHIFTS = ((0.5, 0.0), (0.0, 0.5), (0.5, 0.5))
 PITCH_ERRORS = (0.92, 0.94, 0.97, 1.03, 1.06, 1.08)
@@ -82,6 +86,7 @@ def synthetic_rows(seed: int, tier: str, predictor=None) -> list[tuple[np.ndarra
     """(features, label, kind) for the candidates of one synthetic case (see the module doc)."""
     from pixelperfecter.core.grid import Scorer, edge_profiles
     from pixelperfecter.core.grid.right import candidate_features
+    from pixelperfecter.core.grid.select import axis_mixes
     from pixelperfecter.core.pipeline import reconstruct
     from pixelperfecter.core.synth import make_case, score_restoration
     from pixelperfecter.core.types import GridCandidate
@@ -126,19 +131,37 @@ def synthetic_rows(seed: int, tier: str, predictor=None) -> list[tuple[np.ndarra
         restored = bool(score_restoration(heur.sprite, truth).restored)
         add(m.cell_w, m.cell_h, m.offset_x, m.offset_y, "heuristic" if restored else "heuristic-failure", int(restored))
     # As the selection stage sees them: refined, but never onto the detector's own grid.
-    for c in model_candidates(rgba, predictor):
-        r = scorer.refine(c, avoid=own)
+    refined = [scorer.refine(c, avoid=own) for c in model_candidates(rgba, predictor)]
+    if own is not None:
+        refined += axis_mixes(own, refined)
+    for r in refined:
         add(r.cell_w, r.cell_h, r.offset_x, r.offset_y, "model", None)
     return rows
 
 
-def synthetic_set(tiers: list[str], per_tier: int, seed_base: int, predictor=None, progress=None) -> LabelledSet:
+def synthetic_set(tiers: list[str], per_tier: int, seed_base: int, predictor=None, progress=None,
+                  mined: list[tuple[int, str]] = ()) -> LabelledSet:  # type: ignore[assignment]
     out = LabelledSet.empty()
+    cases = [(seed_base + i, tier) for tier in tiers for i in range(per_tier)] + list(mined)
+    for seed, tier in cases:
+        out.extend(synthetic_rows(seed, tier, predictor), f"{tier}-{seed}")
+        if progress is not None:
+            progress(tier, seed)
+    return out
+
+
+def mine_failures(tiers: list[str], scan: int, seed_base: int) -> list[tuple[int, str]]:
+    """(seed, tier) of the cases among ``scan`` per tier that the heuristic does not restore."""
+    from pixelperfecter.core.pipeline import reconstruct
+    from pixelperfecter.core.synth import make_case, score_restoration
+
+    out = []
     for tier in tiers:
-        for i in range(per_tier):
-            out.extend(synthetic_rows(seed_base + i, tier, predictor), f"{tier}-{seed_base + i}")
-            if progress is not None:
-                progress(tier, i)
+        for i in range(scan):
+            case = make_case(seed_base + i, tier)
+            res = reconstruct(case.image, has_alpha=case.has_alpha)
+            if not score_restoration(res.sprite, case.truth).restored:
+                out.append((seed_base + i, tier))
     return out
 
 
@@ -152,6 +175,7 @@ def realworld_set(folder: Path, predictor=None) -> LabelledSet:
     the labelled grid, its harmonics and shifted phases, the detector's answer, the model's."""
     from pixelperfecter.core.grid import Scorer, edge_profiles
     from pixelperfecter.core.grid.right import candidate_features
+    from pixelperfecter.core.grid.select import axis_mixes
     from pixelperfecter.core.io import ImageLoadError, load_image
     from pixelperfecter.core.pipeline import reconstruct
     from pixelperfecter.core.types import GridCandidate
@@ -188,6 +212,8 @@ def realworld_set(folder: Path, predictor=None) -> LabelledSet:
             own = GridCandidate(m.cell_w, m.cell_h, m.offset_x, m.offset_y)
             cands.append((m.cell_w, m.cell_h, m.offset_x, m.offset_y, "heuristic"))
         refined = [scorer.refine(c, avoid=own) for c in model_candidates(rgba, predictor)]
+        if own is not None:
+            refined += axis_mixes(own, refined)
         cands += [(c.cell_w, c.cell_h, c.offset_x, c.offset_y, "model") for c in refined]
         rows = []
         for w, h, x, y, kind in cands:
@@ -272,6 +298,36 @@ def ranking_rate(model, data: LabelledSet) -> tuple[int, int]:
     return hits, total
 
 
+def selection_outcomes(model, data: LabelledSet, margin: float, floor: float) -> dict[str, int]:
+    """The hybrid's rule replayed on labelled candidates: per case, the detector's grid (kind
+    ``heuristic``/``heuristic-failure``) against the model's proposals (kind ``model``); a
+    proposal wins when its probability reaches ``floor`` and beats the detector's by ``margin``.
+    Counts the detector's failures / successes and how many the rule fixes / breaks."""
+    p = model.probabilities(data.x) if len(data.y) else np.zeros(0)
+    kinds = np.array(data.kinds)
+    cases = np.array(data.cases)
+    out = {"failures": 0, "fixed": 0, "successes": 0, "broken": 0}
+    for case in dict.fromkeys(data.cases):
+        sel = cases == case
+        own = np.nonzero(sel & np.isin(kinds, ("heuristic", "heuristic-failure")))[0]
+        if own.size == 0:
+            continue
+        own_p, own_y = p[own[0]], data.y[own[0]]
+        props = np.nonzero(sel & (kinds == "model"))[0]
+        chosen_y = own_y
+        if props.size:
+            best = props[np.argmax(p[props])]
+            if p[best] >= max(floor, own_p + margin):
+                chosen_y = data.y[best]
+        if own_y < 1:
+            out["failures"] += 1
+            out["fixed"] += int(chosen_y == 1)
+        else:
+            out["successes"] += 1
+            out["broken"] += int(chosen_y == 0)
+    return out
+
+
 @dataclass
 class CalibrationReport:
     model: object  # pixelperfecter.core.grid.right.RightModel
@@ -284,11 +340,13 @@ class CalibrationReport:
 
 
 def run_calibration(
-    out_dir: str | Path = "runs/calibrate", per_tier: int = 30, held_out: int = 10, tiers: list[str] | None = None,
+    out_dir: str | Path = "runs/calibrate", per_tier: int = 20, held_out: int = 10, tiers: list[str] | None = None,
     realworld: str | Path | None = "../shared/realworld", model: str | Path | None = None, use_model: bool = True,
-    install: bool = False, progress=None,
+    install: bool = False, progress=None, mine: int = 1500, mine_tiers: list[str] | None = None,
 ) -> CalibrationReport:
-    """Fit on ``per_tier`` training cases per tier, report on ``held_out`` per tier and the real images."""
+    """Fit on ``per_tier`` training cases per tier and the heuristic's failures among ``mine``
+    scanned cases per hard tier; report on ``held_out`` per tier (and failures mined among
+    ``mine // 2`` held-out scans) and on the real images."""
     from pixelperfecter.core.grid.right import DEFAULT_RIGHT_MODEL_PATH, default_right_model
     from pixelperfecter.core.io import write_text_atomic
     from pixelperfecter.core.synth import TIERS
@@ -300,16 +358,19 @@ def run_calibration(
         from .inference import load_predictor
 
         predictor = load_predictor(model)
-    train = synthetic_set(tiers, per_tier, TRAIN_SEED_BASE, predictor, progress)
+    mine_tiers = list(MINE_TIERS) if mine_tiers is None else mine_tiers
+    train = synthetic_set(tiers, per_tier, TRAIN_SEED_BASE, predictor, progress, mine_failures(mine_tiers, mine, TRAIN_SEED_BASE + MINE_OFFSET))
     if len(train.y) == 0 or train.y.min() == train.y.max():
         raise RuntimeError("the training candidates hold one label only (too few cases?)")
     fitted = fit_logistic(train.x, train.y)
-    note = (f"perfecter ml calibrate: {per_tier} cases per tier of {','.join(tiers)} (seeds {TRAIN_SEED_BASE}+), "
+    n_mined = sum(1 for k in train.kinds if k == "heuristic-failure")
+    note = (f"perfecter ml calibrate: {per_tier} cases per tier of {','.join(tiers)} (seeds {TRAIN_SEED_BASE}+) and {n_mined} "
+            f"heuristic failures (mined among {mine} per tier of {','.join(mine_tiers)}, seeds {TRAIN_SEED_BASE + MINE_OFFSET}+), "
             f"{len(train.y)} candidates, {int(train.y.sum())} right; model candidates: {'yes' if predictor else 'no'}")
     from dataclasses import replace
 
     fitted = replace(fitted, note=note)
-    held = synthetic_set(tiers, held_out, HELDOUT_SEED_BASE, predictor, progress)
+    held = synthetic_set(tiers, held_out, HELDOUT_SEED_BASE, predictor, progress, mine_failures(mine_tiers, mine // 2, HELDOUT_SEED_BASE + MINE_OFFSET))
     syn = reliability(fitted.probabilities(held.x) if len(held.y) else np.zeros(0), held.y)
     real = None
     real_set = None
@@ -319,6 +380,8 @@ def run_calibration(
             real = reliability(fitted.probabilities(real_set.x), real_set.y)
     out = Path(out_dir)
     model_path = fitted.save(out / "right_grid.json")
+    np.savez_compressed(out / "candidates.npz", train_x=train.x, train_y=train.y, train_kinds=np.array(train.kinds), train_cases=np.array(train.cases),
+                        held_x=held.x, held_y=held.y, held_kinds=np.array(held.kinds), held_cases=np.array(held.cases))
     installed = fitted.save(DEFAULT_RIGHT_MODEL_PATH) if install else None
     if installed:
         default_right_model.cache_clear()
@@ -330,6 +393,14 @@ def run_calibration(
     if real is not None and real_set is not None:
         hits, total = ranking_rate(fitted, real_set)
         md.append(real.table(f"real single-grid images (evaluation only); top-1 right on {hits}/{total} images"))
+    from pixelperfecter.core.grid import DEFAULT_CONFIG
+
+    md += ["### the hybrid's rule replayed on the held-out synthetic candidates", "",
+           "| margin | floor | detector failures | fixed | detector successes | broken |", "|---|---|---|---|---|---|"]
+    for margin, floor in ((DEFAULT_CONFIG.right_margin, DEFAULT_CONFIG.right_floor), (0.1, 0.3), (0.2, 0.3), (0.2, 0.5), (0.3, 0.3), (0.4, 0.5)):
+        o = selection_outcomes(fitted, held, margin, floor)
+        md.append(f"| {margin:g} | {floor:g} | {o['failures']} | {o['fixed']} | {o['successes']} | {o['broken']} |")
+    md.append("")
     text = "\n".join(md)
     write_text_atomic(out / "reliability.md", text)
     write_text_atomic(out / "reliability.json", json.dumps({

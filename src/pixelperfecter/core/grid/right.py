@@ -42,29 +42,66 @@ FEATURES = (
     "clean_mean",
     "share_live",  # two-colour cores at the live step (32): too coarse or shifted
     "share_split",  # at the split step (64): a second colour, not a shade of the first
-    "finer_support",  # live lines of the 2x-finer grid, the stronger axis (too coarse: ~1)
+    "finer_ratio",  # the 2x-finer grid's in-between lines: their colour-change density over
+    # that of the candidate's own lines, the stronger axis (too coarse: ~1, right: low)
+    "harmonic_ratio",  # the candidate's lines in classes mod 2 and mod 3: the sparsest class's
+    # change density over the densest's, the weaker axis (a 1/k harmonic: low, right: ~1).
+    # (Live-line shares saturate on busy art, where some cell changes across any line.)
     "phase_error",  # candidate offset vs the comb's best phase at its pitch, in cells (0..0.5)
     "coherence_min",  # the comb's spectral coherence at the candidate's pitch, weaker axis
     "aspect",  # |log(cell_w / cell_h)|: generated art has near-square cells
     "log_total",  # log of GridScore.total (clipped at 1e-4)
+    "snap_offset",  # mean |placed line - uniform line| in cells, the worse axis: a pitch a few
+    # percent off makes the snapped lines wander from the comb (then skip a cell), the right
+    # pitch keeps them near it (drift and seams move a few lines, not all)
 )
 
 
+def _snap_offset(lines: np.ndarray, cell: float, offset: float, length: int) -> float:
+    """Mean distance, in cells, of the inner placed lines from the nearest uniform line."""
+    inner = lines[(lines > 0) & (lines < length)].astype(np.float64)
+    if inner.size == 0:
+        return 0.5
+    d = (inner - offset) / cell
+    return float(np.mean(np.abs(d - np.round(d))))
+
+
+def _densities(colours: np.ndarray, axis: int, config: DetectorConfig) -> np.ndarray:
+    """Per inner line across ``axis``: the share of cells whose colour changes across it."""
+    c = colours.astype(np.int16)
+    step = np.abs(np.diff(c, axis=axis)).max(axis=-1)
+    out: np.ndarray = (step > config.live_step).mean(axis=1 - axis)
+    return out
+
+
+def _class_ratio(density: np.ndarray, k: int) -> float:
+    """Sparsest over densest mean density of the line classes mod ``k`` (1.0 when undecidable)."""
+    if density.size < 2 * k:
+        return 1.0
+    means = np.array([density[j::k].mean() for j in range(k)])
+    top = float(means.max())
+    return float(means.min() / top) if top > 0 else 1.0
+
+
 def _cell_stats(rgba: np.ndarray, profiles: tuple[np.ndarray, np.ndarray], cell_w: float, cell_h: float, offset_x: float, offset_y: float,
-                steps: tuple[int, ...], config: DetectorConfig) -> tuple[list[float], float, float]:
-    """Two-colour shares at each of ``steps`` and the live-line share per axis (one sampling)."""
+                steps: tuple[int, ...], config: DetectorConfig, snap: list[float] | None = None,
+                ratios: tuple[int, ...] = ()) -> tuple[list[float], list[float], list[float]]:
+    """Two-colour shares at each of ``steps`` and, per axis, ``_class_ratio`` for each of
+    ``ratios`` (one sampling); with ``snap``, the lines' ``_snap_offset`` per axis is appended."""
     from ..cells import cell_samples, median_colors, sample_errors  # cells imports nothing from here
-    from .checks import _live_lines
 
     height, width = rgba.shape[:2]
     xs = place_lines(profiles[0], cell_w, offset_x, config=config)
     ys = place_lines(profiles[1], cell_h, offset_y, config=config)
+    if snap is not None:
+        snap += [_snap_offset(xs, cell_w, offset_x, width), _snap_offset(ys, cell_h, offset_y, height)]
     grid = Grid(cell_w, cell_h, offset_x, offset_y, xs, ys, width, height)
     samples = cell_samples(rgba, grid, max_samples=4)
     colours = median_colors(samples)
     errors = sample_errors(samples, colours)
     shares = [float(np.mean((errors > s).mean(axis=2) > config.two_colour_share)) for s in steps]
-    return shares, _live_lines(colours, 1, config), _live_lines(colours, 0, config)
+    dx, dy = _densities(colours, 1, config), _densities(colours, 0, config)
+    return shares, [_class_ratio(dx, k) for k in ratios], [_class_ratio(dy, k) for k in ratios]
 
 
 def candidate_features(scorer: Scorer, c: GridCandidate) -> np.ndarray:
@@ -72,15 +109,15 @@ def candidate_features(scorer: Scorer, c: GridCandidate) -> np.ndarray:
     cfg = scorer.config
     rgba, profiles = scorer.rgba, scorer.profiles
     score = scorer.score(c)
-    (share_split,), _, _ = _cell_stats(rgba, profiles, c.cell_w, c.cell_h, c.offset_x, c.offset_y,
-                                         (cfg.two_colour_step,), cfg)
+    snap: list[float] = []
+    (share_split,), rx, ry = _cell_stats(rgba, profiles, c.cell_w, c.cell_h, c.offset_x, c.offset_y, (cfg.two_colour_step,), cfg, snap, (2, 3))
     share_live = -math.log(max(score.single, 1e-300)) * cfg.two_colour_scale
     # The 2x-finer grid's in-between lines cross colour changes only if the candidate is too
     # coarse; its cores must keep a pixel or two (else the finer grid samples nothing).
     fine_w, fine_h = c.cell_w / 2, c.cell_h / 2
     finer = 0.0
     if min(fine_w, fine_h) >= 1.5:
-        _, fx, fy = _cell_stats(rgba, profiles, fine_w, fine_h, c.offset_x, c.offset_y, (cfg.live_step,), cfg)
+        _, (fx,), (fy,) = _cell_stats(rgba, profiles, fine_w, fine_h, c.offset_x, c.offset_y, (), cfg, ratios=(2,))
         finer = max(fx, fy)
     phase_errors, coherences = [], []
     for profile, cell, offset in ((scorer.clean_profiles[0], c.cell_w, c.offset_x), (scorer.clean_profiles[1], c.cell_h, c.offset_y)):
@@ -96,10 +133,12 @@ def candidate_features(scorer: Scorer, c: GridCandidate) -> np.ndarray:
         min(share_live, 1.0),
         share_split,
         finer,
+        min(rx + ry),
         max(phase_errors),
         min(coherences),
         abs(math.log(c.cell_w / c.cell_h)),
         math.log(max(score.total, 1e-4)),
+        max(snap),
     ], dtype=np.float64)
 
 

@@ -108,6 +108,20 @@ def same_grid(a: GridCandidate, b: GridCandidate, config: DetectorConfig = DEFAU
     return abs(a.cell_w / b.cell_w - 1) <= config.same_grid and abs(a.cell_h / b.cell_h - 1) <= config.same_grid
 
 
+def axis_mixes(own: GridCandidate, proposed: Sequence[GridCandidate], config: DetectorConfig = DEFAULT_CONFIG) -> list[GridCandidate]:
+    """Each proposal near the detector's grid (within ``mix_window`` on both axes) but not the
+    same grid, with one axis taken from the detector (source suffix "+y": the detector's y axis): the detector's usual near miss is a pitch a
+    few percent off on one axis, which a proposal may have right while missing the other."""
+    out = []
+    for c in proposed:
+        near = abs(c.cell_w / own.cell_w - 1) <= config.mix_window and abs(c.cell_h / own.cell_h - 1) <= config.mix_window
+        if not near or same_grid(c, own, config):
+            continue
+        out.append(replace(c, cell_h=own.cell_h, offset_y=own.offset_y, source=f"{c.source}+y"))
+        out.append(replace(c, cell_w=own.cell_w, offset_x=own.offset_x, source=f"{c.source}+x"))
+    return [c for c in out if not same_grid(c, own, config)]
+
+
 def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate],
                 right: RightModel | None = None) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
     """The best of the detector's own candidate and the others, with all of them scored.
