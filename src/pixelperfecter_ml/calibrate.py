@@ -3,7 +3,7 @@
 Training candidates come from seeded synthetic cases (seeds ``TRAIN_SEED_BASE + i``, disjoint
 from ``perfecter ml evaluate``'s held-out set and from the CNN's training caches): per case the
 true grid; its harmonics (x2, x1/2, x3, x1/3 on one or both axes) and half-cell phase shifts,
-wrong by construction; pitch errors of 3-8 %; the detector's own answer; and, when a model is
+wrong by construction; pitch errors of 2-8 %; the detector's own answer; and, when a model is
 given, the model's top-k and their x2 / x1/2 (refined as the selection stage refines them).
 The candidates the construction does not settle (pitch errors, the detector's and the model's
 grids) are labelled by what counts in the end: does the pipeline, forced onto that grid,
@@ -36,7 +36,7 @@ MINE_OFFSET = 1_000_000
 MINE_TIERS = ("drift",)  # small and sheet gave 0 failures in 100 scans each, drift 2
 HARMONICS = ((2.0, 2.0), (0.5, 0.5), (3.0, 3.0), (1 / 3, 1 / 3), (2.0, 1.0), (1.0, 2.0), (0.5, 1.0), (1.0, 0.5))
 PHASE_SHIFTS = ((0.5, 0.0), (0.0, 0.5), (0.5, 0.5))
-PITCH_ERRORS = (0.92, 0.94, 0.97, 1.03, 1.06, 1.08)
+PITCH_ERRORS = (0.92, 0.94, 0.97, 0.98, 1.02, 1.03, 1.06, 1.08)
 L2 = 1e-2
 
 
@@ -120,7 +120,7 @@ def synthetic_rows(seed: int, tier: str, predictor=None) -> list[tuple[np.ndarra
         add(cw * fx, ch * fy, ox + jx * cw, oy + jy * ch, f"x{fx:.2g},{fy:.2g}", 0)
     for sx, sy in PHASE_SHIFTS:
         add(cw, ch, ox + sx * cw, oy + sy * ch, f"shift{sx:g},{sy:g}", 0)
-    for f in rng.choice(PITCH_ERRORS, size=3, replace=False):
+    for f in rng.choice(PITCH_ERRORS, size=4, replace=False):
         axis = int(rng.integers(0, 3))  # 0: both axes, 1: x only, 2: y only
         add(cw * (f if axis != 2 else 1.0), ch * (f if axis != 1 else 1.0), ox, oy, f"pitch{f:g}", None)
     heur = reconstruct(rgba, has_alpha=case.has_alpha)

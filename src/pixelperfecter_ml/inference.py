@@ -293,14 +293,10 @@ def refine_suggestion(rgba: np.ndarray, s: GridSuggestion) -> GridSuggestion:
 
 def grid_proposer(model: str | Path | Predictor | None = None, top_k: int = 3):
     """A proposer for ``pixelperfecter.core.grid.detect_grid(..., proposers=[...])``: the model's
-    top-k grids as candidates, which the core's selection stage scores beside its own."""
-    from pixelperfecter.core.types import GridCandidate
-
-    def propose(rgba: np.ndarray) -> list[GridCandidate]:
-        return [
-            GridCandidate(s.cell_w, s.cell_h, s.offset_x % s.cell_w, s.offset_y % s.cell_h, source=f"model#{k}")
-            for k, s in enumerate(suggest_from_array(rgba, top_k=top_k, model=model), 1)
-        ]
+    top-k grids and their x2 / x1/2 neighbours (``hybrid_candidates``), which the core's
+    selection stage judges beside its own by the right-grid probability."""
+    def propose(rgba: np.ndarray) -> list:
+        return hybrid_candidates(suggest_from_array(rgba, top_k=top_k, model=model))
 
     return propose
 

@@ -98,3 +98,15 @@ def test_hybrid_switches_to_a_proposal_with_the_true_grid(monkeypatch: pytest.Mo
     assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01  # the detector's right grid is kept
     assert {c.source for c in det.candidates} >= {"spectrum", "oracle-half"}
     assert all(c.right is not None for c in det.candidates)
+
+
+def test_axis_mixes_swap_one_axis_of_near_proposals() -> None:
+    from pixelperfecter.core.grid.select import axis_mixes
+
+    own = GridCandidate(10.0, 10.0, 1.0, 2.0, "spectrum")
+    both = GridCandidate(10.5, 10.6, 3.0, 4.0, "model#1")
+    mixes = {c.source: (c.cell_w, c.cell_h, c.offset_x, c.offset_y) for c in axis_mixes(own, [both])}
+    assert mixes == {"model#1+y": (10.5, 10.0, 3.0, 2.0), "model#1+x": (10.0, 10.6, 1.0, 4.0)}
+    # One axis apart: the only mix would be the detector's grid itself; far apart: no mixes.
+    assert axis_mixes(own, [GridCandidate(10.5, 10.0, 3.0, 2.0, "model#1")]) == []
+    assert axis_mixes(own, [GridCandidate(20.0, 20.5, 3.0, 2.0, "model#1")]) == []

@@ -54,16 +54,21 @@ FEATURES = (
     "snap_offset",  # mean |placed line - uniform line| in cells, the worse axis: a pitch a few
     # percent off makes the snapped lines wander from the comb (then skip a cell), the right
     # pitch keeps them near it (drift and seams move a few lines, not all)
+    "spacing_max",  # the largest |spacing / cell - 1| of neighbouring placed lines, the worse
+    # axis: where a wrong pitch has drifted half a cell off, snapping skips or splits a cell
+    # (right grids stay under ~0.25 even on the drift tier; 4 % pitch errors reach 0.3-0.6)
 )
 
 
-def _snap_offset(lines: np.ndarray, cell: float, offset: float, length: int) -> float:
-    """Mean distance, in cells, of the inner placed lines from the nearest uniform line."""
+def _snap_offset(lines: np.ndarray, cell: float, offset: float, length: int) -> tuple[float, float]:
+    """Mean distance, in cells, of the inner placed lines from the nearest uniform line, and the
+    largest relative deviation of their spacing from the cell."""
     inner = lines[(lines > 0) & (lines < length)].astype(np.float64)
     if inner.size == 0:
-        return 0.5
+        return 0.5, 1.0
     d = (inner - offset) / cell
-    return float(np.mean(np.abs(d - np.round(d))))
+    spacing = np.diff(inner) / cell
+    return float(np.mean(np.abs(d - np.round(d)))), float(np.max(np.abs(spacing - 1))) if spacing.size else 0.0
 
 
 def _densities(colours: np.ndarray, axis: int, config: DetectorConfig) -> np.ndarray:
@@ -84,7 +89,7 @@ def _class_ratio(density: np.ndarray, k: int) -> float:
 
 
 def _cell_stats(rgba: np.ndarray, profiles: tuple[np.ndarray, np.ndarray], cell_w: float, cell_h: float, offset_x: float, offset_y: float,
-                steps: tuple[int, ...], config: DetectorConfig, snap: list[float] | None = None,
+                steps: tuple[int, ...], config: DetectorConfig, snap: list[tuple[float, float]] | None = None,
                 ratios: tuple[int, ...] = ()) -> tuple[list[float], list[float], list[float]]:
     """Two-colour shares at each of ``steps`` and, per axis, ``_class_ratio`` for each of
     ``ratios`` (one sampling); with ``snap``, the lines' ``_snap_offset`` per axis is appended."""
@@ -109,7 +114,7 @@ def candidate_features(scorer: Scorer, c: GridCandidate) -> np.ndarray:
     cfg = scorer.config
     rgba, profiles = scorer.rgba, scorer.profiles
     score = scorer.score(c)
-    snap: list[float] = []
+    snap: list[tuple[float, float]] = []
     (share_split,), rx, ry = _cell_stats(rgba, profiles, c.cell_w, c.cell_h, c.offset_x, c.offset_y, (cfg.two_colour_step,), cfg, snap, (2, 3))
     share_live = -math.log(max(score.single, 1e-300)) * cfg.two_colour_scale
     # The 2x-finer grid's in-between lines cross colour changes only if the candidate is too
@@ -138,7 +143,8 @@ def candidate_features(scorer: Scorer, c: GridCandidate) -> np.ndarray:
         min(coherences),
         abs(math.log(c.cell_w / c.cell_h)),
         math.log(max(score.total, 1e-4)),
-        max(snap),
+        max(s[0] for s in snap),
+        max(s[1] for s in snap),
     ], dtype=np.float64)
 
 

@@ -117,8 +117,11 @@ def axis_mixes(own: GridCandidate, proposed: Sequence[GridCandidate], config: De
         near = abs(c.cell_w / own.cell_w - 1) <= config.mix_window and abs(c.cell_h / own.cell_h - 1) <= config.mix_window
         if not near or same_grid(c, own, config):
             continue
-        out.append(replace(c, cell_h=own.cell_h, offset_y=own.offset_y, source=f"{c.source}+y"))
-        out.append(replace(c, cell_w=own.cell_w, offset_x=own.offset_x, source=f"{c.source}+x"))
+        # Only an axis on which they differ is swapped (else the mix is the proposal itself).
+        if abs(c.cell_h / own.cell_h - 1) > config.same_grid:
+            out.append(replace(c, cell_h=own.cell_h, offset_y=own.offset_y, source=f"{c.source}+y"))
+        if abs(c.cell_w / own.cell_w - 1) > config.same_grid:
+            out.append(replace(c, cell_w=own.cell_w, offset_x=own.offset_x, source=f"{c.source}+x"))
     return [c for c in out if not same_grid(c, own, config)]
 
 
