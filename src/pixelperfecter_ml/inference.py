@@ -280,17 +280,6 @@ class HybridResult:
         return self.chosen.result
 
 
-def refine_suggestion(rgba: np.ndarray, s: GridSuggestion) -> GridSuggestion:
-    """The model's grid sharpened on the image's own evidence by the core's public selection
-    API (``Scorer.refine``): a local fit within a few percent, so a suggestion never turns into
-    a different grid such as the heuristic's own."""
-    from pixelperfecter.core.grid import Scorer, edge_profiles
-    from pixelperfecter.core.types import GridCandidate
-
-    refined = Scorer(rgba, edge_profiles(rgba)).refine(GridCandidate(s.cell_w, s.cell_h, s.offset_x, s.offset_y, source="model"))
-    return GridSuggestion(float(refined.cell_w), float(refined.cell_h), float(refined.offset_x), float(refined.offset_y), s.confidence)
-
-
 def grid_proposer(model: str | Path | Predictor | None = None, top_k: int = 3):
     """A proposer for ``pixelperfecter.core.grid.detect_grid(..., proposers=[...])``: the model's
     top-k grids and their x2 / x1/2 neighbours (``hybrid_candidates``), which the core's
@@ -384,7 +373,7 @@ def hybrid_from_array(
     if chosen_note is None:
         return HybridResult(heuristic, [heuristic], "heuristic kept", list(suggestions))
     origin = chosen_note.split()[2]
-    option = HybridOption(origin, by_source.get(origin), result)
+    option = HybridOption(origin, by_source.get(origin.split("+")[0]), result)  # "+x": one axis from the detector
     return HybridResult(option, [heuristic, option], f"{origin}: {chosen_note}", list(suggestions))
 
 
