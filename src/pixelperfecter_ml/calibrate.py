@@ -13,7 +13,9 @@ wrong: it is not the grid, and refinement puts any proposal back on the comb's p
 
 The fit is a logistic regression in NumPy (Newton steps, a small L2 penalty on standardised
 features): no torch, and its output is calibrated by construction on data like the training
-set.  Reliability (predicted probability in bins vs the observed right-rate, and ECE) is
+set.  Beside it, a pairwise (Bradley-Terry) model on feature differences of a right and a wrong
+candidate of one image (``fit_pairwise``), which the selection uses to compare a proposal with
+the detector's grid.  Reliability (predicted probability in bins vs the observed right-rate, and ECE) is
 reported on held-out synthetic seeds (``HELDOUT_SEED_BASE``) and on the hand-labelled real images
 (evaluation only: never fitted on; a grid is right when its cell is within 1 % of the label and
 its phase within 15 % of a cell).
@@ -246,6 +248,33 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = L2, iterations: int =
     return RightModel(FEATURES, tuple(map(float, mean)), tuple(map(float, scale)), tuple(map(float, w[:-1])), float(w[-1]))
 
 
+def fit_pairwise(x: np.ndarray, y: np.ndarray, cases: list[str], scale: tuple[float, ...], l2: float = 1e-3, iterations: int = 50) -> tuple[float, ...]:
+    """Bradley-Terry weights on standardised feature differences: every (right, wrong) pair of
+    candidates of one case, in both orders (so no bias), L2-penalised Newton steps."""
+    z = x / np.asarray(scale)
+    names = np.array(cases)
+    diffs = []
+    for case in dict.fromkeys(cases):
+        idx = np.nonzero(names == case)[0]
+        right, wrong = idx[y[idx] == 1], idx[y[idx] == 0]
+        if right.size and wrong.size:
+            diffs.append((z[right][:, None, :] - z[wrong][None, :, :]).reshape(-1, z.shape[1]))
+    if not diffs:
+        return ()
+    d = np.vstack(diffs)
+    d = np.vstack([d, -d])
+    t = np.concatenate([np.ones(len(d) // 2), np.zeros(len(d) // 2)])
+    w = np.zeros(d.shape[1])
+    penalty = l2 * len(d)
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(d @ w, -40, 40)))
+        step = np.linalg.solve((d * (p * (1 - p))[:, None]).T @ d + penalty * np.eye(len(w)), d.T @ (p - t) + penalty * w)
+        w -= step
+        if np.max(np.abs(step)) < 1e-8:
+            break
+    return tuple(map(float, w))
+
+
 @dataclass(frozen=True)
 class Reliability:
     """Predicted probability in equal-width bins vs the observed right-rate; ECE over all bins."""
@@ -298,11 +327,13 @@ def ranking_rate(model, data: LabelledSet) -> tuple[int, int]:
     return hits, total
 
 
-def selection_outcomes(model, data: LabelledSet, margin: float, floor: float) -> dict[str, int]:
+def selection_outcomes(model, data: LabelledSet, margin: float, floor: float, pair_threshold: float | None = None) -> dict[str, int]:
     """The hybrid's rule replayed on labelled candidates: per case, the detector's grid (kind
     ``heuristic``/``heuristic-failure``) against the model's proposals (kind ``model``); a
-    proposal wins when its probability reaches ``floor`` and beats the detector's by ``margin``.
-    Counts the detector's failures / successes and how many the rule fixes / breaks."""
+    proposal wins when its probability reaches ``floor`` and beats the detector's by ``margin``
+    or, with ``pair_threshold``, when the pairwise model prefers it to the detector's grid with
+    at least that probability.  Counts the detector's failures / successes and how many the
+    rule fixes / breaks."""
     p = model.probabilities(data.x) if len(data.y) else np.zeros(0)
     kinds = np.array(data.kinds)
     cases = np.array(data.cases)
@@ -315,7 +346,11 @@ def selection_outcomes(model, data: LabelledSet, margin: float, floor: float) ->
         own_p, own_y = p[own[0]], data.y[own[0]]
         props = np.nonzero(sel & (kinds == "model"))[0]
         chosen_y = own_y
-        if props.size:
+        if props.size and pair_threshold is not None:
+            beats = model.prefers(data.x[props], data.x[own[0]])
+            if beats.max() >= pair_threshold:
+                chosen_y = data.y[props[np.argmax(beats)]]
+        elif props.size:
             best = props[np.argmax(p[props])]
             if p[best] >= max(floor, own_p + margin):
                 chosen_y = data.y[best]
@@ -369,7 +404,7 @@ def run_calibration(
             f"{len(train.y)} candidates, {int(train.y.sum())} right; model candidates: {'yes' if predictor else 'no'}")
     from dataclasses import replace
 
-    fitted = replace(fitted, note=note)
+    fitted = replace(fitted, note=note, pairwise=fit_pairwise(train.x, train.y, train.cases, fitted.scale))
     held = synthetic_set(tiers, held_out, HELDOUT_SEED_BASE, predictor, progress, mine_failures(mine_tiers, mine // 2, HELDOUT_SEED_BASE + MINE_OFFSET))
     syn = reliability(fitted.probabilities(held.x) if len(held.y) else np.zeros(0), held.y)
     real = None
@@ -396,10 +431,15 @@ def run_calibration(
     from pixelperfecter.core.grid import DEFAULT_CONFIG
 
     md += ["### the hybrid's rule replayed on the held-out synthetic candidates", "",
-           "| margin | floor | detector failures | fixed | detector successes | broken |", "|---|---|---|---|---|---|"]
-    for margin, floor in ((DEFAULT_CONFIG.right_margin, DEFAULT_CONFIG.right_floor), (0.1, 0.3), (0.2, 0.3), (0.2, 0.5), (0.3, 0.3), (0.4, 0.5)):
-        o = selection_outcomes(fitted, held, margin, floor)
-        md.append(f"| {margin:g} | {floor:g} | {o['failures']} | {o['fixed']} | {o['successes']} | {o['broken']} |")
+           "| rule | detector failures | fixed | detector successes | broken |", "|---|---|---|---|---|"]
+    rules: list[tuple[str, float, float, float | None]] = [
+        (f"pairwise >= {t:g}{' (shipped)' if t == DEFAULT_CONFIG.right_pair_threshold else ''}", 0.0, 0.0, t) for t in (0.5, 0.6, 0.7, 0.8, 0.9)]
+    rules += [(f"margin {m:g}, floor {f:g}", m, f, None) for m, f in ((0.1, 0.3), (0.2, 0.3), (0.3, 0.3), (0.4, 0.5))]
+    for name, margin, floor, pair in rules:
+        if pair is not None and not fitted.pairwise:
+            continue
+        o = selection_outcomes(fitted, held, margin, floor, pair)
+        md.append(f"| {name} | {o['failures']} | {o['fixed']} | {o['successes']} | {o['broken']} |")
     md.append("")
     text = "\n".join(md)
     write_text_atomic(out / "reliability.md", text)

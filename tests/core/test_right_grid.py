@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from pixelperfecter.core import synth
-from pixelperfecter.core.grid import Scorer, default_right_model, detect_grid, edge_profiles
+from pixelperfecter.core.grid import DEFAULT_CONFIG, Scorer, default_right_model, detect_grid, edge_profiles
 from pixelperfecter.core.grid.right import FEATURES, RightModel, candidate_features
 from pixelperfecter.core.grid.select import same_grid, select_grid
 from pixelperfecter.core.types import GridCandidate
@@ -17,10 +17,11 @@ def _cand(case: synth.SynthCase, fx: float = 1.0, fy: float = 1.0, shift: float 
     return GridCandidate(cw, ch, (case.offset_x + shift * case.cell_w) % cw, (case.offset_y + shift * case.cell_h) % ch, source)
 
 
-def _hand_model(weights: dict[str, float], bias: float = 0.0) -> RightModel:
+def _hand_model(weights: dict[str, float], bias: float = 0.0, pairwise: dict[str, float] | None = None) -> RightModel:
     """A right-grid model on unstandardised features (mean 0, scale 1)."""
     n = len(FEATURES)
-    return RightModel(FEATURES, (0.0,) * n, (1.0,) * n, tuple(weights.get(f, 0.0) for f in FEATURES), bias)
+    pair = () if pairwise is None else tuple(pairwise.get(f, 0.0) for f in FEATURES)
+    return RightModel(FEATURES, (0.0,) * n, (1.0,) * n, tuple(weights.get(f, 0.0) for f in FEATURES), bias, pairwise=pair)
 
 
 # Seeds far from any training range of ``perfecter ml calibrate`` (50_000_000+ / 60_000_000+).
@@ -44,7 +45,7 @@ def test_features_are_finite_and_named() -> None:
 
 
 def test_model_round_trips_and_refuses_other_features(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    model = _hand_model({"support_min": 2.0}, -1.0)
+    model = _hand_model({"support_min": 2.0}, -1.0, {"harmonic_ratio": 3.0})
     path = model.save(tmp_path / "m.json")
     from pixelperfecter.core.grid.right import load_right_model
 
@@ -70,6 +71,25 @@ def test_probability_decides_when_a_proposal_holds_the_true_grid() -> None:
     # ... and against anything when the probabilities do not differ by the margin.
     flat = _hand_model({}, 0.0)
     best, _ = select_grid(scorer, wrong_own, [_cand(case, source="model#1")], flat)
+    assert best.source == "spectrum"
+
+
+def test_pairwise_preference_decides_when_the_model_has_one() -> None:
+    case = synth.make_case(3, "fractional")
+    scorer = Scorer(case.image, edge_profiles(case.image))
+    # Prefers grids whose line classes are all busy (a x1/2 harmonic's are not) and whose
+    # cells hold one colour (a x2 grid's do not); the absolute part says nothing (p = 0.5).
+    model = _hand_model({}, 0.0, {"harmonic_ratio": 10.0, "share_live": -40.0})
+    wrong_own = _cand(case, 0.5, 0.5, source="spectrum")
+    truth, coarse = _cand(case, source="model#1"), _cand(case, 2, 2, source="model#2")
+    best, ranked = select_grid(scorer, wrong_own, [coarse, truth], model)
+    assert best.source == "model#1" and {c.right for c in ranked} == {0.5}
+    best, _ = select_grid(scorer, _cand(case, source="spectrum"), [coarse, wrong_own], model)
+    assert best.source == "spectrum"
+    xa, xb = candidate_features(scorer, truth), candidate_features(scorer, wrong_own)
+    assert model.prefers(xa, xb)[0] > DEFAULT_CONFIG.right_pair_threshold > model.prefers(xb, xa)[0]
+    # No preference (all-zero weights give 0.5, under the threshold): the detector's grid stays.
+    best, _ = select_grid(scorer, wrong_own, [truth], _hand_model({}, 0.0, {"support_min": 0.0}))
     assert best.source == "spectrum"
 
 

@@ -158,6 +158,11 @@ class RightModel:
     weights: tuple[float, ...]
     bias: float
     note: str = ""
+    # A pairwise (Bradley-Terry) model on the same standardised features: P(grid a is right
+    # rather than b) = sigmoid(pairwise . (x_a - x_b) / scale), fitted on pairs of one right and
+    # one wrong candidate of one image.  Differences cancel what shifts every grid of an image
+    # alike (sparse art, grain), which is what two near grids differ by least.  Empty: none.
+    pairwise: tuple[float, ...] = ()
 
     def probabilities(self, x: np.ndarray) -> np.ndarray:
         """P(right) for each row of a features matrix (or one vector)."""
@@ -169,9 +174,18 @@ class RightModel:
     def probability(self, scorer: Scorer, c: GridCandidate) -> float:
         return float(self.probabilities(candidate_features(scorer, c))[0])
 
+    def prefers(self, xa: np.ndarray, xb: np.ndarray) -> np.ndarray:
+        """P(the grid of features ``xa`` is right rather than that of ``xb``), row by row
+        (``xa`` may be a matrix, ``xb`` one vector); 0.5 without a pairwise model."""
+        if not self.pairwise:
+            return np.full(np.atleast_2d(xa).shape[0], 0.5)
+        z = (np.atleast_2d(xa) - xb) / np.asarray(self.scale) @ np.asarray(self.pairwise)
+        out: np.ndarray = 1.0 / (1.0 + np.exp(-np.clip(z, -40, 40)))
+        return out
+
     def as_dict(self) -> dict[str, object]:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
-                "weights": list(self.weights), "bias": self.bias, "note": self.note}
+                "weights": list(self.weights), "bias": self.bias, "pairwise": list(self.pairwise), "note": self.note}
 
     @classmethod
     def from_dict(cls, d: dict[str, object]) -> RightModel:
@@ -179,7 +193,8 @@ class RightModel:
         if feats != FEATURES:
             raise ValueError(f"right-grid model features {feats} are not this core's {FEATURES}")
         return cls(feats, tuple(map(float, d["mean"])), tuple(map(float, d["scale"])),  # type: ignore[call-overload]
-                   tuple(map(float, d["weights"])), float(d["bias"]), str(d.get("note", "")))  # type: ignore[call-overload, arg-type]
+                   tuple(map(float, d["weights"])), float(d["bias"]), str(d.get("note", "")),  # type: ignore[call-overload, arg-type]
+                   tuple(map(float, d.get("pairwise", ()))))  # type: ignore[call-overload]
 
     def save(self, path: str | Path) -> Path:
         from ..io import write_text_atomic

@@ -23,7 +23,7 @@ from .checks import cell_evidence
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import WindowMax, mid_ratio, robust_pitch
 from .profiles import Profiles, denoised
-from .right import RightModel
+from .right import RightModel, candidate_features
 from .spectrum import comb_phase, refine_period
 
 # Anything that proposes candidate grids for an RGBA image (the ML model's port).
@@ -132,9 +132,11 @@ def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandida
     The detector's own grid stays unless another scores clearly higher (``select_ratio``):
     near-ties are noise, and the detector's grid also passed its 2-D checks.
 
-    With ``right`` (a calibrated right-grid model: the hybrid's proposals), the probability of
-    being right decides instead, and all candidates are ranked by it: another grid wins only
-    when its probability reaches ``right_floor`` and beats the detector's by ``right_margin``.
+    With ``right`` (a calibrated right-grid model: the hybrid's proposals), all candidates are
+    ranked by their probability of being right, and the model decides: with its pairwise part,
+    the proposal it most prefers to the detector's grid wins when that preference reaches
+    ``right_pair_threshold``; without, another grid wins only when its probability reaches
+    ``right_floor`` and beats the detector's by ``right_margin``.
     """
     if right is not None:
         return _select_by_probability(scorer, own, others, right)
@@ -147,9 +149,19 @@ def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandida
 def _select_by_probability(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate],
                            right: RightModel) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
     cfg = scorer.config
-    own = replace(scorer.scored(own), right=right.probability(scorer, own))
-    scored = [replace(scorer.scored(c), right=right.probability(scorer, c)) for c in others]
+    own_x = candidate_features(scorer, own)
+    xs = np.array([candidate_features(scorer, c) for c in others]).reshape(len(others), len(own_x))
+    own = replace(scorer.scored(own), right=float(right.probabilities(own_x)[0]))
+    ps = right.probabilities(xs) if len(others) else np.zeros(0)
+    scored = [replace(scorer.scored(c), right=float(p)) for c, p in zip(others, ps)]
     ranked = tuple(sorted([own] + scored, key=lambda c: -(c.right or 0.0)))
+    if not scored:
+        return own, ranked
+    if right.pairwise:
+        # The pairwise model compares each proposal with the detector's grid directly.
+        beats = right.prefers(xs, own_x)
+        best = int(np.argmax(beats))
+        return (scored[best] if beats[best] >= cfg.right_pair_threshold else own), ranked
     top = ranked[0]
     own_p = own.right or 0.0
     wins = top is not own and (top.right or 0.0) >= max(cfg.right_floor, own_p + cfg.right_margin)
