@@ -1,4 +1,4 @@
-"""`perfecter ml ...`: prepare, train, suggest, export, evaluate, bench.
+"""`perfecter ml ...`: prepare, train, suggest, export, evaluate, calibrate, bench.
 
 Imports only Typer and the standard library at load time: torch, NumPy and the core are
 imported inside each command, after checking that torch is installed at all.
@@ -139,7 +139,8 @@ def suggest_command(
         else:
             typer.echo(f"{image}:")
             for rank, c in enumerate(cands, 1):
-                typer.echo(f"  {rank}. cell {c.cell_w:.2f} x {c.cell_h:.2f} px, offset ({c.offset_x:.2f}, {c.offset_y:.2f}), confidence {c.confidence:.2f}")
+                right = "" if c.right is None else f", right p={c.right:.2f}"
+                typer.echo(f"  {rank}. cell {c.cell_w:.2f} x {c.cell_h:.2f} px, offset ({c.offset_x:.2f}, {c.offset_y:.2f}), confidence {c.confidence:.2f}{right}")
     if failed:
         raise typer.Exit(1)
 
@@ -189,6 +190,37 @@ def evaluate_command(
         _fail(str(exc))
     typer.echo(report.markdown)
     typer.echo(f"written: {report.md_path}, {report.csv_path}")
+
+
+@ml_app.command("calibrate")
+def calibrate_command(
+    out: Path = typer.Option(Path("runs/calibrate"), "--out", help="Folder for right_grid.json, reliability.md and reliability.json."),
+    per_tier: int = typer.Option(20, "--per-tier", min=1, help="Synthetic training cases per tier."),
+    held_out: int = typer.Option(10, "--held-out", min=1, help="Held-out synthetic cases per tier (reliability only)."),
+    tiers: str = typer.Option("clean,fractional,ai,drift,small,big,sheet", "--tiers", help="Comma-separated synthetic tiers."),
+    realworld: Path = typer.Option(Path("../shared/realworld"), "--realworld", help="Labelled real images: reliability only, never fitted (skipped when absent)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Model whose candidates join the training set (default: shipped model)."),
+    use_model: bool = typer.Option(True, "--with-model/--no-model", help="Add the model's candidates (needs torch or onnxruntime)."),
+    mine: int = typer.Option(1500, "--mine", min=0, help="Cases scanned per hard tier for heuristic failures (added to training)."),
+    mine_tiers: str = typer.Option("drift", "--mine-tiers", help="Comma-separated tiers scanned for heuristic failures."),
+    default: bool = typer.Option(False, "--default", help="Also install the coefficients as the core's shipped right-grid model."),
+) -> None:
+    """Fit the right-grid probability (logistic, NumPy) on synthetic candidates; print its reliability."""
+    if use_model:
+        require_runtime()
+    from .calibrate import run_calibration
+    from .inference import ModelLoadError
+
+    try:
+        report = run_calibration(out_dir=out, per_tier=per_tier, held_out=held_out, tiers=[t.strip() for t in tiers.split(",") if t.strip()],
+                                 realworld=realworld, model=model, use_model=use_model, install=default, mine=mine,
+                                 mine_tiers=[t.strip() for t in mine_tiers.split(",") if t.strip()])
+    except (ModelLoadError, RuntimeError, ValueError) as exc:
+        _fail(str(exc).splitlines()[0])
+    typer.echo(report.markdown)
+    typer.echo(f"written: {report.model_path} ({report.seconds:.0f} s)")
+    if report.installed:
+        typer.echo(f"installed: {report.installed}")
 
 
 @ml_app.command("bench")

@@ -5,11 +5,11 @@ returns up to ``top_k`` grid candidates, best first.  The model reads several 16
 native resolution spread over the image; each crop's offsets are moved back into image
 coordinates and the crops' answers are clustered by cell size.
 
-``hybrid_reconstruct`` never trusts the model blindly: each candidate's cell size is refined
-by the heuristic's own axis fit restricted to +-20 % around it, run through the deterministic
-pipeline, and only replaces the heuristic's grid when it is clearly better (see
-``choose_hybrid``).  So the hybrid is the heuristic plus a second opinion, never worse by
-construction on the cases the rule can see.
+``hybrid_reconstruct`` never trusts the model blindly: its top-k grids and their x2 / x1/2
+neighbours go into the core's own candidate selection as a proposer, are refined there on the
+image's evidence (never onto the detector's own grid), and one replaces the detector's grid only
+when the core's calibrated right-grid probability (``pixelperfecter.core.grid.right``) is clearly
+higher for it (``DetectorConfig.right_margin``).
 """
 
 from __future__ import annotations
@@ -42,9 +42,11 @@ class GridSuggestion:
     offset_x: float
     offset_y: float
     confidence: float
+    # The core's calibrated probability that this grid is right (None: not computed).
+    right: float | None = None
 
     def as_dict(self) -> dict[str, float]:
-        return {k: round(float(v), 3) for k, v in self.__dict__.items()}
+        return {k: round(float(v), 3) for k, v in self.__dict__.items() if v is not None}
 
 
 class ModelLoadError(RuntimeError):
@@ -236,10 +238,12 @@ def suggest_from_array(rgba: np.ndarray, top_k: int = 3, model: str | Path | Pre
 
 
 def suggest_parameters(image_path: str | Path, top_k: int = 3, model: str | Path | Predictor | None = None) -> list[GridSuggestion]:
-    """Up to ``top_k`` grid candidates for an image, best first (default model, cached)."""
+    """Up to ``top_k`` grid candidates for an image, best first (default model, cached), each
+    with the core's right-grid probability (``right``)."""
     from pixelperfecter.core.io import load_image
 
-    return suggest_from_array(load_image(image_path).rgba, top_k=top_k, model=model)
+    rgba = load_image(image_path).rgba
+    return right_probabilities(rgba, suggest_from_array(rgba, top_k=top_k, model=model))
 
 
 # --------------------------------------------------------------------------- hybrid
@@ -276,27 +280,12 @@ class HybridResult:
         return self.chosen.result
 
 
-def refine_suggestion(rgba: np.ndarray, s: GridSuggestion) -> GridSuggestion:
-    """The model's grid sharpened on the image's own evidence by the core's public selection
-    API (``Scorer.refine``): a local fit within a few percent, so a suggestion never turns into
-    a different grid such as the heuristic's own."""
-    from pixelperfecter.core.grid import Scorer, edge_profiles
-    from pixelperfecter.core.types import GridCandidate
-
-    refined = Scorer(rgba, edge_profiles(rgba)).refine(GridCandidate(s.cell_w, s.cell_h, s.offset_x, s.offset_y, source="model"))
-    return GridSuggestion(float(refined.cell_w), float(refined.cell_h), float(refined.offset_x), float(refined.offset_y), s.confidence)
-
-
 def grid_proposer(model: str | Path | Predictor | None = None, top_k: int = 3):
     """A proposer for ``pixelperfecter.core.grid.detect_grid(..., proposers=[...])``: the model's
-    top-k grids as candidates, which the core's selection stage scores beside its own."""
-    from pixelperfecter.core.types import GridCandidate
-
-    def propose(rgba: np.ndarray) -> list[GridCandidate]:
-        return [
-            GridCandidate(s.cell_w, s.cell_h, s.offset_x % s.cell_w, s.offset_y % s.cell_h, source=f"model#{k}")
-            for k, s in enumerate(suggest_from_array(rgba, top_k=top_k, model=model), 1)
-        ]
+    top-k grids and their x2 / x1/2 neighbours (``hybrid_candidates``), which the core's
+    selection stage judges beside its own by the right-grid probability."""
+    def propose(rgba: np.ndarray) -> list:
+        return hybrid_candidates(suggest_from_array(rgba, top_k=top_k, model=model))
 
     return propose
 
@@ -310,39 +299,39 @@ def _same_cell(a_w: float, a_h: float, b_w: float, b_h: float) -> bool:
     return abs(a_w - b_w) / b_w < SAME_CELL and abs(a_h - b_h) / b_h < SAME_CELL
 
 
-def choose_hybrid(heuristic: HybridOption, options: list[HybridOption], min_model_conf: float = 0.15) -> tuple[HybridOption, str]:
-    """Keep the heuristic's grid unless a candidate is clearly better.
+def hybrid_candidates(suggestions: list[GridSuggestion]) -> list:
+    """The hybrid's proposals: the model's top-k and, for each, its x2 and x1/2 neighbours.
 
-    * heuristic failed -> the candidate with the lowest diff %;
-    * a candidate fits clearly better: diff % lower by max(1 point, 30 %) -> it wins (the
-      heuristic chose a too-coarse harmonic, whose cells straddle real edges);
-    * the model's top candidate is >= 1.5x coarser, fits as well (diff % within 0.5 point)
-      and the model is confident -> it wins: a finer grid always fits at least as well, so
-      only a coarser one that loses nothing can be the true grid (the heuristic's too-fine
-      harmonic).  Otherwise the heuristic stays.
+    The model's usual error is a harmonic of the right grid (it reads 2 or 3 cells as one, or
+    half a cell as one), so the neighbours of its answers are where the right grid often is;
+    the core's right-grid probability, not the model's confidence, tells which (if any) is.
     """
-    usable = [o for o in options if o.result.metrics is not None]
-    if heuristic.result.metrics is None:
-        if usable:
-            best = min(usable, key=lambda o: (o.diff_pct, -o.confidence))
-            return best, "heuristic found no grid"
-        return heuristic, "no grid from either"
-    hm = heuristic.result.metrics
-    hd = heuristic.diff_pct
-    best, reason = heuristic, "heuristic kept"
-    for o in usable:
-        om = o.result.metrics
-        if _same_cell(om.cell_w, om.cell_h, hm.cell_w, hm.cell_h):
-            continue
-        if o.diff_pct < best.diff_pct - max(1.0, 0.3 * best.diff_pct):
-            best, reason = o, f"{o.origin}: diff {o.diff_pct:.2f}% vs {hd:.2f}%"
-            continue
-        coarser = om.cell_w >= 1.5 * hm.cell_w and om.cell_h >= 1.5 * hm.cell_h
-        top = o.origin == "model#1"
-        conf = o.suggestion.confidence if o.suggestion is not None else 0.0
-        if best is heuristic and top and coarser and o.diff_pct <= hd + 0.5 and conf >= min_model_conf:
-            best, reason = o, f"{o.origin}: coarser grid fits as well ({om.cell_w:.2f} vs {hm.cell_w:.2f} px)"
-    return best, reason
+    from pixelperfecter.core.types import GridCandidate
+
+    out: list[GridCandidate] = []
+    for k, s in enumerate(suggestions, 1):
+        for factor, tag in ((1.0, ""), (2.0, "x2"), (0.5, "/2")):
+            cw, ch = s.cell_w * factor, s.cell_h * factor
+            if min(cw, ch) < 2.0 or any(_same_cell(cw, ch, c.cell_w, c.cell_h) for c in out):
+                continue
+            out.append(GridCandidate(cw, ch, s.offset_x % cw, s.offset_y % ch, source=f"model#{k}{tag}"))
+    return out
+
+
+def right_probabilities(rgba: np.ndarray, suggestions: list[GridSuggestion]) -> list[GridSuggestion]:
+    """The suggestions with ``right`` filled in: the core's calibrated probability that each
+    grid, applied as it is, is the right one (None when no right-grid model is shipped)."""
+    from dataclasses import replace
+
+    from pixelperfecter.core.grid import Scorer, default_right_model, edge_profiles
+    from pixelperfecter.core.types import GridCandidate
+
+    model = default_right_model()
+    if model is None or not suggestions:
+        return suggestions
+    scorer = Scorer(rgba, edge_profiles(rgba))
+    return [replace(s, right=model.probability(scorer, GridCandidate(s.cell_w, s.cell_h, s.offset_x % s.cell_w, s.offset_y % s.cell_h, source="model")))
+            for s in suggestions]
 
 
 def hybrid_from_array(
@@ -357,7 +346,12 @@ def hybrid_from_array(
     thresholds=None,
 ) -> HybridResult:
     """The hybrid on an RGBA array; ``suggestions``/``heuristic_result`` may be passed in when
-    the caller already has them (evaluation), otherwise they are computed."""
+    the caller already has them (evaluation), otherwise they are computed.
+
+    The model's grids (``hybrid_candidates``) go into the core's own candidate selection as a
+    proposer: refined locally (never onto the detector's grid), then the calibrated right-grid
+    probability decides whether one replaces the detector's grid (``select_grid``).
+    """
     from pixelperfecter.core.pipeline import reconstruct
     from pixelperfecter.core.types import ReconstructParams
 
@@ -368,18 +362,44 @@ def hybrid_from_array(
     # The user's own grid overrides always win over any suggestion.
     if any(v is not None for v in (params.forced_cell_w, params.forced_cell_h, params.offset_x, params.offset_y, params.target_cells)):
         return HybridResult(heuristic, [heuristic], "user overrides")
-    options = []
-    hm = heuristic.result.metrics
     if suggestions is None:
         suggestions = suggest_from_array(rgba, top_k=top_k, model=model)
-    for k, s in enumerate(suggestions, 1):
-        r = refine_suggestion(rgba, s)
-        if hm is not None and _same_cell(r.cell_w, r.cell_h, hm.cell_w, hm.cell_h):
-            continue  # the heuristic's own grid: nothing new to try
-        p = params.with_overrides(cell_w=r.cell_w, cell_h=r.cell_h, offset_x=r.offset_x, offset_y=r.offset_y)
-        options.append(HybridOption(f"model#{k}", s, reconstruct(rgba, p, has_alpha=has_alpha, source=source, thresholds=thresholds)))
-    chosen, reason = choose_hybrid(heuristic, options)
-    return HybridResult(chosen, [heuristic, *options], reason, list(suggestions))
+    proposals = hybrid_candidates(suggestions)
+    by_source = {c.source: s for c, s in zip(proposals, _suggestion_per_candidate(suggestions, proposals))}
+    if heuristic_result.metrics is None:
+        return _hybrid_without_grid(rgba, params, heuristic, proposals, by_source, suggestions, has_alpha, source, thresholds)
+    result = reconstruct(rgba, params, has_alpha=has_alpha, source=source, thresholds=thresholds, proposers=[lambda _rgba: proposals])
+    chosen_note = next((w for w in result.warnings if w.startswith("grid from model#")), None)
+    if chosen_note is None:
+        return HybridResult(heuristic, [heuristic], "heuristic kept", list(suggestions))
+    origin = chosen_note.split()[2]
+    option = HybridOption(origin, by_source.get(origin.split("+")[0]), result)  # "+x": one axis from the detector
+    return HybridResult(option, [heuristic, option], f"{origin}: {chosen_note}", list(suggestions))
+
+
+def _suggestion_per_candidate(suggestions: list[GridSuggestion], proposals: list) -> list[GridSuggestion]:
+    return [suggestions[int(c.source.split("#")[1][0]) - 1] for c in proposals]
+
+
+def _hybrid_without_grid(rgba, params, heuristic: HybridOption, proposals: list, by_source: dict, suggestions: list[GridSuggestion],
+                         has_alpha, source, thresholds) -> HybridResult:
+    """The detector found no grid: the likeliest proposal, if the right-grid model finds it likely."""
+    from pixelperfecter.core.grid import DEFAULT_CONFIG, Scorer, default_right_model, edge_profiles
+    from pixelperfecter.core.pipeline import reconstruct
+
+    right = default_right_model()
+    if right is None or not proposals:
+        return HybridResult(heuristic, [heuristic], "no grid from either", list(suggestions))
+    scorer = Scorer(rgba, edge_profiles(rgba))
+    refined = [scorer.refine(c) for c in proposals]
+    probs = [right.probability(scorer, c) for c in refined]
+    best = int(np.argmax(probs))
+    if probs[best] < DEFAULT_CONFIG.right_floor:
+        return HybridResult(heuristic, [heuristic], "no grid from either", list(suggestions))
+    c = refined[best]
+    p = params.with_overrides(cell_w=c.cell_w, cell_h=c.cell_h, offset_x=c.offset_x, offset_y=c.offset_y)
+    option = HybridOption(c.source, by_source.get(c.source), reconstruct(rgba, p, has_alpha=has_alpha, source=source, thresholds=thresholds))
+    return HybridResult(option, [heuristic, option], f"heuristic found no grid; {c.source} right p={probs[best]:.2f}", list(suggestions))
 
 
 def hybrid_reconstruct(path: str | Path, params=None, model: str | Path | Predictor | None = None, thresholds=None, max_pixels: int | None = None):

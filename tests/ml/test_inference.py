@@ -8,7 +8,7 @@ import torch
 
 from pixelperfecter_ml import inference
 from pixelperfecter_ml.export import export_model, load_torchscript
-from pixelperfecter_ml.inference import GridSuggestion, HybridOption, ModelLoadError, choose_hybrid, load_predictor, suggest_parameters
+from pixelperfecter_ml.inference import GridSuggestion, ModelLoadError, hybrid_candidates, load_predictor, suggest_parameters
 from pixelperfecter_ml.train import CheckpointError, model_from_checkpoint
 
 
@@ -110,29 +110,14 @@ def test_shipped_model_hybrid_never_worse_on_ai_tier():
         assert abs(top.cell_w - case.cell_w) / case.cell_w < 0.5  # a trained model, not noise
 
 
-def _option(origin: str, cell: float, diff: float, conf: float = 0.5):
-    from pixelperfecter.core.types import Metrics, Reconstruction
-
-    metrics = Metrics(cell, cell, 0.0, 0.0, 10, 10, diff, 0.8, 4, 0.01)
-    result = Reconstruction(image=np.zeros((4, 4, 4), np.uint8), params=None, detection=None, sprite=np.zeros((1, 1, 4), np.uint8), cell_error=None, metrics=metrics)
-    return HybridOption(origin, None if origin == "heuristic" else GridSuggestion(cell, cell, 0, 0, conf), result)
-
-
-def test_hybrid_rule_only_replaces_clearly_better_grids():
-    heur = _option("heuristic", 8.0, 0.5)
-    # Finer candidates always fit as well or better: never taken on a small gain.
-    assert choose_hybrid(heur, [_option("model#1", 4.0, 0.2)])[0] is heur
-    # A coarser grid that fits as well and comes from the model's top candidate wins.
-    coarse = _option("model#1", 16.0, 0.6)
-    assert choose_hybrid(heur, [coarse])[0] is coarse
-    # ... but not when it fits worse, or the model is not confident, or it is only a filler.
-    assert choose_hybrid(heur, [_option("model#1", 16.0, 3.0)])[0] is heur
-    assert choose_hybrid(heur, [_option("model#1", 16.0, 0.6, conf=0.01)])[0] is heur
-    assert choose_hybrid(heur, [_option("model#2", 16.0, 0.6)])[0] is heur
-    # A heuristic grid with a bad fit (too coarse) loses to a clearly better fit.
-    bad = _option("heuristic", 16.0, 12.0)
-    good = _option("model#2", 8.0, 1.0)
-    assert choose_hybrid(bad, [good])[0] is good
+def test_hybrid_candidates_are_the_top_k_and_their_harmonic_neighbours():
+    sugg = [GridSuggestion(8.0, 8.0, 3.0, 5.0, 0.6), GridSuggestion(16.2, 16.0, 1.0, 2.0, 0.3), GridSuggestion(3.0, 3.0, 1.0, 1.0, 0.1)]
+    cands = hybrid_candidates(sugg)
+    sources = [c.source for c in cands]
+    # 16.2 x 16.0 is model#1's x2 already (within 2 %): not repeated; 1.5-px cells are left out.
+    assert sources == ["model#1", "model#1x2", "model#1/2", "model#2x2", "model#3", "model#3x2"]
+    assert cands[2].cell_w == 4.0 and cands[2].offset_x == pytest.approx(3.0 % 4.0)
+    assert all(0 <= c.offset_x < c.cell_w and 0 <= c.offset_y < c.cell_h for c in cands)
 
 
 def test_hybrid_never_worse_than_heuristic_on_synthetic(tiny_ckpt):

@@ -121,3 +121,11 @@ def test_missing_default_model_means_no_provider(fake_ml_module, tmp_path: Path)
     assert ml_hook.load_provider() is None
     fake_ml_module.DEFAULT_MODEL.write_bytes(b"x")
     assert ml_hook.load_provider() is not None
+
+
+def test_suggestions_show_the_right_grid_probability_when_given() -> None:
+    with_p = ml_hook.to_suggestion({"cell_w": 14.7, "cell_h": 14.7, "offset_x": 1.0, "offset_y": 2.0, "confidence": 0.2, "right": 0.93}, 1)
+    assert with_p.right == pytest.approx(0.93) and "right p=0.93" in with_p.describe() and "conf" not in with_p.describe()
+    assert ml_hook.to_suggestion((42.8, 42.8, 0.0, 0.0, 0.3, 0.04), 2).describe().endswith("right p=0.04")
+    plain = ml_hook.to_suggestion(Candidate(8.0, 8.0, 0.0, 0.0, 0.9), 3)
+    assert plain.right is None and plain.describe().endswith("conf 0.90")

@@ -45,7 +45,9 @@ class Grid:
 class GridCandidate:
     """One candidate grid (both axes): from the spectrum, a user override or a proposer.
 
-    ``score`` is the selection stage's 0..1 judgement of it (``grid.select.score_grid``).
+    ``score`` is the selection stage's 0..1 judgement of it (``grid.select.score_grid``);
+    ``right`` its calibrated probability of being the right grid (``grid.right``), when the
+    selection computed one (candidates from proposers).
     """
 
     cell_w: float
@@ -54,6 +56,7 @@ class GridCandidate:
     offset_y: float
     source: str = "spectrum"
     score: float = 0.0
+    right: float | None = None
 
 
 @dataclass(frozen=True)

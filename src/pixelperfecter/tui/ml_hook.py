@@ -27,6 +27,10 @@ class Suggestion:
     offset_x: float
     offset_y: float
     confidence: float
+    # The core's calibrated probability that this grid is right (``grid.right``); None when the
+    # provider did not compute one.  The model's own ``confidence`` says how sure the model is,
+    # which is not whether the grid is right.
+    right: float | None = None
 
     def params(self, base: ReconstructParams) -> ReconstructParams:
         return base.with_overrides(
@@ -38,25 +42,30 @@ class Suggestion:
         )
 
     def describe(self) -> str:
+        judged = f"right p={self.right:.2f}" if self.right is not None else f"conf {self.confidence:.2f}"
         return (f"#{self.rank} {self.cell_w:.2f}×{self.cell_h:.2f} px  "
-                f"offset {self.offset_x:.1f},{self.offset_y:.1f}  conf {self.confidence:.2f}")
+                f"offset {self.offset_x:.1f},{self.offset_y:.1f}  {judged}")
 
 
 SuggestFn = Callable[[Path, int], list[Suggestion]]
 
 
 def to_suggestion(raw: object, rank: int) -> Suggestion:
-    """Accept a dataclass/object with the five attributes, a mapping, or a 5-tuple."""
+    """Accept a dataclass/object with the five attributes, a mapping, or a 5-tuple; an optional
+    sixth, ``right`` (the right-grid probability), is kept when present."""
     if isinstance(raw, Mapping):
         values = [raw[name] for name in FIELDS]
+        right = raw.get("right")
     elif isinstance(raw, Sequence) and not isinstance(raw, str):
-        values = list(raw)[:5]
+        items = list(raw)
+        values, right = items[:5], (items[5] if len(items) > 5 else None)
     else:
         values = [getattr(raw, name) for name in FIELDS]
+        right = getattr(raw, "right", None)
     cell_w, cell_h, offset_x, offset_y, confidence = (float(v) for v in values)
     if not (cell_w > 0 and cell_h > 0):
         raise ValueError(f"ML suggestion #{rank} has a non-positive cell size")
-    return Suggestion(rank, cell_w, cell_h, offset_x, offset_y, confidence)
+    return Suggestion(rank, cell_w, cell_h, offset_x, offset_y, confidence, None if right is None else float(right))
 
 
 def wrap(fn: Callable[..., object]) -> SuggestFn:

@@ -26,12 +26,13 @@ from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import AxisFit, fit_axis, settle
 from .lines import PlacedMemo, place_lines, placed_lines
 from .profiles import Profiles, denoised, edge_profiles, noise_floor, without_block_lines
-from .select import GridProposer, GridScore, Scorer, select_grid
+from .right import RightModel, candidate_features, default_right_model
+from .select import GridProposer, GridScore, Scorer, axis_mixes, select_grid
 from .spectrum import comb_phase
 
 __all__ = [
-    "AxisFit", "DetectorConfig", "DEFAULT_CONFIG", "GridProposer", "GridScore", "Profiles", "Scorer",
-    "detect_grid", "edge_profiles", "fit_axis", "forced_size_error", "place_lines",
+    "AxisFit", "DetectorConfig", "DEFAULT_CONFIG", "GridProposer", "GridScore", "Profiles", "RightModel", "Scorer",
+    "candidate_features", "default_right_model", "detect_grid", "edge_profiles", "fit_axis", "forced_size_error", "place_lines",
 ]
 
 
@@ -72,13 +73,18 @@ def detect_grid(
     user_offsets = params.offset_x is not None or params.offset_y is not None
     if proposers and not forced and not user_offsets:
         scorer = Scorer(rgba, profiles, config)
-        proposed = [scorer.refine(c) for p in proposers for c in p(rgba)]
-        best, candidates = select_grid(scorer, own, proposed)
+        proposed = [scorer.refine(c, avoid=own) for p in proposers for c in p(rgba)]
+        proposed += axis_mixes(own, proposed, config)
+        # The calibrated right-grid probability decides when it is shipped; else the score.
+        best, candidates = select_grid(scorer, own, proposed, default_right_model())
         if best.source != own.source:
             fx = _as_fit(best.cell_w, best.offset_x, fx)
             fy = _as_fit(best.cell_h, best.offset_y, fy)
-            own_score = next(c.score for c in candidates if c.source == own.source)
-            warnings.append(f"grid from {best.source} (score {best.score:.2f} vs {own_score:.2f})")
+            mine = next(c for c in candidates if c.source == own.source)
+            if best.right is not None and mine.right is not None:
+                warnings.append(f"grid from {best.source} (right p={best.right:.2f} vs {mine.right:.2f})")
+            else:
+                warnings.append(f"grid from {best.source} (score {best.score:.2f} vs {mine.score:.2f})")
 
     # Strong periodic evidence on clean cells is pixel art; only weaker evidence needs the 2-D
     # smoothness test that tells photos and paintings (whose confidence never reached 0.6).

@@ -115,6 +115,27 @@ class DetectorConfig:
     # seed 30034, which 0.5 px missed).
     jpeg_phase_tol: float = 1.0
     select_ratio: float = 1.25
+    # With proposers (the hybrid), candidates are chosen by the calibrated probability of being
+    # right (``grid.right``): a proposal replaces the detector's grid only when its probability
+    # is at least 0.3 and higher than the detector's by 0.3.  Chosen on `perfecter ml
+    # calibrate`'s held-out synthetic seeds (60_000_000+, never the evaluation's), replaying the
+    # rule on their labelled candidates: 70 detector successes and 8 mined failures; margin 0.3
+    # broke none at floor 0.3 or 0.5 and fixed 2 / 1; margins 0.1-0.2 broke one.  The margin is
+    # wide because the probabilities of two grids of one image are not independent guesses.
+    right_margin: float = 0.3
+    right_floor: float = 0.3
+    # With the model's pairwise part (shipped), a proposal wins when P(it is right rather than
+    # the detector's grid) reaches 0.7.  Replayed on the held-out candidates (24 mined detector
+    # failures, 70 successes): 0.5 fixed 15 and broke 2, 0.6 fixed 12 / broke 0, 0.7 fixed 10 /
+    # broke 0, 0.8 fixed 7 / broke 0; 0.7 keeps a gap above the first breaks.
+    right_pair_threshold: float = 0.7
+    # Two grids whose cells agree within 1 % on both axes are the same grid (the evaluation's
+    # "cell within 1 %"): a proposal that refinement moves onto the detector's own grid is kept
+    # unrefined, since refining it adds nothing the detector did not already say.
+    same_grid: float = 0.01
+    # A proposal within 10 % of the detector's cell on both axes is also tried with either axis
+    # taken from the detector (the detector's near misses are one axis a few percent off).
+    mix_window: float = 0.10
     # Photos and paintings: colour changes inside cells about as much as between them.  Pixel
     # art stays under ~0.15 (synthetic tiers <= 0.08, real generated images <= 0.14, texture
     # tiles 0.34); scikit-image's photographs reach 0.24-1.0.  Over 0.4 is refused as "no grid";

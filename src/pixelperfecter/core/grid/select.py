@@ -23,6 +23,7 @@ from .checks import cell_evidence
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import WindowMax, mid_ratio, robust_pitch
 from .profiles import Profiles, denoised
+from .right import RightModel, candidate_features
 from .spectrum import comb_phase
 
 # Anything that proposes candidate grids for an RGBA image (the ML model's port).
@@ -75,12 +76,20 @@ class Scorer:
     def scored(self, c: GridCandidate) -> GridCandidate:
         return replace(c, score=self.score(c).total)
 
-    def refine(self, c: GridCandidate) -> GridCandidate:
+    def refine(self, c: GridCandidate, avoid: GridCandidate | None = None) -> GridCandidate:
         """A proposer's candidate sharpened on this image's own evidence, within a few percent.
 
         Only locally (the spectral peak within ``refine_window``, then the robust line fit):
         refinement must never turn a candidate into a different grid, such as the detector's.
+        When refining moves it onto ``avoid`` (the detector's own grid) while it was not that
+        grid before, the unrefined candidate is returned: the proposal is a second opinion.
         """
+        refined = self._refine(c)
+        if avoid is not None and same_grid(refined, avoid, self.config) and not same_grid(c, avoid, self.config):
+            return c
+        return refined
+
+    def _refine(self, c: GridCandidate) -> GridCandidate:
         cfg = self.config
         out = []
         for profile, maxima, cell in ((self.clean_profiles[0], self.maxima[0], c.cell_w), (self.clean_profiles[1], self.maxima[1], c.cell_h)):
@@ -94,15 +103,67 @@ class Scorer:
         return replace(c, cell_w=cw, cell_h=ch, offset_x=ox, offset_y=oy)
 
 
+def same_grid(a: GridCandidate, b: GridCandidate, config: DetectorConfig = DEFAULT_CONFIG) -> bool:
+    """Cells within ``same_grid`` (relative) on both axes."""
+    return abs(a.cell_w / b.cell_w - 1) <= config.same_grid and abs(a.cell_h / b.cell_h - 1) <= config.same_grid
+
+
+def axis_mixes(own: GridCandidate, proposed: Sequence[GridCandidate], config: DetectorConfig = DEFAULT_CONFIG) -> list[GridCandidate]:
+    """Each proposal near the detector's grid (within ``mix_window`` on both axes) but not the
+    same grid, with one axis taken from the detector (source suffix "+y": the detector's y axis): the detector's usual near miss is a pitch a
+    few percent off on one axis, which a proposal may have right while missing the other."""
+    out = []
+    for c in proposed:
+        near = abs(c.cell_w / own.cell_w - 1) <= config.mix_window and abs(c.cell_h / own.cell_h - 1) <= config.mix_window
+        if not near or same_grid(c, own, config):
+            continue
+        # Only an axis on which they differ is swapped (else the mix is the proposal itself).
+        if abs(c.cell_h / own.cell_h - 1) > config.same_grid:
+            out.append(replace(c, cell_h=own.cell_h, offset_y=own.offset_y, source=f"{c.source}+y"))
+        if abs(c.cell_w / own.cell_w - 1) > config.same_grid:
+            out.append(replace(c, cell_w=own.cell_w, offset_x=own.offset_x, source=f"{c.source}+x"))
+    return [c for c in out if not same_grid(c, own, config)]
+
+
 def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate],
-                ratio: float | None = None) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
+                right: RightModel | None = None, ratio: float | None = None) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
     """The best of the detector's own candidate and the others, with all of them scored.
 
     The detector's own grid stays unless another scores clearly higher (``ratio``, by default
     ``select_ratio``): near-ties are noise, and the detector's grid also passed its 2-D checks.
+
+    With ``right`` (a calibrated right-grid model: the hybrid's proposals), all candidates are
+    ranked by their probability of being right, and the model decides: with its pairwise part,
+    the proposal it most prefers to the detector's grid wins when that preference reaches
+    ``right_pair_threshold``; without, another grid wins only when its probability reaches
+    ``right_floor`` and beats the detector's by ``right_margin``.
     """
+    if right is not None:
+        return _select_by_probability(scorer, own, others, right)
     own = scorer.scored(own)
     ranked = tuple(sorted([own] + [scorer.scored(c) for c in others], key=lambda c: -c.score))
     margin = scorer.config.select_ratio if ratio is None else ratio
     best = ranked[0] if ranked[0].score > own.score * margin else own
     return best, ranked
+
+
+def _select_by_probability(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate],
+                           right: RightModel) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
+    cfg = scorer.config
+    own_x = candidate_features(scorer, own)
+    xs = np.array([candidate_features(scorer, c) for c in others]).reshape(len(others), len(own_x))
+    own = replace(scorer.scored(own), right=float(right.probabilities(own_x)[0]))
+    ps = right.probabilities(xs) if len(others) else np.zeros(0)
+    scored = [replace(scorer.scored(c), right=float(p)) for c, p in zip(others, ps)]
+    ranked = tuple(sorted([own] + scored, key=lambda c: -(c.right or 0.0)))
+    if not scored:
+        return own, ranked
+    if right.pairwise:
+        # The pairwise model compares each proposal with the detector's grid directly.
+        beats = right.prefers(xs, own_x)
+        best = int(np.argmax(beats))
+        return (scored[best] if beats[best] >= cfg.right_pair_threshold else own), ranked
+    top = ranked[0]
+    own_p = own.right or 0.0
+    wins = top is not own and (top.right or 0.0) >= max(cfg.right_floor, own_p + cfg.right_margin)
+    return (top if wins else own), ranked
