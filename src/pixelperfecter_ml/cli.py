@@ -107,7 +107,12 @@ def train_command(
     except (CheckpointError, FileNotFoundError, RuntimeError) as exc:
         _fail(str(exc).splitlines()[0])
     val = result.last_val
-    extra = "" if val is None else f"; val cell MAE {val.mae_cell_px:.2f} px, offset MAE {val.mae_offset_px:.2f} px, within 1 px {val.within_1px:.1%}"
+    if val is None:
+        extra = ""
+    elif hasattr(val, "cell_ok"):  # the gridline model
+        extra = f"; val loss {val.loss:.4f}, 1-D cell within 2 % {val.cell_ok:.1%} (edge profile: {getattr(val, 'edge_cell_ok', float('nan')):.1%})"
+    else:
+        extra = f"; val cell MAE {val.mae_cell_px:.2f} px, offset MAE {val.mae_offset_px:.2f} px, within 1 px {val.within_1px:.1%}"
     typer.echo(f"{result.run_dir}: {result.step} steps in {result.seconds:.0f} s{extra}")
 
 
@@ -177,6 +182,7 @@ def evaluate_command(
     tiers: str = typer.Option("clean,fractional,ai,drift,small,big,sheet", "--tiers", help="Comma-separated synthetic tiers."),
     seed: int = typer.Option(20_000, "--seed", help="Seed of the held-out set (disjoint from training seeds)."),
     realworld: Path = typer.Option(Path("../shared/realworld"), "--realworld", help="Labelled real images (skipped when absent)."),
+    gridline: Optional[Path] = typer.Option(None, "--gridline", help="Gridline model (.pt or .onnx, or 'default'): adds the gridline and hybrid-gl methods."),
 ) -> None:
     """Heuristic vs model vs hybrid on held-out synthetic and labelled real images."""
     require_torch()
@@ -184,7 +190,7 @@ def evaluate_command(
     from .inference import ModelLoadError
 
     try:
-        report = run_evaluation(model=model, out_dir=out, per_tier=per_tier, tiers=[t.strip() for t in tiers.split(",") if t.strip()], seed=seed, realworld=realworld)
+        report = run_evaluation(model=model, out_dir=out, per_tier=per_tier, tiers=[t.strip() for t in tiers.split(",") if t.strip()], seed=seed, realworld=realworld, gridline=gridline)
     except ModelLoadError as exc:
         _fail(str(exc))
     typer.echo(report.markdown)
