@@ -24,8 +24,9 @@ import numpy as np
 METHODS = ("heuristic", "model", "hybrid", "gridline", "hybrid-gl")
 # With a gridline model (``--gridline``): "gridline" is what ``perfecter reconstruct --ml`` does
 # with the gridline proposer (its candidates scored by the core's selection stage inside
-# ``detect_grid``); "hybrid-gl" is the hybrid rule (``choose_hybrid``) fed the gridline
-# candidates instead of the regression model's suggestions.
+# ``detect_grid``); "hybrid-gl" is ``gridline_infer.gridline_hybrid``: a gridline candidate
+# replaces the heuristic's grid when its placed lines agree clearly better with the model's
+# boundary peaks.
 HYBRID_METHODS = ("hybrid", "gridline", "hybrid-gl")
 EVAL_SEED_BASE = 10_000_000  # training caches use seed * 1_000_003 + i with small seeds
 
@@ -99,8 +100,7 @@ def _run_methods(rgba: np.ndarray, has_alpha: bool, predictor, gridline=None) ->
 def _gridline_methods(rgba: np.ndarray, has_alpha: bool, gridline, heur, t_heur: float) -> dict[str, tuple[object, float]]:
     from pixelperfecter.core.pipeline import reconstruct
 
-    from .gridline_infer import gridline_candidates
-    from .inference import GridSuggestion, hybrid_from_array
+    from .gridline_infer import gridline_candidates, gridline_hybrid
 
     t0 = time.perf_counter()
     cands = gridline_candidates(rgba, gridline)
@@ -108,10 +108,9 @@ def _gridline_methods(rgba: np.ndarray, has_alpha: bool, gridline, heur, t_heur:
     t0 = time.perf_counter()
     via_core = reconstruct(rgba, has_alpha=has_alpha, proposers=[lambda _img: cands])
     t_core = time.perf_counter() - t0 + t_cands
-    sugg = [GridSuggestion(c.cell_w, c.cell_h, c.offset_x, c.offset_y, max(0.0, min(1.0, c.score))) for c in cands]
     t0 = time.perf_counter()
-    hyb = hybrid_from_array(rgba, has_alpha=has_alpha, suggestions=sugg, heuristic_result=heur)
-    t_hyb = time.perf_counter() - t0 + t_cands + t_heur
+    hyb = gridline_hybrid(rgba, gridline, has_alpha=has_alpha, heuristic_result=heur)
+    t_hyb = time.perf_counter() - t0 + t_heur
     return {"gridline": (via_core, t_core), "hybrid-gl": (hyb.result, t_hyb)}
 
 

@@ -131,3 +131,43 @@ def test_onnx_export_has_dynamic_size_and_matches_eager(tiny_gl, tmp_path):
     a, b = eager(x), onnx(x)
     assert a.shape == b.shape == (1, 2, 45, 211)
     np.testing.assert_allclose(a, b, atol=1e-4)
+
+
+def test_peak_pitch_reads_the_local_pitch_across_a_half_cell_jump():
+    from pixelperfecter_ml.gridline_infer import boundary_peaks, line_agreement, peak_pitch
+
+    lines = np.concatenate([np.arange(5, 200, 10.0), np.arange(205 + 5, 400, 10.0)])  # a 5-px jump at 200
+    prob = np.zeros(401)
+    prob[np.round(lines).astype(int)] = 0.9
+    peaks = boundary_peaks(prob)
+    assert len(peaks) == len(lines)
+    cell, offset = peak_pitch(prob, rough=9.6)
+    assert abs(cell - 10.0) < 0.05 and 0.0 <= offset < cell
+    assert line_agreement(np.concatenate([[0], peaks, [400]]), peaks) == 1.0
+    assert line_agreement(np.array([0, 3, 400]), peaks) == 0.0
+
+
+def test_gridline_hybrid_keeps_user_overrides_and_returns_a_reconstruction(tiny_gl):
+    from pixelperfecter.core.synth import make_case
+    from pixelperfecter.core.types import ReconstructParams
+    from pixelperfecter_ml.gridline_infer import gridline_hybrid, load_gridline
+
+    case = make_case(10_000_321, "drift", size=(200, 180))
+    predictor = load_gridline(tiny_gl / "best.pt")
+    choice = gridline_hybrid(case.image, predictor, has_alpha=case.has_alpha)
+    assert choice.result.metrics is not None and "heuristic" in choice.agreement
+    assert choice.origin == "heuristic" or choice.origin.startswith("gridline#")
+    forced = gridline_hybrid(case.image, predictor, params=ReconstructParams(cell_w=9.0, cell_h=9.0))
+    assert forced.origin == "heuristic" and forced.reason == "user overrides"
+
+
+def test_evaluate_with_a_gridline_model_reports_its_methods_and_flips(tiny_run, tiny_gl, tmp_path):
+    from pixelperfecter_ml.evaluate import run_evaluation
+
+    cfg, _ = tiny_run
+    report = run_evaluation(model=cfg.run_dir / "best.pt", out_dir=tmp_path, per_tier=1, tiers=["drift"], realworld=None, gridline=tiny_gl / "best.pt")
+    assert [r["method"] for r in report.rows] == ["heuristic", "model", "hybrid", "gridline", "hybrid-gl"]
+    assert set(report.changes_by_method) == {"hybrid", "gridline", "hybrid-gl"}
+    (row,) = report.changes_by_method["hybrid-gl"]
+    assert row["n"] == 1 and row["heuristic_failures"] + row["heuristic_successes"] == 1
+    assert "## What hybrid-gl changed" in report.markdown
