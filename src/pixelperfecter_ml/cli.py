@@ -203,9 +203,13 @@ def bench_command(
     images: int = typer.Option(20, "--images", min=1, help="Synthetic images to time."),
     threads: int = typer.Option(0, "--threads", min=0, help="torch threads (0: leave torch's default)."),
     side: Optional[int] = typer.Option(None, "--side", min=64, help="Time square images of this side (default: the ai tier's sizes)."),
+    gridline: bool = typer.Option(False, "--gridline", help="Time a gridline model (--model: its .pt or .onnx; default: the shipped one)."),
 ) -> None:
     """CPU inference time per image (model only, and suggest incl. loading/pre-processing)."""
     require_runtime()
-    from .evaluate import bench_inference
+    from .evaluate import bench_gridline, bench_inference
 
+    if gridline:
+        typer.echo(bench_gridline(model=model, n_images=images, threads=threads, side=side or 1024).summary())
+        return
     typer.echo(bench_inference(model=model, n_images=images, threads=threads, size=(side, side) if side else None).summary())

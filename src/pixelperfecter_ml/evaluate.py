@@ -321,3 +321,57 @@ def bench_inference(model=None, n_images: int = 20, threads: int = 0, size: tupl
         n_threads = torch.get_num_threads()
     return BenchResult(n_images, n_threads, 1000 * float(np.median(forward)), 1000 * float(np.median(suggest)), load_ms,
                        "onnxruntime" if onnx else "torch")
+
+
+@dataclass
+class GridlineBench:
+    n_images: int
+    side: int
+    threads: int
+    runtime: str
+    forward_ms: float  # the net on the strips of one image (median)
+    profiles_ms: float  # Canny + strip choice + forward + reduction to 1-D (median)
+    candidates_ms: float  # profiles + fits -> GridCandidates (median)
+
+    def summary(self) -> str:
+        how = f"{self.runtime}, {self.threads or 'default'} threads"
+        return (f"gridline model on {self.n_images} images of {self.side}x{self.side} ({how}): net forward {self.forward_ms:.1f} ms/image, "
+                f"boundary profiles {self.profiles_ms:.1f} ms, candidates {self.candidates_ms:.1f} ms (medians)")
+
+
+def bench_gridline(model=None, n_images: int = 10, threads: int = 0, side: int = 1024) -> GridlineBench:
+    """Median CPU time of the gridline model per ``side`` x ``side`` image (ONNX: onnxruntime)."""
+    from pixelperfecter.core.synth import make_case
+
+    from .gridline_infer import _CACHE, boundary_profiles, gridline_candidates, load_gridline
+
+    onnx = model is not None and str(model).endswith(".onnx")
+    if threads > 0 and not onnx:
+        import torch
+
+        torch.set_num_threads(threads)
+    _CACHE.clear()
+    predictor = load_gridline(model, threads=threads if onnx else 0)
+    images = [make_case(EVAL_SEED_BASE + 777 + i, "ai", size=(side, side)).image for i in range(n_images)]
+    boundary_profiles(images[0], predictor)  # warm-up
+    fwd, prof, cand = [], [], []
+    calls: list[float] = []
+    inner = predictor.__call__
+
+    def timed(x):
+        t = time.perf_counter()
+        out = inner(x)
+        calls.append(time.perf_counter() - t)
+        return out
+
+    for img in images:
+        calls.clear()
+        t0 = time.perf_counter()
+        bounds = boundary_profiles(img, timed)  # type: ignore[arg-type]
+        prof.append(time.perf_counter() - t0)
+        fwd.append(sum(calls))
+        t0 = time.perf_counter()
+        gridline_candidates(img, predictor, boundaries=bounds)
+        cand.append(time.perf_counter() - t0 + prof[-1])
+    med = lambda v: 1000 * float(np.median(v))  # noqa: E731
+    return GridlineBench(n_images, side, threads, "onnxruntime" if onnx else "torch", med(fwd), med(prof), med(cand))

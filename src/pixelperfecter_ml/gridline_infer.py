@@ -143,45 +143,45 @@ def _busiest(edges_sum: np.ndarray, length: int, count: int) -> list[int]:
 
 
 def boundary_profiles(rgba: np.ndarray, predictor: GridlinePredictor, strips: int = STRIPS) -> tuple[np.ndarray, np.ndarray]:
-    """Per-column (W+1) and per-row (H+1) boundary probabilities, 0 at the image borders."""
-    import cv2
+    """Per-column (W+1) and per-row (H+1) boundary probabilities, 0 at the image borders.
 
+    The 4-channel input is made once for the whole image (one Canny, which also picks the
+    strips) and the strips are cut from it."""
     rgb = premultiplied_rgb(rgba)
     h, w = rgb.shape[:2]
-    edges = cv2.Canny(cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY), CANNY_LOW, CANNY_HIGH)
+    full = _input(rgb)
+    edges = full[0, 3]
     out = []
     for axis in (0, 1):
         length, across = (w, h) if axis == 0 else (h, w)
         acc = np.zeros(length, np.float64)
-        per_strip = edges.sum(axis=1 if axis == 0 else 0).astype(np.float64)
-        for s in _busiest(per_strip, across, strips):
-            tile = rgb[s : s + STRIP] if axis == 0 else rgb[:, s : s + STRIP]
-            x = _input(tile)
-            p = 1.0 / (1.0 + np.exp(-predictor(x)[0, axis]))
-            m = STRIP_MARGIN if min(p.shape) > 4 * STRIP_MARGIN else 0
+        starts = _busiest(edges.sum(axis=1 if axis == 0 else 0).astype(np.float64), across, strips)
+        for s in starts:
+            x = full[:, :, s : s + STRIP, :] if axis == 0 else full[:, :, :, s : s + STRIP]
+            logits = predictor(np.ascontiguousarray(x))[0, axis]
+            m = STRIP_MARGIN if min(logits.shape) > 4 * STRIP_MARGIN else 0
             if axis == 0:
-                lo, hi = (m if s > 0 else 0), p.shape[0] - (m if s + p.shape[0] < h else 0)
-                acc += p[lo:hi].mean(axis=0)
+                lo, hi = (m if s > 0 else 0), logits.shape[0] - (m if s + logits.shape[0] < h else 0)
+                band = logits[lo:hi]
             else:
-                lo, hi = (m if s > 0 else 0), p.shape[1] - (m if s + p.shape[1] < w else 0)
-                acc += p[:, lo:hi].mean(axis=1)
+                lo, hi = (m if s > 0 else 0), logits.shape[1] - (m if s + logits.shape[1] < w else 0)
+                band = logits[:, lo:hi].T
+            acc += (1.0 / (1.0 + np.exp(-band.astype(np.float64)))).mean(axis=0)
         prof = np.zeros(length + 1, np.float64)
-        prof[1:length] = acc[1:] / max(1, len(_busiest(per_strip, across, strips)))
+        prof[1:length] = acc[1:] / len(starts)
         out.append(prof)
     return out[0], out[1]
 
 
-def _input(rgb_tile: np.ndarray) -> np.ndarray:
-    """(1, 4, h, w) float32 of any tile size (the net is fully convolutional)."""
+def _input(rgb: np.ndarray) -> np.ndarray:
+    """(1, 4, h, w) float32 of any size: RGB and its Canny map, 0..1 (as ``model_input``)."""
     import cv2
 
-    th, tw = rgb_tile.shape[:2]
-
-    tile = np.ascontiguousarray(rgb_tile)
-    gray = cv2.cvtColor(tile, cv2.COLOR_RGB2GRAY)
-    out = np.empty((1, 4, th, tw), np.float32)
-    out[0, :3] = tile.transpose(2, 0, 1) / np.float32(255.0)
-    out[0, 3] = cv2.Canny(gray, CANNY_LOW, CANNY_HIGH) / np.float32(255.0)
+    img = np.ascontiguousarray(rgb)
+    out = np.empty((1, 4) + img.shape[:2], np.float32)
+    out[0, :3] = img.transpose(2, 0, 1)
+    out[0, 3] = cv2.Canny(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), CANNY_LOW, CANNY_HIGH)
+    out *= np.float32(1.0 / 255.0)
     return out
 
 
