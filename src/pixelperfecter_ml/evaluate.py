@@ -339,11 +339,13 @@ class GridlineBench:
                 f"boundary profiles {self.profiles_ms:.1f} ms, candidates {self.candidates_ms:.1f} ms (medians)")
 
 
-def bench_gridline(model=None, n_images: int = 10, threads: int = 0, side: int = 1024) -> GridlineBench:
+def bench_gridline(model=None, n_images: int = 10, threads: int = 0, side: int = 1024, strips: int | None = None) -> GridlineBench:
     """Median CPU time of the gridline model per ``side`` x ``side`` image (ONNX: onnxruntime)."""
     from pixelperfecter.core.synth import make_case
 
-    from .gridline_infer import _CACHE, boundary_profiles, gridline_candidates, load_gridline
+    from .gridline_infer import _CACHE, STRIPS, boundary_profiles, gridline_candidates, load_gridline
+
+    strips = STRIPS if strips is None else strips
 
     onnx = model is not None and str(model).endswith(".onnx")
     if threads > 0 and not onnx:
@@ -353,7 +355,7 @@ def bench_gridline(model=None, n_images: int = 10, threads: int = 0, side: int =
     _CACHE.clear()
     predictor = load_gridline(model, threads=threads if onnx else 0)
     images = [make_case(EVAL_SEED_BASE + 777 + i, "ai", size=(side, side)).image for i in range(n_images)]
-    boundary_profiles(images[0], predictor)  # warm-up
+    boundary_profiles(images[0], predictor, strips)  # warm-up
     fwd, prof, cand = [], [], []
     calls: list[float] = []
     inner = predictor.__call__
@@ -367,7 +369,7 @@ def bench_gridline(model=None, n_images: int = 10, threads: int = 0, side: int =
     for img in images:
         calls.clear()
         t0 = time.perf_counter()
-        bounds = boundary_profiles(img, timed)  # type: ignore[arg-type]
+        bounds = boundary_profiles(img, timed, strips)  # type: ignore[arg-type]
         prof.append(time.perf_counter() - t0)
         fwd.append(sum(calls))
         t0 = time.perf_counter()
