@@ -62,6 +62,9 @@ class TrainConfig:
     gl_tiers: str = "clean:0.5,fractional:1,ai:1,drift:2,small:2,big:1,sheet:1.5"  # tier:weight
     gl_pos_weight: float = 4.0  # BCE weight of boundary pixels (they are 2-20 % of columns)
     gl_label_side: float = 0.25  # target at +-1 px of a boundary
+    # column: every pixel of a boundary column is a positive (the whole line);
+    # visible: only where the two cells differ in colour in that row, equal cells ignored
+    gl_target: str = "column"
     # optimisation
     max_steps: int = 3000
     lr: float = 2e-3
@@ -186,6 +189,8 @@ def validate(cfg: TrainConfig) -> None:
         from .gridline_infer import parse_tier_weights
 
         parse_tier_weights(cfg.gl_tiers)
+        if cfg.gl_target not in ("column", "visible"):
+            raise ConfigError(f"gl_target must be column or visible, got {cfg.gl_target!r}")
         return
     if min(cfg.source_weights().values()) < 0 or sum(cfg.source_weights().values()) <= 0:
         raise ConfigError("weight_human/weight_synthetic/weight_weak must be >= 0 and not all 0")

@@ -96,15 +96,57 @@ def boundary_targets(bounds: np.ndarray, length: int, side: float) -> np.ndarray
     return t[1:-1]
 
 
+# Per-pixel target codes of ``gl_target: visible`` (uint8 maps, one per boundary direction).
+NEG, POS, SIDE, IGNORE = 0, 1, 2, 3
+
+
 @dataclass
 class GridlineData:
     images: np.ndarray  # (N, S, S, 4) uint8 RGBA
     tx: np.ndarray  # (N, S) float32 targets per column edge
     ty: np.ndarray  # (N, S)
     tiers: list[str]
+    codes: np.ndarray | None = None  # (N, S, S, 2) uint8 NEG/POS/SIDE/IGNORE (gl_target: visible)
 
 
-def make_gridline_data(n: int, side: int, tiers: dict[str, float], seed_base: int, label_side: float) -> GridlineData:
+def visible_codes(case, side: int) -> np.ndarray:
+    """(S, S, 2) codes: POS where a true boundary separates two cells of different colour in
+    this pixel row (vertical) / column (horizontal), SIDE at +-1 px of it, IGNORE on boundaries
+    between equal cells (no evidence there: the model is not asked to imagine them), NEG elsewhere."""
+    truth = case.truth
+    xs, ys = case.xs, case.ys
+    cx = np.clip(np.searchsorted(xs, np.arange(side) + 0.5, side="right") - 1, 0, len(xs) - 2)
+    cy = np.clip(np.searchsorted(ys, np.arange(side) + 0.5, side="right") - 1, 0, len(ys) - 2)
+    rgb = truth[..., :3].astype(np.int16)
+    clear = truth[..., 3] < 128
+    codes = np.zeros((side, side, 2), np.uint8)
+
+    def differ(a_rgb, a_clear, b_rgb, b_clear):
+        return ~(a_clear & b_clear) & ((a_clear != b_clear) | (a_rgb != b_rgb).any(axis=-1))
+
+    for axis, bounds in ((0, xs), (1, ys)):
+        plane = codes[:, :, axis]  # vertical boundaries: plane[:, k]; horizontal: plane[k, :]
+        for j in range(1, len(bounds) - 1):
+            k = int(np.floor(float(bounds[j]) + 0.5))
+            if not 0 < k < side:
+                continue
+            if axis == 0:  # cells j-1 | j along x, per pixel row
+                vis = differ(rgb[cy, j - 1], clear[cy, j - 1], rgb[cy, j], clear[cy, j])
+            else:  # cells j-1 | j along y, per pixel column
+                vis = differ(rgb[j - 1, cx], clear[j - 1, cx], rgb[j, cx], clear[j, cx])
+            for dk in (-1, 1, 0):  # the boundary itself last: it wins over a neighbour's side
+                if not 0 <= k + dk < side:
+                    continue
+                line = plane[:, k + dk] if axis == 0 else plane[k + dk, :]
+                if dk == 0:
+                    new = np.where(vis, POS, np.where(line == POS, POS, IGNORE))
+                else:
+                    new = np.where(line == NEG, np.where(vis, SIDE, IGNORE), line)
+                line[:] = new
+    return codes
+
+
+def make_gridline_data(n: int, side: int, tiers: dict[str, float], seed_base: int, label_side: float, visible: bool = False) -> GridlineData:
     """``n`` synthetic cases of ``side`` x ``side`` px, tiers drawn by weight (seeded)."""
     from pixelperfecter.core.synth import make_case
 
@@ -116,14 +158,17 @@ def make_gridline_data(n: int, side: int, tiers: dict[str, float], seed_base: in
     tx = np.empty((n, side), np.float32)
     ty = np.empty((n, side), np.float32)
     chosen = []
+    codes = np.empty((n, side, side, 2), np.uint8) if visible else None
     for i in range(n):
         tier = names[int(rng.choice(len(names), p=p))]
         case = make_case(seed_base + i, tier, size=(side, side))
         images[i] = case.image
         tx[i] = boundary_targets(case.xs, side, label_side)
         ty[i] = boundary_targets(case.ys, side, label_side)
+        if codes is not None:
+            codes[i] = visible_codes(case, side)
         chosen.append(tier)
-    return GridlineData(images, tx, ty, chosen)
+    return GridlineData(images, tx, ty, chosen, codes)
 
 
 def batch_tensors(data: GridlineData, idx: np.ndarray, rng: np.random.Generator | None, crop: int) -> dict[str, torch.Tensor]:
@@ -131,10 +176,11 @@ def batch_tensors(data: GridlineData, idx: np.ndarray, rng: np.random.Generator 
     ``rng`` is given (a flip moves a left-edge boundary at x to the left edge of W-x)."""
     from .preprocess import model_input, premultiplied_rgb
 
-    xs, tx, ty = [], [], []
+    xs, tx, ty, ms = [], [], [], []
     side = data.images.shape[1]
     for i in idx:
         img, a, b = data.images[i], data.tx[i], data.ty[i]
+        m = data.codes[i] if data.codes is not None else None
         if rng is not None:
             x0, y0 = (int(rng.integers(0, side - crop + 1)) for _ in range(2))
         else:
@@ -143,24 +189,48 @@ def batch_tensors(data: GridlineData, idx: np.ndarray, rng: np.random.Generator 
         a, b = a[x0 : x0 + crop].copy(), b[y0 : y0 + crop].copy()
         a[0] = 0.0
         b[0] = 0.0  # the crop's own border edge is no visible boundary
+        if m is not None:
+            m = m[y0 : y0 + crop, x0 : x0 + crop].copy()
+            m[:, 0, 0] = IGNORE
+            m[0, :, 1] = IGNORE
         if rng is not None:
             if rng.random() < 0.5:
                 img = img[:, ::-1]
                 a = np.concatenate([[0.0], a[1:][::-1]]).astype(np.float32)
+                if m is not None:  # vertical boundaries move one column; horizontal ones just mirror
+                    mv = np.concatenate([m[:, :1, 0], m[:, 1:, 0][:, ::-1]], axis=1)
+                    m = np.stack([mv, m[:, ::-1, 1]], axis=-1)
             if rng.random() < 0.5:
                 img = img[::-1]
                 b = np.concatenate([[0.0], b[1:][::-1]]).astype(np.float32)
+                if m is not None:
+                    mh = np.concatenate([m[:1, :, 1], m[1:, :, 1][::-1]], axis=0)
+                    m = np.stack([m[::-1, :, 0], mh], axis=-1)
             if rng.random() < 0.5:
                 img = img.transpose(1, 0, 2)
                 a, b = b, a
+                if m is not None:
+                    m = m.transpose(1, 0, 2)[:, :, ::-1]
         xs.append(model_input(premultiplied_rgb(np.ascontiguousarray(img)), crop))
         tx.append(a)
         ty.append(b)
-    return {"x": torch.from_numpy(np.stack(xs)), "t": torch.from_numpy(np.stack([np.stack(tx), np.stack(ty)], axis=1))}
+        if m is not None:
+            ms.append(np.ascontiguousarray(m.transpose(2, 0, 1)))
+    out = {"x": torch.from_numpy(np.stack(xs)), "t": torch.from_numpy(np.stack([np.stack(tx), np.stack(ty)], axis=1))}
+    if ms:
+        out["m"] = torch.from_numpy(np.stack(ms))
+    return out
 
 
-def gridline_loss(logits: torch.Tensor, t: torch.Tensor, pos_weight: float) -> torch.Tensor:
-    """Per-pixel BCE: the column target repeated down every row (and the row target across)."""
+def gridline_loss(logits: torch.Tensor, t: torch.Tensor, pos_weight: float, codes: torch.Tensor | None = None, label_side: float = 0.25) -> torch.Tensor:
+    """Per-pixel BCE: the column target repeated down every row (and the row target across), or
+    (``codes``, gl_target: visible) the per-pixel visible-boundary maps, IGNORE pixels left out."""
+    if codes is not None:
+        c = codes.long()
+        target = (c == POS).float() + label_side * (c == SIDE).float()
+        weight = (c != IGNORE).float() * (1.0 + (pos_weight - 1.0) * target)
+        per = F.binary_cross_entropy_with_logits(logits.float(), target, weight=weight, reduction="sum")
+        return per / weight.sum().clamp(min=1.0)
     b, _, h, w = logits.shape
     tv = t[:, 0][:, None, :].expand(b, h, w)
     th = t[:, 1][:, :, None].expand(b, h, w)
@@ -198,7 +268,7 @@ def evaluate_gridline(model: nn.Module, data: GridlineData, cfg: TrainConfig, de
         idx = np.arange(start, min(len(data.images), start + cfg.batch_size))
         batch = batch_tensors(data, idx, None, crop)
         logits = model(batch["x"].to(device))
-        losses.append(float(gridline_loss(logits, batch["t"].to(device), cfg.gl_pos_weight)) * len(idx))
+        losses.append(float(gridline_loss(logits, batch["t"].to(device), cfg.gl_pos_weight, _codes(batch, device), cfg.gl_label_side)) * len(idx))
         px, py = profiles_from_logits(logits)
         for j, i in enumerate(idx):
             x0 = (side - crop) // 2
@@ -225,6 +295,10 @@ def _true_cell(target: np.ndarray) -> float | None:
     return float((at[-1] - at[0]) / (len(at) - 1))
 
 
+def _codes(batch: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor | None:
+    return batch["m"].to(device) if "m" in batch else None
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -246,9 +320,10 @@ def train_gridline(cfg: TrainConfig):
     side = cfg.crop + cfg.gl_margin
     if cfg.gl_seed_base + cfg.gl_cases > VAL_SEED_BASE:
         raise ValueError(f"gl_seed_base + gl_cases must stay under {VAL_SEED_BASE} (validation seeds)")
-    train_data = make_gridline_data(cfg.gl_cases, side, tiers, cfg.gl_seed_base, cfg.gl_label_side)
+    visible = cfg.gl_target == "visible"
+    train_data = make_gridline_data(cfg.gl_cases, side, tiers, cfg.gl_seed_base, cfg.gl_label_side, visible)
     val_side = max(side, min(2 * cfg.crop, 256))
-    val_data = make_gridline_data(min(cfg.val_max_samples, 256), val_side, tiers, VAL_SEED_BASE, cfg.gl_label_side)
+    val_data = make_gridline_data(min(cfg.val_max_samples, 256), val_side, tiers, VAL_SEED_BASE, cfg.gl_label_side, visible)
     data_s = time.perf_counter() - start
 
     model = build_gridline(cfg).to(device)
@@ -272,7 +347,7 @@ def train_gridline(cfg: TrainConfig):
             group["lr"] = lr
         batch = batch_tensors(train_data, rng.integers(0, len(train_data.images), cfg.batch_size), rng, cfg.crop)
         logits = model(batch["x"].to(device))
-        loss = gridline_loss(logits, batch["t"].to(device), cfg.gl_pos_weight)
+        loss = gridline_loss(logits, batch["t"].to(device), cfg.gl_pos_weight, _codes(batch, device), cfg.gl_label_side)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:

@@ -171,3 +171,21 @@ def test_evaluate_with_a_gridline_model_reports_its_methods_and_flips(tiny_run, 
     (row,) = report.changes_by_method["hybrid-gl"]
     assert row["n"] == 1 and row["heuristic_failures"] + row["heuristic_successes"] == 1
     assert "## What hybrid-gl changed" in report.markdown
+
+
+def test_visible_targets_are_exactly_the_colour_changes_of_a_clean_case_after_augmentation():
+    from pixelperfecter_ml.gridline import POS, batch_tensors, make_gridline_data
+
+    data = make_gridline_data(6, 80, {"clean": 1.0}, seed_base=5, label_side=0.25, visible=True)
+    batch = batch_tensors(data, np.arange(6), np.random.default_rng(0), 64)
+    x, m = batch["x"].numpy(), batch["m"].numpy()
+    assert m.shape == (6, 2, 64, 64)
+    for i in range(6):
+        rgb = (x[i, :3] * 255).round().astype(int)
+        gx = np.zeros((64, 64), bool)
+        gy = np.zeros((64, 64), bool)
+        gx[:, 1:] = np.abs(rgb[:, :, 1:] - rgb[:, :, :-1]).max(axis=0) > 0
+        gy[1:, :] = np.abs(rgb[:, 1:, :] - rgb[:, :-1, :]).max(axis=0) > 0
+        # Opaque or not, a clean case's colour changes are its visible cell boundaries.
+        assert gx[m[i, 0] == POS].all() and (m[i, 0][gx] == POS).all()
+        assert gy[m[i, 1] == POS].all() and (m[i, 1][gy] == POS).all()
