@@ -223,19 +223,6 @@ def axis_fits(prob: np.ndarray, edge: np.ndarray) -> list[tuple[float, float, fl
     return fits
 
 
-def _rescaled(fits: list[tuple[float, float, float]], other: float) -> list[tuple[float, float, float]]:
-    """Readings of ``fits`` about 2x or 3x finer or coarser than ``other``, moved to its scale."""
-    out: list[tuple[float, float, float]] = []
-    for cell, offset, strength in fits:
-        ratio = other / cell
-        for k in (2.0, 3.0, 0.5, 1 / 3):
-            if abs(ratio / k - 1) < 0.08:
-                new = cell * k
-                if all(abs(new / f[0] - 1) > 0.003 for f in fits + out):
-                    out.append((new, offset % new, 0.5 * strength))
-    return out
-
-
 def gridline_candidates(rgba: np.ndarray, predictor: GridlinePredictor, profiles: tuple[np.ndarray, np.ndarray] | None = None,
                         boundaries: tuple[np.ndarray, np.ndarray] | None = None) -> list[GridCandidate]:
     """The gridline model's candidate grids for an image (GridCandidate, source gridline#k):
@@ -249,9 +236,6 @@ def gridline_candidates(rgba: np.ndarray, predictor: GridlinePredictor, profiles
         return []
     # One axis without periodic evidence: near-square cells, as the detector assumes.
     fx, fy = fx or fy[:1], fy or fx[:1]
-    # Generated art has near-square cells: an axis read at about a whole multiple or fraction
-    # of the other's first reading also gets that reading scaled onto the other's scale.
-    fx, fy = fx + _rescaled(fx, fy[0][0]), fy + _rescaled(fy, fx[0][0])
     pairs = sorted(((ax, ay) for ax in fx for ay in fy), key=lambda q: -min(q[0][2], q[1][2]))
     return [GridCandidate(ax[0], ay[0], ax[1] % ax[0], ay[1] % ay[0], source=f"gridline#{k}", score=min(ax[2], ay[2]))
             for k, (ax, ay) in enumerate(pairs, 1)]
