@@ -18,7 +18,9 @@ grids with the core's ``fit_axis``.
 Training (``train_gridline``, ``model: gridline`` in a YAML config): crops of seeded
 synthetic cases (``pixelperfecter.core.synth``) whose true boundaries ``case.xs``/``ys`` are
 the targets (1 at the boundary's pixel edge, ``label_side`` at +-1 px), per-pixel BCE with a
-positive weight.  Seeds are drawn below 1,000,000 (validation from 900,000 up); the
+positive weight.  ``gl_target: column`` marks every pixel of a boundary column; ``visible``
+only the pixels where the cells on either side differ in colour (``visible_codes``), the
+boundaries between equal cells left out of the loss.  Seeds are drawn below 1,000,000 (validation from 900,000 up); the
 evaluation's held-out seeds start at 10,000,000.
 """
 

@@ -9,9 +9,12 @@ axis read 0.5 MP of a 1024^2 image.  The maps are averaged across each strip (it
 core's profile layout: index k is the boundary between pixels k-1 and k, length W+1.
 
 Candidates: the core's public ``fit_axis`` on the probability profile (its floor taken out)
-and on the product of the probability with the edge profile (both normalised); their x/y
-pairs, as ``GridCandidate(source="gridline...")``.  ``gridline_proposer()`` plugs them into
-``detect_grid(..., proposers=[...])`` where the core's selection stage scores them.
+and on the product of the probability with the edge profile (both normalised), and the local
+pitch of the profile's peaks (``peak_pitch``: seams and half-cell jumps do not move it); their
+x/y pairs, as ``GridCandidate(source="gridline#k")``.  ``gridline_proposer()`` plugs them into
+``detect_grid(..., proposers=[...])`` where the core's selection stage scores them;
+``gridline_hybrid`` instead checks each candidate's placed lines against the model's peaks.
+Measured outcomes: notes/gridline_results.md (rarely changes one; no weights ship).
 
 A ``.pt`` checkpoint runs in torch; an ``.onnx`` export in onnxruntime (no torch).
 """

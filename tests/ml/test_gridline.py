@@ -189,3 +189,24 @@ def test_visible_targets_are_exactly_the_colour_changes_of_a_clean_case_after_au
         # Opaque or not, a clean case's colour changes are its visible cell boundaries.
         assert gx[m[i, 0] == POS].all() and (m[i, 0][gx] == POS).all()
         assert gy[m[i, 1] == POS].all() and (m[i, 1][gy] == POS).all()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnx") is None or importlib.util.find_spec("onnxruntime") is None,
+                    reason="onnx / onnxruntime not installed")
+def test_the_onnx_gridline_proposer_runs_without_torch(tiny_gl, tmp_path):
+    import subprocess
+    import sys
+
+    from pixelperfecter_ml.export import export_model
+
+    onnx = export_model(tiny_gl / "best.pt", tmp_path).onnx
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "from pixelperfecter.core.synth import make_case\n"
+        "from pixelperfecter_ml.gridline_infer import gridline_proposer\n"
+        f"cands = gridline_proposer({str(onnx)!r})(make_case(10_000_009, 'ai', size=(160, 144)).image)\n"
+        "print(len(cands), all(c.source.startswith('gridline') for c in cands))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("True")
