@@ -1,8 +1,8 @@
 """Running the gridline model and turning its boundary maps into candidate grids (torch-free).
 
 The net (``gridline.GridlineNet``) is fully convolutional, so it runs on strips of the image
-at native resolution: for the per-column profile, the ``strips`` busiest full-width
-horizontal strips of ``strip`` rows (Canny edge count decides "busiest": a sprite on an empty
+at native resolution: for the per-column profile, the ``strips`` (default 2) busiest full-width
+horizontal strips of ``STRIP`` rows (Canny edge count decides "busiest": a sprite on an empty
 canvas); for the per-row profile the same with vertical strips.  Two strips of 128 px per
 axis read 0.5 MP of a 1024^2 image.  The maps are averaged across each strip (its outer
 ``STRIP_MARGIN`` px, which lack context, left out) into 1-D boundary probabilities of the
@@ -35,7 +35,7 @@ from .preprocess import CANNY_HIGH, CANNY_LOW, premultiplied_rgb
 DEFAULT_GRIDLINE = Path(__file__).parent / "assets" / "gridline.pt"
 DEFAULT_GRIDLINE_ONNX = Path(__file__).parent / "assets" / "gridline.onnx"
 STRIP = 128
-STRIPS = 2
+STRIPS = 2  # per axis; 1 halves the net (about 30 ms per 1024^2) but made v1 hybrid-gl break a real image
 STRIP_MARGIN = 8
 
 
