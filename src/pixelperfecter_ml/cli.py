@@ -107,7 +107,12 @@ def train_command(
     except (CheckpointError, FileNotFoundError, RuntimeError) as exc:
         _fail(str(exc).splitlines()[0])
     val = result.last_val
-    extra = "" if val is None else f"; val cell MAE {val.mae_cell_px:.2f} px, offset MAE {val.mae_offset_px:.2f} px, within 1 px {val.within_1px:.1%}"
+    if val is None:
+        extra = ""
+    elif hasattr(val, "cell_ok"):  # the gridline model
+        extra = f"; val loss {val.loss:.4f}, 1-D cell within 2 % {val.cell_ok:.1%} (edge profile: {getattr(val, 'edge_cell_ok', float('nan')):.1%})"
+    else:
+        extra = f"; val cell MAE {val.mae_cell_px:.2f} px, offset MAE {val.mae_offset_px:.2f} px, within 1 px {val.within_1px:.1%}"
     typer.echo(f"{result.run_dir}: {result.step} steps in {result.seconds:.0f} s{extra}")
 
 
@@ -178,6 +183,7 @@ def evaluate_command(
     tiers: str = typer.Option("clean,fractional,ai,drift,small,big,sheet", "--tiers", help="Comma-separated synthetic tiers."),
     seed: int = typer.Option(20_000, "--seed", help="Seed of the held-out set (disjoint from training seeds)."),
     realworld: Path = typer.Option(Path("../shared/realworld"), "--realworld", help="Labelled real images (skipped when absent)."),
+    gridline: Optional[Path] = typer.Option(None, "--gridline", help="Gridline model (.pt or .onnx, or 'default'): adds the gridline and hybrid-gl methods."),
 ) -> None:
     """Heuristic vs model vs hybrid on held-out synthetic and labelled real images."""
     require_torch()
@@ -185,7 +191,7 @@ def evaluate_command(
     from .inference import ModelLoadError
 
     try:
-        report = run_evaluation(model=model, out_dir=out, per_tier=per_tier, tiers=[t.strip() for t in tiers.split(",") if t.strip()], seed=seed, realworld=realworld)
+        report = run_evaluation(model=model, out_dir=out, per_tier=per_tier, tiers=[t.strip() for t in tiers.split(",") if t.strip()], seed=seed, realworld=realworld, gridline=gridline)
     except ModelLoadError as exc:
         _fail(str(exc))
     typer.echo(report.markdown)
@@ -229,9 +235,13 @@ def bench_command(
     images: int = typer.Option(20, "--images", min=1, help="Synthetic images to time."),
     threads: int = typer.Option(0, "--threads", min=0, help="torch threads (0: leave torch's default)."),
     side: Optional[int] = typer.Option(None, "--side", min=64, help="Time square images of this side (default: the ai tier's sizes)."),
+    gridline: bool = typer.Option(False, "--gridline", help="Time a gridline model (--model: its .pt or .onnx; default: the shipped one)."),
 ) -> None:
     """CPU inference time per image (model only, and suggest incl. loading/pre-processing)."""
     require_runtime()
-    from .evaluate import bench_inference
+    from .evaluate import bench_gridline, bench_inference
 
+    if gridline:
+        typer.echo(bench_gridline(model=model, n_images=images, threads=threads, side=side or 1024).summary())
+        return
     typer.echo(bench_inference(model=model, n_images=images, threads=threads, size=(side, side) if side else None).summary())

@@ -39,6 +39,7 @@ class TrainConfig:
     weight_synthetic: float = 0.6
     weight_weak: float = 0.1
     # model
+    model: str = "grid_estimator"  # grid_estimator (global regression) | gridline (per-pixel boundaries)
     width: int = 24  # channels of the first stage; stages use width * (1, 2, 3, 4)
     blocks_per_stage: int = 1
     spectral_periods: int = 48  # periods (3..96 px, log-spaced) probed by the Fourier features
@@ -54,6 +55,16 @@ class TrainConfig:
     conf_human: float = 1.0
     conf_synthetic: float = 0.3
     conf_weak: float = 0.1
+    # gridline model only (model: gridline): its own synthetic crops, no prepared data_dir
+    gl_cases: int = 2400  # synthetic cases held in memory (seeds gl_seed_base.., < 900,000)
+    gl_seed_base: int = 0
+    gl_margin: int = 32  # cases are crop + margin px square; training takes random crops of them
+    gl_tiers: str = "clean:0.5,fractional:1,ai:1,drift:2,small:2,big:1,sheet:1.5"  # tier:weight
+    gl_pos_weight: float = 4.0  # BCE weight of boundary pixels (they are 2-20 % of columns)
+    gl_label_side: float = 0.25  # target at +-1 px of a boundary
+    # column: every pixel of a boundary column is a positive (the whole line);
+    # visible: only where the two cells differ in colour in that row, equal cells ignored
+    gl_target: str = "column"
     # optimisation
     max_steps: int = 3000
     lr: float = 2e-3
@@ -172,6 +183,15 @@ def validate(cfg: TrainConfig) -> None:
         raise ConfigError("batch_size and eval_every must be >= 1 and max_steps >= 0")
     if not (cfg.device in ("auto", "cpu", "cuda") or cfg.device.startswith("cuda:")):
         raise ConfigError(f"device must be auto, cpu, cuda or cuda:N, got {cfg.device!r}")
+    if cfg.model not in ("grid_estimator", "gridline"):
+        raise ConfigError(f"model must be grid_estimator or gridline, got {cfg.model!r}")
+    if cfg.model == "gridline":
+        from .gridline_infer import parse_tier_weights
+
+        parse_tier_weights(cfg.gl_tiers)
+        if cfg.gl_target not in ("column", "visible"):
+            raise ConfigError(f"gl_target must be column or visible, got {cfg.gl_target!r}")
+        return
     if min(cfg.source_weights().values()) < 0 or sum(cfg.source_weights().values()) <= 0:
         raise ConfigError("weight_human/weight_synthetic/weight_weak must be >= 0 and not all 0")
 

@@ -21,7 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-METHODS = ("heuristic", "model", "hybrid")
+METHODS = ("heuristic", "model", "hybrid", "gridline", "hybrid-gl")
+# With a gridline model (``--gridline``): "gridline" is what ``perfecter reconstruct --ml`` does
+# with the gridline proposer (its candidates scored by the core's selection stage inside
+# ``detect_grid``); "hybrid-gl" is ``gridline_infer.gridline_hybrid``: a gridline candidate
+# replaces the heuristic's grid when its placed lines agree clearly better with the model's
+# boundary peaks.
+HYBRID_METHODS = ("hybrid", "gridline", "hybrid-gl")
 EVAL_SEED_BASE = 10_000_000  # training caches use seed * 1_000_003 + i with small seeds
 
 
@@ -45,6 +51,7 @@ class EvalReport:
     csv_path: Path
     rows: list[dict[str, object]] = field(default_factory=list)
     changes: list[dict[str, object]] = field(default_factory=list)  # ``fixed_broken`` per set
+    changes_by_method: dict[str, list[dict[str, object]]] = field(default_factory=dict)
 
 
 def _circ(a: float, b: float, cell: float) -> float:
@@ -63,8 +70,9 @@ def _grid_checks(metrics, cell_w: float, cell_h: float, off_x: float | None, off
     return bool(cell_ok), bool(offset_ok), bool(metrics.diff_pct < 2.0)
 
 
-def _run_methods(rgba: np.ndarray, has_alpha: bool, predictor) -> dict[str, tuple[object, float]]:
-    """{method: (Reconstruction, seconds)} sharing the heuristic run and the suggestions."""
+def _run_methods(rgba: np.ndarray, has_alpha: bool, predictor, gridline=None) -> dict[str, tuple[object, float]]:
+    """{method: (Reconstruction, seconds)} sharing the heuristic run and the suggestions
+    (``gridline``: a loaded gridline model adds the "gridline" and "hybrid-gl" methods)."""
     from pixelperfecter.core.pipeline import reconstruct
     from pixelperfecter.core.types import ReconstructParams
 
@@ -83,24 +91,44 @@ def _run_methods(rgba: np.ndarray, has_alpha: bool, predictor) -> dict[str, tupl
     t0 = time.perf_counter()
     hybrid = hybrid_from_array(rgba, has_alpha=has_alpha, suggestions=sugg, heuristic_result=heur)
     t_hybrid = time.perf_counter() - t0 + t_sugg + t_heur
-    return {"heuristic": (heur, t_heur), "model": (model_only, t_model), "hybrid": (hybrid.result, t_hybrid)}
+    out = {"heuristic": (heur, t_heur), "model": (model_only, t_model), "hybrid": (hybrid.result, t_hybrid)}
+    if gridline is not None:
+        out.update(_gridline_methods(rgba, has_alpha, gridline, heur, t_heur))
+    return out
 
 
-def evaluate_synthetic(predictor, tiers: list[str], per_tier: int, seed: int) -> list[CaseOutcome]:
+def _gridline_methods(rgba: np.ndarray, has_alpha: bool, gridline, heur, t_heur: float) -> dict[str, tuple[object, float]]:
+    from pixelperfecter.core.pipeline import reconstruct
+
+    from .gridline_infer import gridline_candidates, gridline_hybrid
+
+    t0 = time.perf_counter()
+    cands = gridline_candidates(rgba, gridline)
+    t_cands = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    via_core = reconstruct(rgba, has_alpha=has_alpha, proposers=[lambda _img: cands])
+    t_core = time.perf_counter() - t0 + t_cands
+    t0 = time.perf_counter()
+    hyb = gridline_hybrid(rgba, gridline, has_alpha=has_alpha, heuristic_result=heur)
+    t_hyb = time.perf_counter() - t0 + t_heur
+    return {"gridline": (via_core, t_core), "hybrid-gl": (hyb.result, t_hyb)}
+
+
+def evaluate_synthetic(predictor, tiers: list[str], per_tier: int, seed: int, gridline=None) -> list[CaseOutcome]:
     from pixelperfecter.core.synth import make_case, score_restoration
 
     outcomes = []
     for tier in tiers:
         for i in range(per_tier):
             case = make_case(EVAL_SEED_BASE + seed + i, tier)
-            for method, (res, secs) in _run_methods(case.image, case.has_alpha, predictor).items():
+            for method, (res, secs) in _run_methods(case.image, case.has_alpha, predictor, gridline).items():
                 cell_ok, offset_ok, diff_ok = _grid_checks(res.metrics, case.cell_w, case.cell_h, case.offset_x % case.cell_w, case.offset_y % case.cell_h)
                 restored = score_restoration(res.sprite, case.truth).restored
                 outcomes.append(CaseOutcome(f"synthetic:{tier}", f"{tier}-{EVAL_SEED_BASE + seed + i}", method, cell_ok, offset_ok, diff_ok, bool(restored), secs))
     return outcomes
 
 
-def evaluate_realworld(predictor, folder: Path) -> list[CaseOutcome]:
+def evaluate_realworld(predictor, folder: Path, gridline=None) -> list[CaseOutcome]:
     from pixelperfecter.core.io import ImageLoadError, load_image
 
     labels = folder / "labels.jsonl"
@@ -117,7 +145,7 @@ def evaluate_realworld(predictor, folder: Path) -> list[CaseOutcome]:
             loaded = load_image(folder / lab["file"])
         except ImageLoadError:
             continue
-        for method, (res, secs) in _run_methods(loaded.rgba, loaded.has_alpha, predictor).items():
+        for method, (res, secs) in _run_methods(loaded.rgba, loaded.has_alpha, predictor, gridline).items():
             cell_ok, offset_ok, diff_ok = _grid_checks(res.metrics, float(lab["cell_w"]), float(lab["cell_h"]), lab.get("phase_x"), lab.get("phase_y"))
             outcomes.append(CaseOutcome(f"realworld:{lab.get('kind', '?')}", lab["file"], method, cell_ok, offset_ok, diff_ok, None, secs))
     return outcomes
@@ -149,15 +177,17 @@ def _success(o: CaseOutcome) -> bool:
     return bool(o.restored) if o.restored is not None else o.cell_ok
 
 
-def fixed_broken(outcomes: list[CaseOutcome]) -> list[dict[str, object]]:
-    """Per set: the heuristic's failures and successes, and how many of each the hybrid flips."""
+def fixed_broken(outcomes: list[CaseOutcome], method: str = "hybrid") -> list[dict[str, object]]:
+    """Per set: the heuristic's failures and successes, and how many of each ``method`` flips."""
     by_case: dict[tuple[str, str], dict[str, CaseOutcome]] = {}
     for o in outcomes:
         by_case.setdefault((o.dataset, o.name), {})[o.method] = o
     rows = []
     datasets = sorted({d for d, _ in by_case}, key=lambda d: (d.startswith("realworld"), d))
     for ds in datasets:
-        pairs = [(m["heuristic"], m["hybrid"]) for (d, _), m in by_case.items() if d == ds and "heuristic" in m and "hybrid" in m]
+        pairs = [(m["heuristic"], m[method]) for (d, _), m in by_case.items() if d == ds and "heuristic" in m and method in m]
+        if not pairs:
+            continue
         failures = [h for h, _ in pairs if not _success(h)]
         rows.append({
             "dataset": ds,
@@ -170,9 +200,10 @@ def fixed_broken(outcomes: list[CaseOutcome]) -> list[dict[str, object]]:
     return rows
 
 
-def _fixed_broken_markdown(rows: list[dict[str, object]]) -> str:
-    lines = ["", "## What the hybrid changed (success: restored; real images: cell within 1 %)", "",
-             "| set | n | heuristic failures | fixed by the hybrid | heuristic successes | broken by the hybrid |", "|---|---|---|---|---|---|"]
+def _fixed_broken_markdown(rows: list[dict[str, object]], method: str = "hybrid") -> str:
+    what = "the hybrid" if method == "hybrid" else f"{method}"
+    lines = ["", f"## What {what} changed (success: restored; real images: cell within 1 %)", "",
+             f"| set | n | heuristic failures | fixed by {what} | heuristic successes | broken by {what} |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['n']} | {r['heuristic_failures']} | {r['fixed']} | {r['heuristic_successes']} | {r['broken']} |")
     return "\n".join(lines) + "\n"
@@ -189,22 +220,34 @@ def _markdown(rows: list[dict[str, object]], header: str) -> str:
 
 def run_evaluation(
     model=None, out_dir: str | Path = "runs/evaluate", per_tier: int = 25, tiers: list[str] | None = None,
-    seed: int = 20_000, realworld: str | Path | None = "../shared/realworld",
+    seed: int = 20_000, realworld: str | Path | None = "../shared/realworld", gridline: str | Path | None = None,
 ) -> EvalReport:
     from pixelperfecter.core.io import write_text_atomic
 
     from .inference import load_predictor
 
     predictor = load_predictor(model)
+    gl = None
+    if gridline is not None:
+        from .gridline_infer import load_gridline
+
+        gl = load_gridline(None if str(gridline) == "default" else gridline)
     # The harsh tiers too: where the heuristic fails is where the hybrid has to show its value.
     tiers = tiers or ["clean", "fractional", "ai", "drift", "small", "big", "sheet"]
-    outcomes = evaluate_synthetic(predictor, tiers, per_tier, seed)
+    outcomes = evaluate_synthetic(predictor, tiers, per_tier, seed, gl)
     if realworld is not None and Path(realworld).is_dir():
-        outcomes += evaluate_realworld(predictor, Path(realworld))
+        outcomes += evaluate_realworld(predictor, Path(realworld), gl)
     rows = summarise(outcomes)
     changes = fixed_broken(outcomes)
     header = f"# Grid estimation: heuristic vs model vs hybrid\n\nmodel: `{predictor.path}`; synthetic: {per_tier} held-out cases per tier (seed {seed})"
+    if gl is not None:
+        header += f"; gridline model: `{gl.path}`"
     md = _markdown(rows, header) + _fixed_broken_markdown(changes)
+    by_method = {"hybrid": changes}
+    if gl is not None:
+        for method in HYBRID_METHODS[1:]:
+            by_method[method] = fixed_broken(outcomes, method)
+            md += _fixed_broken_markdown(by_method[method], method)
     out = Path(out_dir)
     md_path = write_text_atomic(out / "report.md", md)
     buf = io.StringIO()
@@ -218,7 +261,7 @@ def run_evaluation(
     for o in outcomes:
         cw.writerow([o.dataset, o.name, o.method, int(o.cell_ok), int(o.offset_ok), int(o.diff_ok), "" if o.restored is None else int(o.restored), round(o.seconds, 4)])
     write_text_atomic(out / "cases.csv", cases.getvalue())
-    return EvalReport(outcomes, md, md_path, csv_path, rows, changes)
+    return EvalReport(outcomes, md, md_path, csv_path, rows, changes, by_method)
 
 
 @dataclass
@@ -278,3 +321,59 @@ def bench_inference(model=None, n_images: int = 20, threads: int = 0, size: tupl
         n_threads = torch.get_num_threads()
     return BenchResult(n_images, n_threads, 1000 * float(np.median(forward)), 1000 * float(np.median(suggest)), load_ms,
                        "onnxruntime" if onnx else "torch")
+
+
+@dataclass
+class GridlineBench:
+    n_images: int
+    side: int
+    threads: int
+    runtime: str
+    forward_ms: float  # the net on the strips of one image (median)
+    profiles_ms: float  # Canny + strip choice + forward + reduction to 1-D (median)
+    candidates_ms: float  # profiles + fits -> GridCandidates (median)
+
+    def summary(self) -> str:
+        how = f"{self.runtime}, {self.threads or 'default'} threads"
+        return (f"gridline model on {self.n_images} images of {self.side}x{self.side} ({how}): net forward {self.forward_ms:.1f} ms/image, "
+                f"boundary profiles {self.profiles_ms:.1f} ms, candidates {self.candidates_ms:.1f} ms (medians)")
+
+
+def bench_gridline(model=None, n_images: int = 10, threads: int = 0, side: int = 1024, strips: int | None = None) -> GridlineBench:
+    """Median CPU time of the gridline model per ``side`` x ``side`` image (ONNX: onnxruntime)."""
+    from pixelperfecter.core.synth import make_case
+
+    from .gridline_infer import _CACHE, STRIPS, boundary_profiles, gridline_candidates, load_gridline
+
+    strips = STRIPS if strips is None else strips
+
+    onnx = model is not None and str(model).endswith(".onnx")
+    if threads > 0 and not onnx:
+        import torch
+
+        torch.set_num_threads(threads)
+    _CACHE.clear()
+    predictor = load_gridline(model, threads=threads if onnx else 0)
+    images = [make_case(EVAL_SEED_BASE + 777 + i, "ai", size=(side, side)).image for i in range(n_images)]
+    boundary_profiles(images[0], predictor, strips)  # warm-up
+    fwd, prof, cand = [], [], []
+    calls: list[float] = []
+    inner = predictor.__call__
+
+    def timed(x):
+        t = time.perf_counter()
+        out = inner(x)
+        calls.append(time.perf_counter() - t)
+        return out
+
+    for img in images:
+        calls.clear()
+        t0 = time.perf_counter()
+        bounds = boundary_profiles(img, timed, strips)  # type: ignore[arg-type]
+        prof.append(time.perf_counter() - t0)
+        fwd.append(sum(calls))
+        t0 = time.perf_counter()
+        gridline_candidates(img, predictor, boundaries=bounds)
+        cand.append(time.perf_counter() - t0 + prof[-1])
+    med = lambda v: 1000 * float(np.median(v))  # noqa: E731
+    return GridlineBench(n_images, side, threads, "onnxruntime" if onnx else "torch", med(fwd), med(prof), med(cand))

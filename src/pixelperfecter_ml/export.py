@@ -43,6 +43,8 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, make_default: bool
     model, cfg = model_from_checkpoint(checkpoint)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    if cfg.model == "gridline":
+        return export_gridline(model, checkpoint, out, make_default)
     with warnings.catch_warnings():
         # torch.jit is deprecated upstream but still the format that loads without our code.
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -94,3 +96,42 @@ def load_torchscript(path: str | Path):
         raise ModelLoadError(f"{p}: TorchScript model has no integer 'crop' attribute (not a grid estimator export)")
     module.eval()
     return module, crop
+
+
+def export_gridline(model, checkpoint: str | Path, out: Path, make_default: bool = False) -> ExportResult:
+    """The gridline net as TorchScript and ONNX with dynamic batch, height and width (it is
+    fully convolutional: strips of any size run at native resolution)."""
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(model)
+    ts_path = atomic_write(out / "gridline.ts", lambda tmp: scripted.save(str(tmp)))
+    result = ExportResult(torchscript=ts_path)
+    if importlib.util.find_spec("onnx") is None:
+        result.messages.append("ONNX skipped: the onnx package is not installed (pip install onnx)")
+    else:
+        onnx_path = out / "gridline.onnx"
+        # An odd, non-square dummy: nothing about the size may be baked in.
+        dummy = torch.zeros(1, 4, 67, 133)
+        axes = {0: "batch", 2: "height", 3: "width"}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["x"], output_names=["logits"],
+                                  dynamic_axes={"x": axes, "logits": axes}, dynamo=False)
+            result.onnx = onnx_path
+        except ImportError as exc:
+            result.messages.append(f"ONNX skipped: {exc} (pip install onnx onnxscript)")
+    if make_default:
+        from .gridline_infer import DEFAULT_GRIDLINE, DEFAULT_GRIDLINE_ONNX
+
+        result.default_model = slim_checkpoint(checkpoint, DEFAULT_GRIDLINE)
+        if result.onnx is not None:
+            data = result.onnx.read_bytes()
+
+            def write(tmp: Path) -> None:
+                tmp.write_bytes(data)
+
+            atomic_write(DEFAULT_GRIDLINE_ONNX, write)
+    return result

@@ -295,6 +295,19 @@ def default_proposer() -> object:
     return grid_proposer()
 
 
+def combined_proposer() -> object:
+    """The regression model's and the gridline model's candidates together, for
+    ``detect_grid(..., proposers=[...])`` (``pixelperfecter_ml.inference:combined_proposer``)."""
+    from .gridline_infer import gridline_proposer
+
+    regression, gridline = grid_proposer(), gridline_proposer()
+
+    def propose(rgba: np.ndarray) -> list:
+        return [*regression(rgba), *gridline(rgba)]
+
+    return propose
+
+
 def _same_cell(a_w: float, a_h: float, b_w: float, b_h: float) -> bool:
     return abs(a_w - b_w) / b_w < SAME_CELL and abs(a_h - b_h) / b_h < SAME_CELL
 

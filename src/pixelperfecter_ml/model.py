@@ -125,9 +125,14 @@ class GridEstimator(nn.Module):
         return torch.stack([s / norm, c / norm], dim=1)
 
 
-def build_model(cfg) -> GridEstimator:
-    """The model a TrainConfig (or its dict) describes."""
+def build_model(cfg) -> nn.Module:
+    """The model a TrainConfig (or its dict) describes (``model: gridline`` -> GridlineNet)."""
     get = (lambda k: cfg[k]) if isinstance(cfg, dict) else (lambda k: getattr(cfg, k))
+    kind = cfg.get("model", "grid_estimator") if isinstance(cfg, dict) else getattr(cfg, "model", "grid_estimator")
+    if kind == "gridline":
+        from .gridline import build_gridline
+
+        return build_gridline(cfg)
     return GridEstimator(
         crop=int(get("crop")), width=int(get("width")), blocks_per_stage=int(get("blocks_per_stage")),
         spectral_periods=int(get("spectral_periods")), hidden=int(get("hidden")), dropout=float(get("dropout")),

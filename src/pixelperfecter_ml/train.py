@@ -291,6 +291,10 @@ def _collate(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
 
 
 def train(cfg: TrainConfig) -> TrainResult:
+    if cfg.model == "gridline":
+        from .gridline import train_gridline
+
+        return train_gridline(cfg)
     dist = setup_distributed(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     device = resolve_device(cfg.device, dist)
     seed_everything(cfg.seed + dist.rank)
