@@ -283,3 +283,19 @@ def test_dense_and_sparse_climbs_unify_alike(monkeypatch) -> None:
         dense = palette.unify_palette(sprite)
         assert np.array_equal(per_bin, dense), trial
         assert not np.array_equal(per_bin, sprite)  # the noise was snapped away somewhere
+
+
+def test_unify_keeps_two_yellows_close_in_oklab_but_far_in_rgb() -> None:
+    # (240, 232, 51) and (243, 227, 0) are 0.014 apart in Oklab (under SNAP) but 51 levels
+    # apart in blue: two shades the artist chose, which a snap must not merge (bench seed 70011).
+    rng = np.random.default_rng(14)
+    sprite = np.zeros((20, 20, 4), np.uint8)
+    sprite[..., 3] = 255
+    sprite[:, :10, :3] = (240, 232, 51)
+    sprite[:, 10:, :3] = (243, 227, 0)
+    sprite[..., :3] = np.clip(sprite[..., :3].astype(int) + rng.integers(-2, 3, (20, 20, 3)), 0, 255)
+    unified = palette.unify_palette(sprite)
+    left, right = unified[:, :10, :3].reshape(-1, 3), unified[:, 10:, :3].reshape(-1, 3)
+    assert np.abs(left.astype(int) - (240, 232, 51)).max() <= 4
+    assert np.abs(right.astype(int) - (243, 227, 0)).max() <= 4
+    assert len(np.unique(left, axis=0)) == 1  # each area still unified to one colour

@@ -14,6 +14,7 @@ neighbour (mode seeking on the binned density), and clusters are the basins of t
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 # Oklab bin size: about 3-5 RGB levels, under the grain of one cell's median and well under
@@ -25,6 +26,10 @@ BIN = 0.008
 # 0.046%, 0.02 0.056%, 0.025 0.125%; 0.02 is the narrowest that still gives flat areas one
 # colour (tests/core/test_pipeline.py).
 SNAP = 0.02
+# The RGB bound of a snap (L-inf levels): SNAP's intent (8-12 levels of median grain) with a
+# margin.  Found by `perfecter bench --seed 70000`: an ai case whose artist used two yellows
+# 0.014 apart in Oklab but 51 levels apart in blue lost 13 of 1023 cells to the merge.
+SNAP_MAX_LEVELS = 16
 # Cleanup (SNAP) and ``--colors auto`` merge only as far as the image's own grain explains a
 # colour.  Grain: the mean distance (L-inf, RGB levels) of the cells' core samples from their
 # cell's median (``cells.grain``).  An exact upscale has 0: each distinct colour is one the artist
@@ -126,6 +131,13 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     offsets = srgb_to_oklab(palette_rgb)[cluster_of_cell] - lab
     d0, d1, d2 = np.ascontiguousarray(offsets.T)
     close = np.sqrt(d0 * d0 + d1 * d1 + d2 * d2) <= snap
+    # ... and within SNAP_MAX_LEVELS on every RGB channel: near saturated colours Oklab moves
+    # little for a large step of a channel near 0 or 255 (two yellows 51 blue levels apart are
+    # 0.014 apart), and a snap that far is a different shade, not grain.
+    target_columns = np.ascontiguousarray(palette_rgb[cluster_of_cell].T)
+    rgb_columns = np.ascontiguousarray(rgb.T)
+    for t, c in zip(target_columns, rgb_columns):
+        close &= cv2.absdiff(t, c).reshape(-1) <= SNAP_MAX_LEVELS
     # Colours as one uint32 each (R | G << 8 | B << 16 | A << 24): the snapped cells take their
     # cluster's RGB and keep their own alpha.
     packed = np.ascontiguousarray(flat).view("<u4").reshape(-1)
