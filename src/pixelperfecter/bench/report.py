@@ -26,6 +26,7 @@ from .results import (
     speed_check,
     tier_checks,
 )
+from .timing import SCALING_RUNS
 
 # --------------------------------------------------------------------------- tables
 
@@ -113,7 +114,7 @@ def markdown_table(table: Table) -> str:
 
 
 def scaling_table(results: Sequence[ScalingResult]) -> Table:
-    headers = ["image", "size", "MP", "ms", "ms/MP", "peak MB", "bytes/pixel"]
+    headers = ["image", "size", "MP", f"ms (median of {SCALING_RUNS})", "ms/MP", "peak MB", "bytes/pixel"]
     rows = [[s.kind, f"{s.width}x{s.height}", f"{s.megapixels:.1f}", _fmt(s.ms), _fmt(s.ms_per_mp), _fmt(s.peak_mb), _fmt(s.bytes_per_pixel)] for s in results]
     return headers, rows
 
