@@ -129,3 +129,17 @@ def test_suggestions_show_the_right_grid_probability_when_given() -> None:
     assert ml_hook.to_suggestion((42.8, 42.8, 0.0, 0.0, 0.3, 0.04), 2).describe().endswith("right p=0.04")
     plain = ml_hook.to_suggestion(Candidate(8.0, 8.0, 0.0, 0.0, 0.9), 3)
     assert plain.right is None and plain.describe().endswith("conf 0.90")
+
+
+def test_suggestions_are_ordered_by_the_right_grid_probability() -> None:
+    raw = [
+        {"cell_w": 42.8, "cell_h": 42.8, "offset_x": 0, "offset_y": 0, "confidence": 0.9, "right": 0.05},
+        {"cell_w": 14.7, "cell_h": 14.7, "offset_x": 1, "offset_y": 2, "confidence": 0.3, "right": 0.93},
+        {"cell_w": 29.4, "cell_h": 29.4, "offset_x": 1, "offset_y": 2, "confidence": 0.5, "right": 0.20},
+    ]
+    got = ml_hook.wrap(lambda path, top_k=3: raw)(Path("x.png"), 3)
+    assert [s.cell_w for s in got] == [14.7, 29.4, 42.8] and [s.rank for s in got] == [1, 2, 3]
+    # Without probabilities for all of them, the model's order stays.
+    raw[0].pop("right")
+    kept = ml_hook.wrap(lambda path, top_k=3: raw)(Path("x.png"), 3)
+    assert [s.cell_w for s in kept] == [42.8, 14.7, 29.4]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..core.types import ReconstructParams
@@ -71,9 +71,19 @@ def to_suggestion(raw: object, rank: int) -> Suggestion:
 def wrap(fn: Callable[..., object]) -> SuggestFn:
     def suggest(path: Path, top_k: int = 3) -> list[Suggestion]:
         raw = fn(path, top_k=top_k)
-        return [to_suggestion(item, rank) for rank, item in enumerate(list(raw or [])[:top_k], start=1)]  # type: ignore[call-overload]
+        found = [to_suggestion(item, rank) for rank, item in enumerate(list(raw or [])[:top_k], start=1)]  # type: ignore[call-overload]
+        return by_right(found)
 
     return suggest
+
+
+def by_right(suggestions: list[Suggestion]) -> list[Suggestion]:
+    """Most probably right first, ranked anew, when every suggestion has the core's right-grid
+    probability (the model's own order follows its confidence, which is not that); else as is."""
+    if not suggestions or any(s.right is None for s in suggestions):
+        return suggestions
+    ordered = sorted(suggestions, key=lambda s: -(s.right or 0.0))
+    return [replace(s, rank=rank) for rank, s in enumerate(ordered, start=1)]
 
 
 def load_provider() -> SuggestFn | None:
