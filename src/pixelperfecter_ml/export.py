@@ -44,36 +44,51 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, make_default: bool
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if cfg.model == "gridline":
-        return export_gridline(model, checkpoint, out, make_default)
+        from .gridline_infer import DEFAULT_GRIDLINE, DEFAULT_GRIDLINE_ONNX
+
+        # Fully convolutional: dynamic batch, height and width (strips of any size run at native
+        # resolution); an odd, non-square dummy, so that nothing about the size is baked in.
+        result = _export_files(model, out, "gridline", torch.zeros(1, 4, 67, 133), "logits", {0: "batch", 2: "height", 3: "width"})
+        defaults = (DEFAULT_GRIDLINE, DEFAULT_GRIDLINE_ONNX)
+    else:
+        from .inference import DEFAULT_MODEL, DEFAULT_ONNX
+
+        result = _export_files(model, out, "grid_estimator", torch.zeros(1, 4, cfg.crop, cfg.crop), "out", {0: "batch"})
+        defaults = (DEFAULT_MODEL, DEFAULT_ONNX)
+    if make_default:
+        result.default_model = slim_checkpoint(checkpoint, defaults[0])
+        if result.onnx is not None:
+            data = result.onnx.read_bytes()
+            atomic_write(defaults[1], lambda tmp: tmp.write_bytes(data))
+    return result
+
+
+def _export_files(model, out: Path, stem: str, dummy, output_name: str, axes: dict[int, str]) -> ExportResult:
+    """``<stem>.ts`` and, when the onnx package is installed, ``<stem>.onnx`` (``axes``: the
+    dynamic axes of input and output) in ``out``."""
+    import torch
+
     with warnings.catch_warnings():
         # torch.jit is deprecated upstream but still the format that loads without our code.
         warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(model)
-    ts_path = atomic_write(out / "grid_estimator.ts", lambda tmp: scripted.save(str(tmp)))
+    ts_path = atomic_write(out / f"{stem}.ts", lambda tmp: scripted.save(str(tmp)))
     result = ExportResult(torchscript=ts_path)
     if importlib.util.find_spec("onnx") is None:
         result.messages.append("ONNX skipped: the onnx package is not installed (pip install onnx)")
-    else:
-        onnx_path = out / "grid_estimator.onnx"
-        dummy = torch.zeros(1, 4, cfg.crop, cfg.crop)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                # One self-contained file (no .onnx.data beside it): it ships as a package asset.
-                # The TorchScript-based exporter (dynamo=False): a dynamic batch axis and the weights
-                # inside the file (the dynamo exporter kept batch 1 and wrote a .onnx.data beside it).
-                torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["x"], output_names=["out"],
-                                  dynamic_axes={"x": {0: "batch"}, "out": {0: "batch"}}, dynamo=False)
-            result.onnx = onnx_path
-        except ImportError as exc:  # newer torch exporters need onnxscript beside onnx
-            result.messages.append(f"ONNX skipped: {exc} (pip install onnx onnxscript)")
-    if make_default:
-        from .inference import DEFAULT_MODEL, DEFAULT_ONNX
-
-        result.default_model = slim_checkpoint(checkpoint, DEFAULT_MODEL)
-        if result.onnx is not None:
-            data = result.onnx.read_bytes()
-            atomic_write(DEFAULT_ONNX, lambda tmp: tmp.write_bytes(data))
+        return result
+    onnx_path = out / f"{stem}.onnx"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            # One self-contained file (no .onnx.data beside it): it ships as a package asset.
+            # The TorchScript-based exporter (dynamo=False): dynamic axes and the weights inside
+            # the file (the dynamo exporter kept batch 1 and wrote a .onnx.data beside it).
+            torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["x"], output_names=[output_name],
+                              dynamic_axes={"x": axes, output_name: axes}, dynamo=False)
+        result.onnx = onnx_path
+    except ImportError as exc:  # newer torch exporters need onnxscript beside onnx
+        result.messages.append(f"ONNX skipped: {exc} (pip install onnx onnxscript)")
     return result
 
 
@@ -96,42 +111,3 @@ def load_torchscript(path: str | Path):
         raise ModelLoadError(f"{p}: TorchScript model has no integer 'crop' attribute (not a grid estimator export)")
     module.eval()
     return module, crop
-
-
-def export_gridline(model, checkpoint: str | Path, out: Path, make_default: bool = False) -> ExportResult:
-    """The gridline net as TorchScript and ONNX with dynamic batch, height and width (it is
-    fully convolutional: strips of any size run at native resolution)."""
-    import torch
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        scripted = torch.jit.script(model)
-    ts_path = atomic_write(out / "gridline.ts", lambda tmp: scripted.save(str(tmp)))
-    result = ExportResult(torchscript=ts_path)
-    if importlib.util.find_spec("onnx") is None:
-        result.messages.append("ONNX skipped: the onnx package is not installed (pip install onnx)")
-    else:
-        onnx_path = out / "gridline.onnx"
-        # An odd, non-square dummy: nothing about the size may be baked in.
-        dummy = torch.zeros(1, 4, 67, 133)
-        axes = {0: "batch", 2: "height", 3: "width"}
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(model, (dummy,), str(onnx_path), input_names=["x"], output_names=["logits"],
-                                  dynamic_axes={"x": axes, "logits": axes}, dynamo=False)
-            result.onnx = onnx_path
-        except ImportError as exc:
-            result.messages.append(f"ONNX skipped: {exc} (pip install onnx onnxscript)")
-    if make_default:
-        from .gridline_infer import DEFAULT_GRIDLINE, DEFAULT_GRIDLINE_ONNX
-
-        result.default_model = slim_checkpoint(checkpoint, DEFAULT_GRIDLINE)
-        if result.onnx is not None:
-            data = result.onnx.read_bytes()
-
-            def write(tmp: Path) -> None:
-                tmp.write_bytes(data)
-
-            atomic_write(DEFAULT_GRIDLINE_ONNX, write)
-    return result
