@@ -48,15 +48,22 @@ def cell_evidence(
     return share, _live_lines(colours, 1, config), _live_lines(colours, 0, config)
 
 
-def _live_lines(colours: np.ndarray, axis: int, config: DetectorConfig) -> float:
-    """Share of the inner lines across ``axis`` that some cell's colour changes across."""
+def colour_changes(colours: np.ndarray, axis: int, config: DetectorConfig = DEFAULT_CONFIG) -> np.ndarray:
+    """Where neighbouring cell colours (RGBA) step by more than ``live_step`` across ``axis``:
+    (cells_y - 1, cells_x) for axis 0, (cells_y, cells_x - 1) for axis 1."""
     c = np.ascontiguousarray(colours)
     a, b = (c[1:], c[:-1]) if axis == 0 else (c[:, 1:], c[:, :-1])
     # |a - b| on uint8 by OpenCV, channel max pairwise (a reduction over the short channel axis
     # is slow in NumPy): the same steps as an int16 difference, at a fraction of the cost.
     diff = cv2.absdiff(a, b) if a.size else np.zeros(a.shape, np.uint8)
     step = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), np.maximum(diff[..., 2], diff[..., 3]))
-    changes = np.count_nonzero(step > config.live_step, axis=1 - axis)
+    changed: np.ndarray = step > config.live_step
+    return changed
+
+
+def _live_lines(colours: np.ndarray, axis: int, config: DetectorConfig) -> float:
+    """Share of the inner lines across ``axis`` that some cell's colour changes across."""
+    changes = np.count_nonzero(colour_changes(colours, axis, config), axis=1 - axis)
     live = np.nonzero(changes > 0)[0]
     if live.size < 2:
         return 0.0

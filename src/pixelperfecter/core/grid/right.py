@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..types import Grid, GridCandidate
+from .checks import colour_changes
 from .config import DetectorConfig
 from .lines import place_lines
 from .spectrum import comb_phase
@@ -73,9 +74,7 @@ def _snap_offset(lines: np.ndarray, cell: float, offset: float, length: int) -> 
 
 def _densities(colours: np.ndarray, axis: int, config: DetectorConfig) -> np.ndarray:
     """Per inner line across ``axis``: the share of cells whose colour changes across it."""
-    c = colours.astype(np.int16)
-    step = np.abs(np.diff(c, axis=axis)).max(axis=-1)
-    out: np.ndarray = (step > config.live_step).mean(axis=1 - axis)
+    out: np.ndarray = colour_changes(colours, axis, config).mean(axis=1 - axis)
     return out
 
 
