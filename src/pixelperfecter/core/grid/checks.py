@@ -32,6 +32,17 @@ def cell_evidence(
       that some cell colour changes across.  A 1/k harmonic's in-between lines cross no colour
       change at all, however strong JPEG's block grid or grain makes them in a 1-D profile.
     """
+    _, colours, errors = cell_readings(rgba, profiles, cell_w, cell_h, offset_x, offset_y, config, placed)
+    share = float(np.mean((errors > (config.two_colour_step if step is None else step)).mean(axis=2) > config.two_colour_share))
+    return share, _live_lines(colours, 1, config), _live_lines(colours, 0, config)
+
+
+def cell_readings(
+    rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: float, offset_x: float, offset_y: float,
+    config: DetectorConfig = DEFAULT_CONFIG, placed: PlacedMemo | None = None,
+) -> tuple[Grid, np.ndarray, np.ndarray]:
+    """One grid read for the 2-D checks: the grid on its snapped lines, each cell's median colour
+    and its core samples' errors (``cells.sample_errors``) on a 4x4 lattice."""
     from ..cells import cell_samples, median_colors, sample_errors  # cells imports nothing from here
 
     height, width = rgba.shape[:2]
@@ -43,9 +54,7 @@ def cell_evidence(
     # A 4x4 lattice per cell is enough to see a second colour, at a third of the full cost.
     samples = cell_samples(rgba, grid, max_samples=4)
     colours = median_colors(samples)
-    errors = sample_errors(samples, colours)
-    share = float(np.mean((errors > (config.two_colour_step if step is None else step)).mean(axis=2) > config.two_colour_share))
-    return share, _live_lines(colours, 1, config), _live_lines(colours, 0, config)
+    return grid, colours, sample_errors(samples, colours)
 
 
 def colour_changes(colours: np.ndarray, axis: int, config: DetectorConfig = DEFAULT_CONFIG) -> np.ndarray:

@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..types import Grid, GridCandidate
-from .checks import colour_changes
+from ..types import GridCandidate
+from .checks import cell_readings, colour_changes
 from .config import DetectorConfig
-from .lines import place_lines
 from .spectrum import comb_phase
 
 if TYPE_CHECKING:
@@ -92,17 +91,9 @@ def _cell_stats(rgba: np.ndarray, profiles: tuple[np.ndarray, np.ndarray], cell_
                 ratios: tuple[int, ...] = ()) -> tuple[list[float], list[float], list[float]]:
     """Two-colour shares at each of ``steps`` and, per axis, ``_class_ratio`` for each of
     ``ratios`` (one sampling); with ``snap``, the lines' ``_snap_offset`` per axis is appended."""
-    from ..cells import cell_samples, median_colors, sample_errors  # cells imports nothing from here
-
-    height, width = rgba.shape[:2]
-    xs = place_lines(profiles[0], cell_w, offset_x, config=config)
-    ys = place_lines(profiles[1], cell_h, offset_y, config=config)
+    grid, colours, errors = cell_readings(rgba, profiles, cell_w, cell_h, offset_x, offset_y, config)
     if snap is not None:
-        snap += [_snap_offset(xs, cell_w, offset_x, width), _snap_offset(ys, cell_h, offset_y, height)]
-    grid = Grid(cell_w, cell_h, offset_x, offset_y, xs, ys, width, height)
-    samples = cell_samples(rgba, grid, max_samples=4)
-    colours = median_colors(samples)
-    errors = sample_errors(samples, colours)
+        snap += [_snap_offset(grid.xs, cell_w, offset_x, grid.width), _snap_offset(grid.ys, cell_h, offset_y, grid.height)]
     shares = [float(np.mean((errors > s).mean(axis=2) > config.two_colour_share)) for s in steps]
     dx, dy = _densities(colours, 1, config), _densities(colours, 0, config)
     return shares, [_class_ratio(dx, k) for k in ratios], [_class_ratio(dy, k) for k in ratios]
