@@ -10,7 +10,7 @@ import pytest
 from pixelperfecter.core import synth
 from pixelperfecter.core.grid import DEFAULT_CONFIG, DetectorConfig, Scorer, detect_grid, edge_profiles
 from pixelperfecter.core.grid.checks import cell_evidence, smoothness
-from pixelperfecter.core.grid.ladder import WindowMax, climb_ladder, comb_levels, fit_axis, robust_pitch
+from pixelperfecter.core.grid.ladder import ProfileCache, climb_ladder, comb_levels, fit_axis, robust_pitch
 from pixelperfecter.core.grid.lines import dp_snap, place_lines
 from pixelperfecter.core.grid.profiles import denoised, jpeg_block_step
 from pixelperfecter.core.grid.select import select_grid
@@ -115,7 +115,7 @@ def test_ladder_goes_finer_when_the_in_between_lines_carry_edges():
 
 def test_comb_levels_see_empty_phases():
     p = comb(600, 10.0, 0.0, every=2)
-    levels, mid = comb_levels(WindowMax(p), 10.0, 0.0, 2)
+    levels, mid = comb_levels(ProfileCache(p), 10.0, 0.0, 2)
     assert levels.max() > 50 and levels.min() < 1 and mid < 1
 
 

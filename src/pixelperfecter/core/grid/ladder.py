@@ -25,9 +25,9 @@ class AxisFit:
     mid_ratio: float
 
 
-class WindowMax:
-    """Running maxima of one profile, computed once per radius (the ladder asks for many), and
-    its spectra, once per longest cell (the ladder refines a period many times on one)."""
+class ProfileCache:
+    """What the ladder computes of one profile, each once: running maxima per radius (called as
+    ``cache(radius)``), spectra per longest cell, and the combs and settled fits of its periods."""
 
     def __init__(self, profile: np.ndarray) -> None:
         self.profile = profile
@@ -58,7 +58,7 @@ class WindowMax:
         return out
 
 
-def comb_levels(maxima: WindowMax, base: float, offset: float, multiple: int, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, float]:
+def comb_levels(maxima: ProfileCache, base: float, offset: float, multiple: int, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, float]:
     """Mean edge strength at each comb phase j of period base*multiple, and the mid-cell level.
 
     Entry j averages, over the image, the strongest edge within a quarter cell of the lines
@@ -71,7 +71,7 @@ def comb_levels(maxima: WindowMax, base: float, offset: float, multiple: int, co
 CombSamples = tuple[np.ndarray, np.ndarray, float]
 
 
-def comb_samples(maxima: WindowMax, base: float, offset: float, config: DetectorConfig = DEFAULT_CONFIG) -> CombSamples:
+def comb_samples(maxima: ProfileCache, base: float, offset: float, config: DetectorConfig = DEFAULT_CONFIG) -> CombSamples:
     """The lines of the comb of period ``base``: their indices n, the strongest edge near each,
     and the mean strongest edge half-way between lines (what ``comb_levels`` folds)."""
     length = len(maxima.profile) - 1
@@ -96,7 +96,7 @@ def folded(samples: CombSamples, multiple: int) -> tuple[np.ndarray, float]:
     return levels, noise
 
 
-def mid_ratio(maxima: WindowMax, cell: float, offset: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
+def mid_ratio(maxima: ProfileCache, cell: float, offset: float, config: DetectorConfig = DEFAULT_CONFIG) -> float:
     """Edge strength half-way between lines over that on lines: ~0 on the right comb."""
     lv, noise = comb_levels(maxima, cell, offset, 1, config)
     return float(noise / lv[0]) if lv[0] > 0 else 1.0
@@ -155,9 +155,9 @@ def robust_pitch(profile: np.ndarray, cell: float, offset: float, config: Detect
     return b1, b0 % b1
 
 
-def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG, maxima: WindowMax | None = None) -> AxisFit:
+def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG, maxima: ProfileCache | None = None) -> AxisFit:
     """From a spectral period, walk the harmonic ladder to the grid it belongs to."""
-    maxima = maxima or WindowMax(profile)
+    maxima = maxima or ProfileCache(profile)
 
     def levels(b: float, m: int) -> tuple[np.ndarray, float]:
         # The merges try every multiple of one period: its phase and lines are found once.
@@ -198,10 +198,10 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
 
 
 def settle(profile: np.ndarray, approx: float, min_cell: float, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG,
-           maxima: WindowMax | None = None) -> AxisFit:
+           maxima: ProfileCache | None = None) -> AxisFit:
     """The fit at the spectral peak nearest ``approx`` (within [min_cell, max_cell]): its phase,
     the robust pitch through the line positions, and the comb's coherence and mid-cell share."""
-    maxima = maxima or WindowMax(profile)
+    maxima = maxima or ProfileCache(profile)
     peak = maxima.refine(approx, min_cell, max_cell, config)
     key = (peak, min_cell, max_cell, id(config))
     if key not in maxima.settled:
@@ -232,7 +232,7 @@ def fit_axis(profile: np.ndarray, min_cell: float | None = None, max_cell: float
     max_cell = min(config.max_cell if max_cell is None else max_cell, length / config.min_cells_across)
     if max_cell <= min_cell:
         return None
-    maxima = WindowMax(profile)
+    maxima = ProfileCache(profile)
     mag, freqs = maxima.spectrum(max_cell, config)
     peaks = peak_periods(mag, freqs, min_cell, max_cell, config)
     if not peaks or peaks[0][1] < config.min_coherence:

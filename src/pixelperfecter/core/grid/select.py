@@ -21,7 +21,7 @@ import numpy as np
 from ..types import GridCandidate
 from .checks import cell_evidence
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import WindowMax, mid_ratio, robust_pitch
+from .ladder import ProfileCache, mid_ratio, robust_pitch
 from .profiles import Profiles, denoised
 from .right import RightModel, candidate_features
 from .spectrum import comb_phase
@@ -55,7 +55,7 @@ class Scorer:
         self.profiles = profiles
         self.config = config
         self.clean_profiles = (denoised(profiles[0], config), denoised(profiles[1], config))
-        self.maxima = (WindowMax(self.clean_profiles[0]), WindowMax(self.clean_profiles[1]))
+        self.maxima = (ProfileCache(self.clean_profiles[0]), ProfileCache(self.clean_profiles[1]))
 
     def score(self, c: GridCandidate) -> GridScore:
         cfg = self.config
