@@ -285,6 +285,25 @@ def test_dense_and_sparse_climbs_unify_alike(monkeypatch) -> None:
         assert not np.array_equal(per_bin, sprite)  # the noise was snapped away somewhere
 
 
+def test_dense_climb_ranks_in_int64_when_a_bin_is_too_dense_for_int32(monkeypatch) -> None:
+    # 36k of 40k cells in one bin: density * volume overflows int32, so the ranks must widen
+    # (an overflow would send every bin's climb somewhere arbitrary).
+    rng = np.random.default_rng(15)
+    sprite = np.full((200, 200, 4), 255, np.uint8)
+    sprite[..., :3] = (120, 90, 60)
+    spread = rng.random((200, 200)) < 0.1
+    sprite[spread, :3] = rng.integers(60, 180, (int(spread.sum()), 3))
+    monkeypatch.setattr(palette, "DENSE_CLIMB_RATIO", 0)
+    per_bin = palette.unify_palette(sprite)
+    monkeypatch.setattr(palette, "DENSE_CLIMB_RATIO", 10**9)
+    dense = palette.unify_palette(sprite)
+    assert np.array_equal(per_bin, dense)
+    flat = sprite.reshape(-1, 4)[:, :3]
+    lab = palette.srgb_to_oklab(flat)
+    span = np.floor(lab / palette.BIN).max(axis=0) - np.floor(lab / palette.BIN).min(axis=0) + 3
+    assert 36_000 * int(np.prod(span)) >= 2**31  # the case really needs int64 ranks
+
+
 def test_unify_keeps_two_yellows_close_in_oklab_but_far_in_rgb() -> None:
     # (240, 232, 51) and (243, 227, 0) are 0.014 apart in Oklab (under SNAP) but 51 levels
     # apart in blue: two shades the artist chose, which a snap must not merge (bench seed 70011).

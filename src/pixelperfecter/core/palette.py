@@ -96,7 +96,9 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     lab = srgb_to_oklab(rgb)
     # Each cell's bin, per coordinate (3, cells): bounds and keys run along whole columns (a
     # reduction over the short axis of (cells, 3) is slow).
-    columns = np.floor(np.ascontiguousarray(lab.T) / bin_size).astype(np.int32)
+    lab_columns = np.ascontiguousarray(lab.T)
+    del lab
+    columns = np.floor(lab_columns / bin_size).astype(np.int32)
     lo = np.array([int(c.min()) for c in columns], np.int64) - 1
     span = np.array([int(c.max()) for c in columns], np.int64) - lo + 2
     # One int per bin (1-D unique is many times faster than unique over rows); int32 when the
@@ -124,21 +126,20 @@ def unify_palette(sprite: np.ndarray, bin_size: float = BIN, snap: float = SNAP)
     # (the mode bin and the 26 around it), not of the whole basin, which blurred in-between
     # cells can stretch towards a neighbouring shade.
     # (A property of the bin: all its cells share their bin coordinates.)
-    bins = _key_bins(keys, lo, span)
-    in_mode_block = (np.abs(bins - bins[parent]) <= 1).all(axis=1)[bin_of_cell]
+    in_mode_block = _near_mode(keys, parent, span)[bin_of_cell]
     members = np.flatnonzero(in_mode_block)
     palette_rgb = _group_lower_median(rgb[members], cluster_of_cell[members], len(keys))
-    # Distances per column ((d0^2 + d1^2) + d2^2, the order of ``np.linalg.norm`` over rows).
-    offsets = srgb_to_oklab(palette_rgb)[cluster_of_cell] - lab
-    d0, d1, d2 = np.ascontiguousarray(offsets.T)
+    # Distances per column ((d0^2 + d1^2) + d2^2, the order of ``np.linalg.norm`` over rows),
+    # each column's cluster values gathered by ``take`` (row gathers of 3 values are slow).
+    palette_lab = np.ascontiguousarray(srgb_to_oklab(palette_rgb).T)
+    d0, d1, d2 = (p.take(cluster_of_cell) - c for p, c in zip(palette_lab, lab_columns))
     close = np.sqrt(d0 * d0 + d1 * d1 + d2 * d2) <= snap
     # ... and within SNAP_MAX_LEVELS on every RGB channel: near saturated colours Oklab moves
     # little for a large step of a channel near 0 or 255 (two yellows 51 blue levels apart are
     # 0.014 apart), and a snap that far is a different shade, not grain.
-    target_columns = np.ascontiguousarray(palette_rgb[cluster_of_cell].T)
     rgb_columns = np.ascontiguousarray(rgb.T)
-    for t, c in zip(target_columns, rgb_columns):
-        close &= cv2.absdiff(t, c).reshape(-1) <= SNAP_MAX_LEVELS
+    for p, c in zip(np.ascontiguousarray(palette_rgb.T), rgb_columns):
+        close &= cv2.absdiff(p.take(cluster_of_cell), c).reshape(-1) <= SNAP_MAX_LEVELS
     # Colours as one uint32 each (R | G << 8 | B << 16 | A << 24): the snapped cells take their
     # cluster's RGB and keep their own alpha.
     packed = np.ascontiguousarray(flat).view("<u4").reshape(-1)
@@ -172,10 +173,15 @@ def _dense_climb(key: np.ndarray, span: np.ndarray) -> tuple[np.ndarray, np.ndar
     lookup[keys] = np.arange(len(keys), dtype=np.int32)
     bin_of_cell = lookup[key]
     # int32 volumes but for the ranking (density * volume needs int64), in place where it can.
-    ranked = _separable(population.reshape(shape), np.add).reshape(-1).astype(np.int64)
-    ranked *= volume
-    ranked += np.arange(volume)
-    ranked[population == 0] = -1
+    density = _separable(population.reshape(shape), np.add).reshape(-1)
+    # int32 ranks while density * volume + key fits (a busy image's bins hold a few cells
+    # each): half the memory traffic of the max passes; int64 otherwise.
+    kind = np.int32 if int(density.max()) < (2**31 - volume) // volume else np.int64
+    ranked = density.astype(kind)
+    del density
+    ranked *= kind(volume)
+    ranked += np.arange(volume, dtype=kind)
+    np.copyto(ranked, kind(-1), where=population == 0)
     del population
     best = _separable(ranked.reshape(shape), np.maximum).reshape(-1)[keys]
     del ranked
@@ -213,14 +219,17 @@ def _climb(neighbours: np.ndarray, population: np.ndarray) -> np.ndarray:
     # ``take`` into one buffer: about twice as fast as fancy indexing on these 1-D gathers.
     for row in neighbours:
         np.add(density[:n], counts.take(row, out=gathered), out=density[:n])
-    density[n] = -1  # an empty bin is never the densest
-    best = np.full(n, -1, np.int32)
+    # The densest neighbour in one pass: the maximum of density * (bins + 1) + index (the
+    # highest density, ties to the larger index; an empty neighbour ranks -1).
+    rank = density.astype(np.int64)
+    rank *= n + 1
+    rank += np.arange(n + 1)
+    rank[n] = -1
+    best = np.full(n, -1, np.int64)
+    ranked = np.empty(n, np.int64)
     for row in neighbours:
-        np.maximum(best, density.take(row, out=gathered), out=best)
-    parent = np.full(n, -1, np.int32)
-    for row in neighbours:
-        density.take(row, out=gathered)
-        np.maximum(parent, np.where(gathered == best, row, -1), out=parent)
+        np.maximum(best, rank.take(row, out=ranked), out=best)
+    parent: np.ndarray = (best % (n + 1)).astype(np.int32)
     return parent
 
 
@@ -245,11 +254,15 @@ def _group_lower_median(values: np.ndarray, groups: np.ndarray, n_groups: int) -
     return out
 
 
-def _key_bins(keys: np.ndarray, lo: np.ndarray, span: np.ndarray) -> np.ndarray:
-    """The bin coordinates (n, 3) of ``unify_palette``'s bin keys."""
+def _near_mode(keys: np.ndarray, parent: np.ndarray, span: np.ndarray) -> np.ndarray:
+    """Whether each bin (``unify_palette``'s keys) lies within one bin of its mode ``keys[parent]``
+    on every axis, per coordinate column (a reduction over (bins, 3) rows is slow)."""
     k = keys.astype(np.int64)
-    bins: np.ndarray = np.stack([k // (span[1] * span[2]), (k // span[2]) % span[1], k % span[2]], axis=1) + lo
-    return bins
+    plane, row = int(span[1] * span[2]), int(span[2])
+    near = np.ones(len(k), bool)
+    for coordinate in (k // plane, (k // row) % int(span[1]), k % row):
+        near &= np.abs(coordinate - coordinate[parent]) <= 1
+    return near
 
 
 def _neighbour_table(keys: np.ndarray, span: np.ndarray) -> np.ndarray:

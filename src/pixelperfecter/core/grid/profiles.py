@@ -131,14 +131,18 @@ def jpeg_block_step(grad: np.ndarray, axis: int = 1) -> float:
 
 def _jpeg_step_of_rows(rows: np.ndarray) -> float:
     """``jpeg_block_step`` of the sampled rows of steps (boundaries at j = 7 mod 8)."""
-    low = rows < 16
-    on_rows, on_low = rows[:, 7::8], low[:, 7::8]
-    n_all, n_on = int(np.count_nonzero(low)), int(np.count_nonzero(on_low))
+    rows = np.ascontiguousarray(rows)
+    # The small steps (< 16) kept, the others zeroed: OpenCV sums and counts on whole rows
+    # (``np.sum(where=)`` over a 1 MP image's 262k sampled steps took 1.2 ms, twice per image).
+    low_steps = cv2.threshold(rows, 15, 0, cv2.THRESH_TOZERO_INV)[1]
+    n_all = rows.size - cv2.countNonZero(cv2.compare(rows, 15, cv2.CMP_GT))
+    on_rows = rows[:, 7::8]
+    n_on = int(np.count_nonzero(on_rows < 16))
     n_off = n_all - n_on
     if n_on < 100 or n_off < 100:
         return 0.0
-    s_all = int(np.sum(rows, where=low, dtype=np.int64))
-    s_on = int(np.sum(on_rows, where=on_low, dtype=np.int64))
+    s_all = int(cv2.sumElems(low_steps)[0])
+    s_on = int(low_steps[:, 7::8].sum(dtype=np.int64))
     a, b = s_on / n_on, (s_all - s_on) / n_off
     return a - b if a > 1.3 * b and a - b > 0.5 else 0.0
 
