@@ -382,7 +382,8 @@ def hybrid_from_array(
     if heuristic_result.metrics is None:
         return _hybrid_without_grid(rgba, params, heuristic, proposals, by_source, suggestions, has_alpha, source, thresholds)
     result = reconstruct(rgba, params, has_alpha=has_alpha, source=source, thresholds=thresholds, proposers=[lambda _rgba: proposals])
-    chosen_note = next((w for w in result.warnings if w.startswith("grid from model#")), None)
+    # "grid from <source>": a model proposal, or one of the core's own count neighbours.
+    chosen_note = next((w for w in result.warnings if w.startswith("grid from ")), None)
     if chosen_note is None:
         return HybridResult(heuristic, [heuristic], "heuristic kept", list(suggestions))
     origin = chosen_note.split()[2]

@@ -27,7 +27,7 @@ from .ladder import AxisFit, fit_axis, settle
 from .lines import PlacedMemo, place_lines, placed_lines
 from .profiles import Profiles, denoised, edge_profiles, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
-from .select import GridProposer, GridScore, Scorer, axis_mixes, select_grid
+from .select import GridProposer, GridScore, Scorer, axis_mixes, count_neighbours, select_grid
 from .spectrum import comb_phase
 
 __all__ = [
@@ -75,6 +75,7 @@ def detect_grid(
         scorer = Scorer(rgba, profiles, config)
         proposed = [scorer.refine(c, avoid=own) for p in proposers for c in p(rgba)]
         proposed += axis_mixes(own, proposed, config)
+        proposed += [scorer.refine(c, avoid=own) for c in count_neighbours(scorer, own)]
         # The calibrated right-grid probability decides when it is shipped; else the score.
         best, candidates = select_grid(scorer, own, proposed, default_right_model())
         if best.source != own.source:

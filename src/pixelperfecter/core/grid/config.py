@@ -136,6 +136,9 @@ class DetectorConfig:
     # A proposal within 10 % of the detector's cell on both axes is also tried with either axis
     # taken from the detector (the detector's near misses are one axis a few percent off).
     mix_window: float = 0.10
+    # With proposers, the detector's grid is also tried with 1 or 2 cells more or fewer across
+    # each axis (``count_neighbours``): big cells under drift lose a line or two over the image.
+    count_steps: tuple[int, ...] = (1, 2)
     # Photos and paintings: colour changes inside cells about as much as between them.  Pixel
     # art stays under ~0.15 (synthetic tiers <= 0.08, real generated images <= 0.14, texture
     # tiles 0.34); scikit-image's photographs reach 0.24-1.0.  Over 0.4 is refused as "no grid";

@@ -125,6 +125,27 @@ def axis_mixes(own: GridCandidate, proposed: Sequence[GridCandidate], config: De
     return [c for c in out if not same_grid(c, own, config)]
 
 
+def count_neighbours(scorer: Scorer, own: GridCandidate) -> list[GridCandidate]:
+    """The detector's grid with one axis holding ``count_steps`` cells more or fewer across the
+    image (source "count+1x" and so on), each at its comb's phase: under drift and seams the
+    ladder's pitch can settle a whole cell or two off over the image (39 cells for 40), a few
+    percent that no harmonic test looks at."""
+    cfg = scorer.config
+    height, width = scorer.rgba.shape[:2]
+    out = []
+    for axis, length, cell in ((0, width, own.cell_w), (1, height, own.cell_h)):
+        n = length / cell
+        for k in cfg.count_steps:
+            for sign in (1, -1):
+                if n + sign * k < cfg.min_cells_across:
+                    continue
+                pitch = length / (n + sign * k)
+                offset, _ = comb_phase(scorer.clean_profiles[axis], pitch)
+                tag = f"count{sign * k:+d}{'xy'[axis]}"
+                out.append(replace(own, cell_w=pitch, offset_x=offset, source=tag) if axis == 0 else replace(own, cell_h=pitch, offset_y=offset, source=tag))
+    return out
+
+
 def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate],
                 right: RightModel | None = None, ratio: float | None = None) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
     """The best of the detector's own candidate and the others, with all of them scored.
@@ -159,8 +180,11 @@ def _select_by_probability(scorer: Scorer, own: GridCandidate, others: Sequence[
     if not scored:
         return own, ranked
     if right.pairwise:
-        # The pairwise model compares each proposal with the detector's grid directly.
-        beats = right.prefers(xs, own_x)
+        # The pairwise model compares each proposal with the detector's grid directly; a winner
+        # must also score no lower than the detector's grid (``GridScore``): two judges, since
+        # among many proposals one wrong grid far from the model's training cases (142-px cells
+        # on 18-px art) can draw a pairwise preference of 0.9.
+        beats = np.where([c.score >= own.score for c in scored], right.prefers(xs, own_x), 0.0)
         best = int(np.argmax(beats))
         return (scored[best] if beats[best] >= cfg.right_pair_threshold else own), ranked
     top = ranked[0]
