@@ -180,3 +180,18 @@ def test_with_proposers_a_drift_case_a_cell_short_gets_its_count_neighbour() -> 
     det = detect_grid(case.image, proposers=[lambda rgba: []])
     assert det.grid is not None and abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01
     assert any(w.startswith("grid from count-1x") for w in det.warnings)
+
+
+def test_each_grid_is_sampled_once_whoever_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pixelperfecter.core.grid import checks
+
+    case = synth.make_case(3, "fractional")
+    scorer = Scorer(case.image, edge_profiles(case.image))
+    calls = []
+    real = checks.cell_readings
+    monkeypatch.setattr(checks, "cell_readings", lambda *a, **k: calls.append(a[2:6]) or real(*a, **k))
+    c = _cand(case, source="model#1")
+    first = candidate_features(scorer, c)
+    assert len(calls) == 2  # the grid and its 2x-finer grid
+    assert np.array_equal(candidate_features(scorer, c), first) and scorer.score(c) == scorer.score(c)
+    assert len(calls) == 2

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -57,6 +57,59 @@ def cell_readings(
     return grid, colours, sample_errors(samples, colours)
 
 
+@dataclass(frozen=True)
+class CellStats:
+    """What the selection stage's score and the right-grid features read from one grid's cells,
+    from one sampling (``cell_readings``): the hybrid judges 10-20 grids an image, and sampling
+    each for every reader doubled its cost."""
+
+    share_live: float  # cells whose core holds two colours at ``live_step``
+    share_split: float  # ... at ``two_colour_step``
+    live_x: float  # ``_live_lines`` across x (lines between columns) and across y
+    live_y: float
+    ratios_x: tuple[float, float]  # ``class_ratio`` of the line densities mod 2 and mod 3
+    ratios_y: tuple[float, float]
+    snap_x: tuple[float, float]  # ``snap_offset`` of the placed lines
+    snap_y: tuple[float, float]
+
+
+def cell_stats(
+    rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: float, offset_x: float, offset_y: float,
+    config: DetectorConfig = DEFAULT_CONFIG,
+) -> CellStats:
+    """``CellStats`` of one grid."""
+    grid, colours, errors = cell_readings(rgba, profiles, cell_w, cell_h, offset_x, offset_y, config)
+    shares = [float(np.mean((errors > s).mean(axis=2) > config.two_colour_share)) for s in (config.live_step, config.two_colour_step)]
+    changes_x, changes_y = colour_changes(colours, 1, config), colour_changes(colours, 0, config)
+    dx, dy = changes_x.mean(axis=0), changes_y.mean(axis=1)
+    return CellStats(
+        share_live=shares[0], share_split=shares[1],
+        live_x=_live_share(np.count_nonzero(changes_x, axis=0)), live_y=_live_share(np.count_nonzero(changes_y, axis=1)),
+        ratios_x=(class_ratio(dx, 2), class_ratio(dx, 3)), ratios_y=(class_ratio(dy, 2), class_ratio(dy, 3)),
+        snap_x=snap_offset(grid.xs, cell_w, offset_x, grid.width), snap_y=snap_offset(grid.ys, cell_h, offset_y, grid.height),
+    )
+
+
+def snap_offset(lines: np.ndarray, cell: float, offset: float, length: int) -> tuple[float, float]:
+    """Mean distance, in cells, of the inner placed lines from the nearest uniform line, and the
+    largest relative deviation of their spacing from the cell."""
+    inner = lines[(lines > 0) & (lines < length)].astype(np.float64)
+    if inner.size == 0:
+        return 0.5, 1.0
+    d = (inner - offset) / cell
+    spacing = np.diff(inner) / cell
+    return float(np.mean(np.abs(d - np.round(d)))), float(np.max(np.abs(spacing - 1))) if spacing.size else 0.0
+
+
+def class_ratio(density: np.ndarray, k: int) -> float:
+    """Sparsest over densest mean density of the line classes mod ``k`` (1.0 when undecidable)."""
+    if density.size < 2 * k:
+        return 1.0
+    means = np.array([density[j::k].mean() for j in range(k)])
+    top = float(means.max())
+    return float(means.min() / top) if top > 0 else 1.0
+
+
 def colour_changes(colours: np.ndarray, axis: int, config: DetectorConfig = DEFAULT_CONFIG) -> np.ndarray:
     """Where neighbouring cell colours (RGBA) step by more than ``live_step`` across ``axis``:
     (cells_y - 1, cells_x) for axis 0, (cells_y, cells_x - 1) for axis 1."""
@@ -72,7 +125,11 @@ def colour_changes(colours: np.ndarray, axis: int, config: DetectorConfig = DEFA
 
 def _live_lines(colours: np.ndarray, axis: int, config: DetectorConfig) -> float:
     """Share of the inner lines across ``axis`` that some cell's colour changes across."""
-    changes = np.count_nonzero(colour_changes(colours, axis, config), axis=1 - axis)
+    return _live_share(np.count_nonzero(colour_changes(colours, axis, config), axis=1 - axis))
+
+
+def _live_share(changes: np.ndarray) -> float:
+    """``_live_lines`` from the count of changed cells per line."""
     live = np.nonzero(changes > 0)[0]
     if live.size < 2:
         return 0.0

@@ -23,8 +23,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..types import GridCandidate
-from .checks import cell_readings, colour_changes
-from .config import DetectorConfig
 from .spectrum import comb_phase
 
 if TYPE_CHECKING:
@@ -60,60 +58,19 @@ FEATURES = (
 )
 
 
-def _snap_offset(lines: np.ndarray, cell: float, offset: float, length: int) -> tuple[float, float]:
-    """Mean distance, in cells, of the inner placed lines from the nearest uniform line, and the
-    largest relative deviation of their spacing from the cell."""
-    inner = lines[(lines > 0) & (lines < length)].astype(np.float64)
-    if inner.size == 0:
-        return 0.5, 1.0
-    d = (inner - offset) / cell
-    spacing = np.diff(inner) / cell
-    return float(np.mean(np.abs(d - np.round(d)))), float(np.max(np.abs(spacing - 1))) if spacing.size else 0.0
-
-
-def _densities(colours: np.ndarray, axis: int, config: DetectorConfig) -> np.ndarray:
-    """Per inner line across ``axis``: the share of cells whose colour changes across it."""
-    out: np.ndarray = colour_changes(colours, axis, config).mean(axis=1 - axis)
-    return out
-
-
-def _class_ratio(density: np.ndarray, k: int) -> float:
-    """Sparsest over densest mean density of the line classes mod ``k`` (1.0 when undecidable)."""
-    if density.size < 2 * k:
-        return 1.0
-    means = np.array([density[j::k].mean() for j in range(k)])
-    top = float(means.max())
-    return float(means.min() / top) if top > 0 else 1.0
-
-
-def _cell_stats(rgba: np.ndarray, profiles: tuple[np.ndarray, np.ndarray], cell_w: float, cell_h: float, offset_x: float, offset_y: float,
-                steps: tuple[int, ...], config: DetectorConfig, snap: list[tuple[float, float]] | None = None,
-                ratios: tuple[int, ...] = ()) -> tuple[list[float], list[float], list[float]]:
-    """Two-colour shares at each of ``steps`` and, per axis, ``_class_ratio`` for each of
-    ``ratios`` (one sampling); with ``snap``, the lines' ``_snap_offset`` per axis is appended."""
-    grid, colours, errors = cell_readings(rgba, profiles, cell_w, cell_h, offset_x, offset_y, config)
-    if snap is not None:
-        snap += [_snap_offset(grid.xs, cell_w, offset_x, grid.width), _snap_offset(grid.ys, cell_h, offset_y, grid.height)]
-    shares = [float(np.mean((errors > s).mean(axis=2) > config.two_colour_share)) for s in steps]
-    dx, dy = _densities(colours, 1, config), _densities(colours, 0, config)
-    return shares, [_class_ratio(dx, k) for k in ratios], [_class_ratio(dy, k) for k in ratios]
-
-
 def candidate_features(scorer: Scorer, c: GridCandidate) -> np.ndarray:
     """The ``FEATURES`` of one candidate grid on the scorer's image."""
-    cfg = scorer.config
-    rgba, profiles = scorer.rgba, scorer.profiles
     score = scorer.score(c)
-    snap: list[tuple[float, float]] = []
-    (share_split,), rx, ry = _cell_stats(rgba, profiles, c.cell_w, c.cell_h, c.offset_x, c.offset_y, (cfg.two_colour_step,), cfg, snap, (2, 3))
-    share_live = -math.log(max(score.single, 1e-300)) * cfg.two_colour_scale
+    stats = scorer.stats(c.cell_w, c.cell_h, c.offset_x, c.offset_y)
+    share_split, rx, ry, snap = stats.share_split, stats.ratios_x, stats.ratios_y, (stats.snap_x, stats.snap_y)
+    share_live = -math.log(max(score.single, 1e-300)) * scorer.config.two_colour_scale
     # The 2x-finer grid's in-between lines cross colour changes only if the candidate is too
     # coarse; its cores must keep a pixel or two (else the finer grid samples nothing).
     fine_w, fine_h = c.cell_w / 2, c.cell_h / 2
     finer = 0.0
     if min(fine_w, fine_h) >= 1.5:
-        _, (fx,), (fy,) = _cell_stats(rgba, profiles, fine_w, fine_h, c.offset_x, c.offset_y, (), cfg, ratios=(2,))
-        finer = max(fx, fy)
+        fine = scorer.stats(fine_w, fine_h, c.offset_x, c.offset_y)
+        finer = max(fine.ratios_x[0], fine.ratios_y[0])
     phase_errors, coherences = [], []
     for profile, cell, offset in ((scorer.clean_profiles[0], c.cell_w, c.offset_x), (scorer.clean_profiles[1], c.cell_h, c.offset_y)):
         best, coherence = comb_phase(profile, cell)

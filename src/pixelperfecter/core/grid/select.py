@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from ..types import GridCandidate
-from .checks import cell_evidence
+from .checks import CellStats, cell_stats
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import ProfileCache, mid_ratio, robust_pitch
 from .profiles import Profiles, denoised
@@ -56,16 +56,26 @@ class Scorer:
         self.config = config
         self.clean_profiles = (denoised(profiles[0], config), denoised(profiles[1], config))
         self.maxima = (ProfileCache(self.clean_profiles[0]), ProfileCache(self.clean_profiles[1]))
+        # One sampling per grid, whoever reads it (score, right-grid features, a finer grid's
+        # line classes): small summaries, not the cells.
+        self._stats: dict[tuple[float, float, float, float], CellStats] = {}
+
+    def stats(self, cell_w: float, cell_h: float, offset_x: float, offset_y: float) -> CellStats:
+        key = (float(cell_w), float(cell_h), float(offset_x), float(offset_y))
+        if key not in self._stats:
+            self._stats[key] = cell_stats(self.rgba, self.profiles, cell_w, cell_h, offset_x, offset_y, self.config)
+        return self._stats[key]
 
     def score(self, c: GridCandidate) -> GridScore:
         cfg = self.config
         mx, my = self.maxima
         # Two colours at the live step (32), not the split check's 64: a too-coarse cell of
         # shaded art often holds two shades of one ramp, 20-40 levels apart.
-        share, live_x, live_y = cell_evidence(self.rgba, self.profiles, c.cell_w, c.cell_h, c.offset_x, c.offset_y, cfg, step=cfg.live_step)
+        stats = self.stats(c.cell_w, c.cell_h, c.offset_x, c.offset_y)
+        share = stats.share_live
         return GridScore(
-            support_x=live_x,
-            support_y=live_y,
+            support_x=stats.live_x,
+            support_y=stats.live_y,
             clean_x=1.0 - min(1.0, mid_ratio(mx, c.cell_w, c.offset_x, cfg)),
             clean_y=1.0 - min(1.0, mid_ratio(my, c.cell_h, c.offset_y, cfg)),
             # Steep: a few percent of two-colour cells is positive evidence of missing lines,
