@@ -92,7 +92,7 @@ def train_command(
     overrides: List[str] = typer.Option([], "--set", help="key=value, beats the YAML (repeatable)."),
     resume: bool = typer.Option(False, "--resume", help="Continue runs/<name>/last.pt."),
 ) -> None:
-    """Train the grid estimator (also under torchrun --nproc_per_node N)."""
+    """Train the grid estimator or the gridline model (`model:` in the config; also under torchrun --nproc_per_node N)."""
     require_torch()
     from .config import ConfigError, load_config
 

@@ -15,7 +15,7 @@ the ONNX export has dynamic H/W.  The per-pixel maps are reduced to 1-D per-colu
 boundary probabilities by ``gridline_infer`` (torch-free), which turns them into candidate
 grids with the core's ``fit_axis``.
 
-Training (``train_gridline``, ``model: gridline`` in a YAML config): crops of seeded
+Training (``GridlineTask`` in ``train.train``'s one loop, ``model: gridline`` in a YAML config): crops of seeded
 synthetic cases (``pixelperfecter.core.synth``) whose true boundaries ``case.xs``/``ys`` are
 the targets (1 at the boundary's pixel edge, ``label_side`` at +-1 px), per-pixel BCE with a
 positive weight.  ``gl_target: column`` marks every pixel of a boundary column; ``visible``
@@ -304,93 +304,48 @@ def _codes(batch: dict[str, torch.Tensor], device: torch.device) -> torch.Tensor
 # --------------------------------------------------------------------------- training
 
 
-def train_gridline(cfg: TrainConfig):
-    """The training loop for ``model: gridline`` (same conventions as ``train.train``: the
-    resolved config in the run folder, TensorBoard under tb/, best.pt / last.pt checkpoints)."""
-    from pixelperfecter.core.io import write_text_atomic
+class GridlineTask:
+    """``model: gridline`` for the one training loop (``train.train``): crops of seeded synthetic
+    cases drawn at random, per-pixel BCE against their boundaries, validation by the 1-D cell
+    rate of the predicted profiles."""
 
-    from .config import dump_yaml
-    from .train import Dist, TrainResult, lr_at, resolve_device, seed_everything
+    def __init__(self, cfg: TrainConfig, dist) -> None:
+        start = time.perf_counter()
+        self.cfg, self.rank = cfg, dist.rank
+        tiers = parse_tier_weights(cfg.gl_tiers)
+        side = cfg.crop + cfg.gl_margin
+        if cfg.gl_seed_base + cfg.gl_cases > VAL_SEED_BASE:
+            raise ValueError(f"gl_seed_base + gl_cases must stay under {VAL_SEED_BASE} (validation seeds)")
+        visible = cfg.gl_target == "visible"
+        self.train_data = make_gridline_data(cfg.gl_cases, side, tiers, cfg.gl_seed_base, cfg.gl_label_side, visible)
+        val_side = max(side, min(2 * cfg.crop, 256))
+        self.val_data = make_gridline_data(min(cfg.val_max_samples, 256), val_side, tiers, VAL_SEED_BASE, cfg.gl_label_side, visible)
+        self.setup_seconds = time.perf_counter() - start
 
-    dist = Dist()
-    device = resolve_device(cfg.device, dist)
-    seed_everything(cfg.seed)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    start = time.perf_counter()
-    tiers = parse_tier_weights(cfg.gl_tiers)
-    side = cfg.crop + cfg.gl_margin
-    if cfg.gl_seed_base + cfg.gl_cases > VAL_SEED_BASE:
-        raise ValueError(f"gl_seed_base + gl_cases must stay under {VAL_SEED_BASE} (validation seeds)")
-    visible = cfg.gl_target == "visible"
-    train_data = make_gridline_data(cfg.gl_cases, side, tiers, cfg.gl_seed_base, cfg.gl_label_side, visible)
-    val_side = max(side, min(2 * cfg.crop, 256))
-    val_data = make_gridline_data(min(cfg.val_max_samples, 256), val_side, tiers, VAL_SEED_BASE, cfg.gl_label_side, visible)
-    data_s = time.perf_counter() - start
+    def build(self) -> nn.Module:
+        return build_gridline(self.cfg)
 
-    model = build_gridline(cfg).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    run_dir = cfg.run_dir
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(run_dir / "config.yaml", dump_yaml(cfg))
-    from torch.utils.tensorboard import SummaryWriter
-    from tqdm import tqdm
+    def batches(self, step: int):
+        # Each rank its own stream; a resumed run a fresh one (its seed names the step).
+        seed = self.cfg.seed + self.rank
+        rng = np.random.default_rng(seed if step == 0 else [seed, step])
+        while True:
+            yield batch_tensors(self.train_data, rng.integers(0, len(self.train_data.images), self.cfg.batch_size), rng, self.cfg.crop)
 
-    writer = SummaryWriter(log_dir=str(run_dir / "tb"))
-    writer.add_scalar("data/seconds", data_s, 0)
-    rng = np.random.default_rng(cfg.seed)
-    bar = tqdm(total=cfg.max_steps, desc=cfg.name, unit="step", disable=not cfg.progress, dynamic_ncols=True)
-    step, best, running = 0, float("inf"), 0.0
-    last_val: GlValStats | None = None
-    model.train()
-    while step < cfg.max_steps:
-        lr = lr_at(step, cfg)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        batch = batch_tensors(train_data, rng.integers(0, len(train_data.images), cfg.batch_size), rng, cfg.crop)
-        logits = model(batch["x"].to(device))
-        loss = gridline_loss(logits, batch["t"].to(device), cfg.gl_pos_weight, _codes(batch, device), cfg.gl_label_side)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        step += 1
-        value = float(loss.detach())
-        running = value if running == 0 else 0.9 * running + 0.1 * value
-        bar.update(1)
-        bar.set_postfix(loss=f"{running:.4f}", lr=f"{lr:.2e}")
-        if step % cfg.log_every == 0 or step == 1:
-            writer.add_scalar("train/loss", value, step)
-            writer.add_scalar("train/lr", lr, step)
-        if step % cfg.eval_every == 0 or step == cfg.max_steps:
-            last_val, best = _validate_and_save(model, val_data, cfg, device, writer, step, best, optimizer)
-    if step == 0:
-        last_val, best = _validate_and_save(model, val_data, cfg, device, writer, step, best, optimizer)
-    bar.close()
-    writer.add_scalar("time/seconds", time.perf_counter() - start, step)
-    writer.flush()
-    writer.close()
-    return TrainResult(run_dir, step, best, last_val, time.perf_counter() - start)  # type: ignore[arg-type]
+    def loss(self, out: torch.Tensor, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        return gridline_loss(out.float(), batch["t"], self.cfg.gl_pos_weight, batch.get("m"), self.cfg.gl_label_side), {}
 
-
-def _validate_and_save(model, val_data, cfg, device, writer, step, best, optimizer):
-    from .train import save_checkpoint
-
-    val = evaluate_gridline(model, val_data, cfg, device)
-    writer.add_scalar("val/loss", val.loss, step)
-    writer.add_scalar("val/cell_ok", val.cell_ok, step)
-    writer.add_scalar("val/edge_profile_cell_ok", val.edge_cell_ok, step)
-    if step % cfg.image_every == 0 or step == cfg.max_steps:
-        writer.add_image("val/boundaries", boundary_mosaic(model, val_data, device), step, dataformats="CHW")
-    writer.flush()
-    # "best": the validation loss (the 1-D cell rate is coarse on a few hundred crops).
-    score = val.loss if not math.isnan(val.loss) else float("inf")
-    if score < best or not (cfg.run_dir / "best.pt").exists():
-        best = min(best, score)
-        save_checkpoint(cfg.run_dir / "best.pt", model, cfg, step, best)
-    save_checkpoint(cfg.run_dir / "last.pt", model, cfg, step, best, optimizer=optimizer)
-    return val, best
+    def validate(self, model: nn.Module, step: int, writer, device: torch.device) -> tuple[GlValStats, float, dict[str, float]]:
+        val = evaluate_gridline(model, self.val_data, self.cfg, device)
+        if writer is not None:
+            writer.add_scalar("val/loss", val.loss, step)
+            writer.add_scalar("val/cell_ok", val.cell_ok, step)
+            writer.add_scalar("val/edge_profile_cell_ok", val.edge_cell_ok, step)
+            if step % self.cfg.image_every == 0 or step == self.cfg.max_steps:
+                writer.add_image("val/boundaries", boundary_mosaic(model, self.val_data, device), step, dataformats="CHW")
+        # "best": the validation loss (the 1-D cell rate is coarse on a few hundred crops).
+        score = val.loss if not math.isnan(val.loss) else float("inf")
+        return val, score, {"loss": val.loss, "cell_ok": val.cell_ok, "edge_cell_ok": val.edge_cell_ok}
 
 
 @torch.no_grad()

@@ -1,5 +1,10 @@
 """`perfecter ml train`: one readable training loop (nanoGPT / timm train.py style).
 
+One loop for every model family: a ``TrainTask`` supplies its data, net, loss and validation
+(``EstimatorTask`` here; ``gridline.GridlineTask`` for ``model: gridline``), the loop does the
+rest (schedule, mixed precision, clipping, resume, DDP, TensorBoard, checkpoints).
+The loss below is the estimator's.
+
 Runs as is on one CPU or GPU, and under ``torchrun --nproc_per_node N`` with DDP (gloo on
 CPU, NCCL on CUDA): every rank draws a disjoint share of the stratified sample stream, only
 rank 0 writes logs and checkpoints.
@@ -24,8 +29,10 @@ import math
 import os
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -213,7 +220,8 @@ def prediction_grid(model: torch.nn.Module, batch: dict[str, torch.Tensor], coun
 # --------------------------------------------------------------------------- checkpoints
 
 
-def save_checkpoint(path: Path, model: torch.nn.Module, cfg: TrainConfig, step: int, best_val_mae: float, optimizer=None, scaler=None, val: ValStats | None = None) -> None:
+def save_checkpoint(path: Path, model: torch.nn.Module, cfg: TrainConfig, step: int, best_val_mae: float, optimizer=None, scaler=None,
+                    val: dict[str, float] | None = None) -> None:
     """Only tensors and plain Python values, so it loads with ``weights_only=True``."""
     raw = model.module if hasattr(model, "module") else model
     state = {
@@ -223,7 +231,7 @@ def save_checkpoint(path: Path, model: torch.nn.Module, cfg: TrainConfig, step: 
         "config": cfg.to_dict(),
         "step": int(step),
         "best_val_mae": float(best_val_mae),
-        "val": None if val is None else {"mae_cell_px": val.mae_cell_px, "mae_offset_px": val.mae_offset_px, "within_1px": val.within_1px},
+        "val": None if val is None else {k: float(v) for k, v in val.items()},
         "torch_version": str(torch.__version__),
     }
     if optimizer is not None:
@@ -281,8 +289,8 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
 class TrainResult:
     run_dir: Path
     step: int
-    best_val_mae: float
-    last_val: ValStats | None
+    best_val_mae: float  # the task's validation score at the best checkpoint (lower is better)
+    last_val: object | None  # the task's last validation stats (ValStats, GlValStats)
     seconds: float
 
 
@@ -290,11 +298,81 @@ def _collate(items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
     return {k: torch.from_numpy(np.stack([it[k] for it in items])) for k in items[0]}
 
 
-def train(cfg: TrainConfig) -> TrainResult:
-    if cfg.model == "gridline":
-        from .gridline import train_gridline
+class TrainTask(Protocol):
+    """What the one training loop needs of a model family (``EstimatorTask``, and
+    ``gridline.GridlineTask`` for ``model: gridline``): its data, net, loss and validation."""
 
-        return train_gridline(cfg)
+    setup_seconds: float  # time spent preparing the data, logged once
+
+    def build(self) -> torch.nn.Module: ...
+
+    def batches(self, step: int) -> Iterator[dict[str, torch.Tensor]]:
+        """Training batches for ever, from ``step`` on (a resumed run continues the stream)."""
+        ...
+
+    def loss(self, out: torch.Tensor, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]: ...
+
+    def validate(self, model: torch.nn.Module, step: int, writer, device: torch.device) -> tuple[object | None, float, dict[str, float] | None]:
+        """(stats, score: lower is better, summary kept in the checkpoint); logs to ``writer``."""
+        ...
+
+
+class EstimatorTask:
+    """The grid estimator: the prepared dataset through a stratified sampler (each rank its share)."""
+
+    def __init__(self, cfg: TrainConfig, dist: Dist) -> None:
+        start = time.perf_counter()
+        self.cfg = cfg
+        train_rows, val_rows = load_splits(cfg.data_dir)
+        if not train_rows:
+            raise FileNotFoundError(f"{Path(cfg.data_dir) / 'manifest.jsonl'}: no training rows")
+        train_set = GridDataset(cfg.data_dir, train_rows, cfg.crop, cfg.conf_targets(), train=cfg.augment, seed=cfg.seed)
+        val_set = GridDataset(cfg.data_dir, val_rows[: cfg.val_max_samples], cfg.crop, cfg.conf_targets(), train=False)
+        per_rank = cfg.batch_size * cfg.eval_every
+        self.sampler = StratifiedSampler(train_set.sources(), cfg.source_weights(), per_rank, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
+        self.loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, sampler=self.sampler, num_workers=cfg.num_workers, collate_fn=_collate, drop_last=True)
+        self.val_loader = torch.utils.data.DataLoader(val_set, batch_size=cfg.batch_size, shuffle=False, num_workers=0, collate_fn=_collate) if len(val_set) else None
+        self.setup_seconds = time.perf_counter() - start
+
+    def build(self) -> torch.nn.Module:
+        return build_model(self.cfg)
+
+    def batches(self, step: int) -> Iterator[dict[str, torch.Tensor]]:
+        epoch = step // self.cfg.eval_every
+        while True:
+            self.sampler.set_epoch(epoch)
+            yield from self.loader
+            epoch += 1
+
+    def loss(self, out: torch.Tensor, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
+        return compute_loss(out, batch, self.cfg)
+
+    def validate(self, model: torch.nn.Module, step: int, writer, device: torch.device) -> tuple[object | None, float, dict[str, float] | None]:
+        if self.val_loader is None:
+            return None, float("inf"), None
+        val = evaluate_batches(model, self.val_loader, self.cfg, device)
+        if writer is not None:
+            writer.add_scalar("val/loss", val.loss, step)
+            writer.add_scalar("val/mae_cell_px", val.mae_cell_px, step)
+            writer.add_scalar("val/mae_offset_px", val.mae_offset_px, step)
+            writer.add_scalar("val/within_1px", val.within_1px, step)
+            if step % self.cfg.image_every == 0 or step == self.cfg.max_steps:
+                first = {k: v.to(device) for k, v in next(iter(self.val_loader)).items()}
+                writer.add_image("val/predictions", prediction_grid(model, first), step, dataformats="CHW")
+        # "best": cell MAE plus offset MAE in px.
+        score = float("inf") if math.isnan(val.mae_cell_px) else val.mae_cell_px + val.mae_offset_px
+        return val, score, {"mae_cell_px": val.mae_cell_px, "mae_offset_px": val.mae_offset_px, "within_1px": val.within_1px}
+
+
+def make_task(cfg: TrainConfig, dist: Dist) -> TrainTask:
+    if cfg.model == "gridline":
+        from .gridline import GridlineTask
+
+        return GridlineTask(cfg, dist)
+    return EstimatorTask(cfg, dist)
+
+
+def train(cfg: TrainConfig) -> TrainResult:
     dist = setup_distributed(cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     device = resolve_device(cfg.device, dist)
     seed_everything(cfg.seed + dist.rank)
@@ -304,18 +382,9 @@ def train(cfg: TrainConfig) -> TrainResult:
     use_amp = bool(cfg.amp and device.type == "cuda")
     run_dir = cfg.run_dir
     start = time.perf_counter()
+    task = make_task(cfg, dist)
 
-    train_rows, val_rows = load_splits(cfg.data_dir)
-    if not train_rows:
-        raise FileNotFoundError(f"{Path(cfg.data_dir) / 'manifest.jsonl'}: no training rows")
-    train_set = GridDataset(cfg.data_dir, train_rows, cfg.crop, cfg.conf_targets(), train=cfg.augment, seed=cfg.seed)
-    val_set = GridDataset(cfg.data_dir, val_rows[: cfg.val_max_samples], cfg.crop, cfg.conf_targets(), train=False)
-    per_rank = cfg.batch_size * cfg.eval_every
-    sampler = StratifiedSampler(train_set.sources(), cfg.source_weights(), per_rank, seed=cfg.seed, rank=dist.rank, world_size=dist.world_size)
-    loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers, collate_fn=_collate, drop_last=True)
-    val_loader = torch.utils.data.DataLoader(val_set, batch_size=cfg.batch_size, shuffle=False, num_workers=0, collate_fn=_collate) if len(val_set) else None
-
-    model = build_model(cfg).to(device)
+    model = task.build().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step, best = 0, float("inf")
@@ -344,17 +413,17 @@ def train(cfg: TrainConfig) -> TrainResult:
         from torch.utils.tensorboard import SummaryWriter
 
         writer = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=step if cfg.resume else None)
+        if not cfg.resume:
+            writer.add_scalar("data/seconds", task.setup_seconds, 0)
 
     from tqdm import tqdm
 
     bar = tqdm(total=cfg.max_steps, initial=step, desc=cfg.name, unit="step", disable=not (cfg.progress and dist.is_main), dynamic_ncols=True)
-    last_val: ValStats | None = None
+    last_val: object | None = None
     model.train()
-    epoch = step // cfg.eval_every
     running = 0.0
-    while step < cfg.max_steps:
-        sampler.set_epoch(epoch)
-        for batch in loader:
+    if step < cfg.max_steps:
+        for batch in task.batches(step):
             if step >= cfg.max_steps:
                 break
             lr = lr_at(step, cfg)
@@ -363,7 +432,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
                 out = model(batch["x"])
-            loss, parts = compute_loss(out, batch, cfg)
+            loss, parts = task.loss(out, batch)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             if cfg.grad_clip > 0:
@@ -382,12 +451,12 @@ def train(cfg: TrainConfig) -> TrainResult:
                 for name, value in parts.items():
                     writer.add_scalar(f"train/loss_{name}", value, step)
             if step % cfg.eval_every == 0 or step == cfg.max_steps:
-                last_val, best = _validate_and_save(model, val_loader, cfg, device, dist, writer, step, best, optimizer, scaler, use_amp)
-        epoch += 1
+                last_val, best = _validate_and_save(task, model, cfg, device, dist, writer, step, best, optimizer, scaler, use_amp)
     if step == 0 or (last_val is None and dist.is_main):
-        last_val, best = _validate_and_save(model, val_loader, cfg, device, dist, writer, step, best, optimizer, scaler, use_amp)
+        last_val, best = _validate_and_save(task, model, cfg, device, dist, writer, step, best, optimizer, scaler, use_amp)
     bar.close()
     if writer is not None:
+        writer.add_scalar("time/seconds", time.perf_counter() - start, step)
         writer.flush()
         writer.close()
     if dist.enabled:
@@ -398,25 +467,15 @@ def train(cfg: TrainConfig) -> TrainResult:
     return TrainResult(run_dir, step, best, last_val, time.perf_counter() - start)
 
 
-def _validate_and_save(model, val_loader, cfg, device, dist: Dist, writer, step: int, best: float, optimizer, scaler, use_amp: bool):
+def _validate_and_save(task: TrainTask, model, cfg, device, dist: Dist, writer, step: int, best: float, optimizer, scaler, use_amp: bool):
     if not dist.is_main:
         return None, best
     raw = model.module if hasattr(model, "module") else model
-    val = evaluate_batches(raw, val_loader, cfg, device) if val_loader is not None else None
-    if writer is not None and val is not None:
-        writer.add_scalar("val/loss", val.loss, step)
-        writer.add_scalar("val/mae_cell_px", val.mae_cell_px, step)
-        writer.add_scalar("val/mae_offset_px", val.mae_offset_px, step)
-        writer.add_scalar("val/within_1px", val.within_1px, step)
-        if step % cfg.image_every == 0 or step == cfg.max_steps:
-            first = next(iter(val_loader))
-            first = {k: v.to(device) for k, v in first.items()}
-            writer.add_image("val/predictions", prediction_grid(raw, first), step, dataformats="CHW")
+    val, score, summary = task.validate(raw, step, writer, device)
+    if writer is not None:
         writer.flush()
-    # The score for "best": cell MAE plus offset MAE in px (lower is better).
-    score = float("inf") if val is None or math.isnan(val.mae_cell_px) else val.mae_cell_px + val.mae_offset_px
     if score < best or not (cfg.run_dir / "best.pt").exists():
         best = min(best, score)
-        save_checkpoint(cfg.run_dir / "best.pt", raw, cfg, step, best, val=val)
-    save_checkpoint(cfg.run_dir / "last.pt", raw, cfg, step, best, optimizer=optimizer, scaler=scaler if use_amp else None, val=val)
+        save_checkpoint(cfg.run_dir / "best.pt", raw, cfg, step, best, val=summary)
+    save_checkpoint(cfg.run_dir / "last.pt", raw, cfg, step, best, optimizer=optimizer, scaler=scaler if use_amp else None, val=summary)
     return val, best

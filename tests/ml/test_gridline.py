@@ -210,3 +210,17 @@ def test_the_onnx_gridline_proposer_runs_without_torch(tiny_gl, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().endswith("True")
+
+
+def test_gridline_training_resumes_through_the_one_loop(tmp_path):
+    # The gridline model trains in ``train.train``'s loop, so it resumes like the estimator:
+    # the step count, optimizer state and best score carry on from last.pt.
+    from pixelperfecter_ml.config import load_config
+    from pixelperfecter_ml.train import load_checkpoint, train
+
+    first = train(load_config(TINY_GL, [f"out_dir={tmp_path}", "max_steps=2", "eval_every=2"]))
+    assert first.step == 2 and load_checkpoint(first.run_dir / "last.pt")["step"] == 2
+    again = train(load_config(TINY_GL, [f"out_dir={tmp_path}", "max_steps=4", "eval_every=2", "resume=true"]))
+    state = load_checkpoint(again.run_dir / "last.pt")
+    assert again.step == 4 and state["step"] == 4 and "optimizer" in state
+    assert set(state["val"]) == {"loss", "cell_ok", "edge_cell_ok"}
