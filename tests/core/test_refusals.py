@@ -44,3 +44,16 @@ def test_small_cells_under_a_large_periodic_pattern_are_not_refused() -> None:
     det = detect_grid(case.image)
     assert det.grid is not None, det.reason
     assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01
+
+
+def test_big_cells_read_too_fine_under_streaks_and_jpeg_get_a_coarser_reading() -> None:
+    # 63.6 x 61.1-px cells under vertical streaks and JPEG first read 5.3 x 8.0 px (streaks, the
+    # block grid), whose cells are smooth: it was refused as a photo (big, ml evaluate seed
+    # 10080046).  The y axis refits at 60.2 px without the block lines; square cells from it
+    # are blocky, and the art is restored, with a low-confidence flag.
+    case = synth.make_case(10_080_046, "big")
+    result = reconstruct(case.image, has_alpha=case.has_alpha)
+    assert result.ok, result.error
+    assert abs(result.metrics.cell_w / case.cell_w - 1) < 0.06 and abs(result.metrics.cell_h / case.cell_h - 1) < 0.02
+    assert synth.score_restoration(result.sprite, case.truth).restored
+    assert any("coarser cells" in w for w in result.warnings)
