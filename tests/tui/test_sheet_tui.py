@@ -93,3 +93,52 @@ def test_step_region_without_an_image_or_a_grid_says_so(workdir: Path) -> None:
     notice = ctl.step_region(1)
     assert notice.severity == "warning" and "open" in notice.message
     assert ctl.view_options.regions == () and ctl.region_text() is None
+
+
+async def test_j_finds_the_sprites_in_a_worker_thread_not_on_the_ui_thread(workdir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+
+    from pixelperfecter.core import sheet as core_sheet
+
+    case = synth.make_sheet_case(3)
+    path = workdir / "input" / "sheet.png"
+    save_png(path, case.image, keep_alpha=False)
+    threads = []
+    real = core_sheet.reconstruct_sheet
+    monkeypatch.setattr(core_sheet, "reconstruct_sheet", lambda *a, **k: threads.append(threading.current_thread()) or real(*a, **k))
+    app = make_app(workdir, path)
+    async with app.run_test(size=TERMINAL) as pilot:
+        await settle(pilot, app)
+        await pilot.press("j")
+        await settle(pilot, app)
+        assert len(threads) == 1 and threads[0] is not threading.main_thread()
+        assert app.main.view_options.region == 1
+        await pilot.press("j")  # found once per attempt on screen
+        await settle(pilot, app)
+        assert len(threads) == 1 and app.main.view_options.region == 2
+
+
+def test_sprites_found_for_an_attempt_no_longer_on_screen_are_dropped(workdir: Path) -> None:
+    from pixelperfecter.core.sheet import reconstruct_sheet
+    from pixelperfecter.tui.controller import Controller, Settings
+
+    case = synth.make_sheet_case(3)
+    path = workdir / "input" / "sheet.png"
+    save_png(path, case.image, keep_alpha=False)
+    from pixelperfecter.core.io import load_image
+    from pixelperfecter.core.types import ReconstructParams
+    from pixelperfecter.tui.session import ImageSession
+
+    ctl = Controller(Settings(graphics=None, output_dir=workdir / "output"), lambda picture, key: None)
+    session = ImageSession(path, load_image(path))
+    ctl.session = session
+    first = session.run(ReconstructParams())
+    ctl.shown = first
+    assert ctl.sheet_pending() is first
+    sheet = reconstruct_sheet(first.result)
+    m = first.result.metrics
+    ctl.shown = session.run(ReconstructParams().with_overrides(cell_w=m.cell_w * 2, cell_h=m.cell_h * 2))
+    assert not ctl.sheet_found(first, sheet) and ctl.sheet is None  # another attempt took the screen
+    ctl.shown = first
+    assert ctl.sheet_found(first, sheet) and ctl.sheet_pending() is None
+    assert ctl.step_region(1).title == "Sprite sheet" and ctl.view_options.region == 1

@@ -398,6 +398,21 @@ class Controller:
         self.sheet, self.sheet_attempt, self.region = None, None, None
         self.view_options = replace(self.view_options, regions=(), region=0)
 
+    def sheet_pending(self) -> Attempt | None:
+        """The attempt on screen when its sprites are still to be found (for ``j``/``J``)."""
+        attempt = self.shown
+        if self.session is None or attempt is None or not attempt.ok:
+            return None
+        return attempt if self.sheet is None or self.sheet_attempt is not attempt else None
+
+    def sheet_found(self, attempt: Attempt, sheet: SheetResult) -> bool:
+        """Install the sprites a worker found for ``attempt``; False when another attempt is on
+        screen by now (the result is stale and dropped)."""
+        if attempt is not self.shown:
+            return False
+        self.sheet, self.sheet_attempt, self.region = sheet, attempt, None
+        return True
+
     def step_region(self, step: int) -> Notice:
         """``j`` / ``J``: the next / previous sprite of the sheet, boxed and zoomed onto.
 
@@ -409,9 +424,9 @@ class Controller:
             return Notice("open an image first (o)", "warning")
         if not attempt.ok:
             return Notice("no grid on screen: no sprites to step through", "warning")
-        if self.sheet is None or self.sheet_attempt is not attempt:
-            self.sheet = reconstruct_sheet(attempt.result)
-            self.sheet_attempt, self.region = attempt, None
+        if self.sheet_pending() is not None:
+            # (The screen finds them in a worker first, ``sheet_found``; here as a fallback.)
+            self.sheet_found(attempt, reconstruct_sheet(attempt.result))
         assert self.sheet is not None
         regions = self.sheet.regions
         if self.region is None:

@@ -12,9 +12,9 @@ from textual.message import Message
 
 from .controller import Frame
 from .ml_hook import SuggestFn, Suggestion
-from .session import ImageSession
+from .session import Attempt, ImageSession
 
-__all__ = ["AttemptReady", "FrameReady", "LoadFailed", "ProviderReady", "SuggestionsReady"]
+__all__ = ["AttemptReady", "FrameReady", "LoadFailed", "ProviderReady", "SheetReady", "SuggestionsReady"]
 
 
 class AttemptReady(Message):
@@ -56,3 +56,15 @@ class ProviderReady(Message):
     def __init__(self, provider: SuggestFn) -> None:
         super().__init__()
         self.provider = provider
+
+
+class SheetReady(Message):
+    """A worker found the sprites of ``attempt``'s sheet (``sheet`` None and ``error`` set when
+    it failed); ``step`` is the j / J that asked for them."""
+
+    def __init__(self, attempt: Attempt, sheet: object | None, step: int, error: str | None = None) -> None:
+        super().__init__()
+        self.attempt = attempt
+        self.sheet = sheet
+        self.step = step
+        self.error = error

@@ -28,7 +28,7 @@ from ...core.io import ImageLoadError
 from ...core.types import ReconstructParams
 from ..controller import Confirm, Controller, Frame, Notice, Settings
 from ..graphics import ORIGINAL_COLORS, SIXEL_MAX_COLORS, Graphics, encode_picture
-from ..messages import AttemptReady, FrameReady, LoadFailed, ProviderReady, SuggestionsReady
+from ..messages import AttemptReady, FrameReady, LoadFailed, ProviderReady, SheetReady, SuggestionsReady
 from ..ml_hook import Suggestion
 from ..paths import parse_dropped_path
 from ..session import Attempt, ImageSession, PanePictures, TypedValues, ViewOptions, Viewport
@@ -590,8 +590,37 @@ class MainScreen(Screen[None]):
         self.update_panels()
 
     def action_region(self, step: int) -> None:
-        """j / J: box the sheet's sprites over the original and step through them."""
-        self._tell(self.controller.step_region(int(step)))
+        """j / J: box the sheet's sprites over the original and step through them (found in a
+        worker the first time: 0.1-0.2 s on a 1 MP sheet, which froze the keys)."""
+        attempt = self.controller.sheet_pending()
+        if attempt is None:
+            self._show_region(int(step))
+            return
+        self._busy(+1)  # the busy indicator shows while they are found
+
+        def work() -> None:
+            from ...core.sheet import reconstruct_sheet
+
+            try:
+                sheet = reconstruct_sheet(attempt.result)
+            except Exception as exc:  # report it; the app keeps running
+                self.post_message(SheetReady(attempt, None, int(step), f"{type(exc).__name__}: {exc}"))
+                return
+            self.post_message(SheetReady(attempt, sheet, int(step)))
+
+        self.run_worker(work, thread=True, group="sheet", name="sheet", exit_on_error=False)
+
+    @on(SheetReady)
+    def _sheet_ready(self, message: SheetReady) -> None:
+        self._busy(-1)
+        if message.error is not None:
+            self._notify(f"cannot find the sheet's sprites: {message.error}", title="Error", severity="error")
+            return
+        if self.controller.sheet_found(message.attempt, message.sheet):  # type: ignore[arg-type]
+            self._show_region(message.step)
+
+    def _show_region(self, step: int) -> None:
+        self._tell(self.controller.step_region(step))
         if self.controller.session is not None:
             self.refresh_views()
         self.update_panels()
