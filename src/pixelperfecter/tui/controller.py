@@ -403,9 +403,9 @@ class Controller:
         attempt = self.shown
         if self.session is None or attempt is None or not attempt.ok:
             return None
-        return attempt if self.sheet is None or self.sheet_attempt is not attempt else None
+        return attempt if self.sheet_attempt is not attempt else None
 
-    def sheet_found(self, attempt: Attempt, sheet: SheetResult) -> bool:
+    def sheet_found(self, attempt: Attempt, sheet: SheetResult | None) -> bool:
         """Install the sprites a worker found for ``attempt``; False when another attempt is on
         screen by now (the result is stale and dropped)."""
         if attempt is not self.shown:
@@ -427,7 +427,8 @@ class Controller:
         if self.sheet_pending() is not None:
             # (The screen finds them in a worker first, ``sheet_found``; here as a fallback.)
             self.sheet_found(attempt, reconstruct_sheet(attempt.result))
-        assert self.sheet is not None
+        if self.sheet is None or not self.sheet.regions:
+            return Notice("no sprites found on this grid", "warning")
         regions = self.sheet.regions
         if self.region is None:
             self.region = 0 if step > 0 else len(regions) - 1
