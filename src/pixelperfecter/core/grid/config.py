@@ -127,7 +127,10 @@ class DetectorConfig:
     # With the model's pairwise part (shipped), a proposal wins when P(it is right rather than
     # the detector's grid) reaches 0.7.  Replayed on the held-out candidates (24 mined detector
     # failures, 70 successes): 0.5 fixed 15 and broke 2, 0.6 fixed 12 / broke 0, 0.7 fixed 10 /
-    # broke 0, 0.8 fixed 7 / broke 0; 0.7 keeps a gap above the first breaks.
+    # broke 0, 0.8 fixed 7 / broke 0; 0.7 keeps a gap above the first breaks.  The winner must
+    # also score no lower than the detector's grid (``select._select_by_probability``): with the
+    # count neighbours the pairwise rule alone broke a big case and a real icon sheet of `ml
+    # evaluate --seed 20000`, where both of those candidates scored well below the detector's.
     right_pair_threshold: float = 0.7
     # Two grids whose cells agree within 1 % on both axes are the same grid (the evaluation's
     # "cell within 1 %"): a proposal that refinement moves onto the detector's own grid is kept
