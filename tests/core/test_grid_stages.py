@@ -226,7 +226,10 @@ def test_proposer_candidates_reach_the_selection(sharp_case):
         return [_cand(sharp_case, 2, 2, source="test-proposer")]
 
     det = detect_grid(sharp_case.image, proposers=[proposer])
-    assert seen and {c.source for c in det.candidates} == {"spectrum", "test-proposer"}
+    # Beside the proposal, the core's own count neighbours of its grid (1-2 cells more or fewer
+    # across one axis) are judged too.
+    counts = {f"count{k:+d}{axis}" for k in (1, -1, 2, -2) for axis in "xy"}
+    assert seen and {c.source for c in det.candidates} == {"spectrum", "test-proposer"} | counts
     # A 2x-coarse proposal does not beat the right grid.
     assert det.grid.cell_w == pytest.approx(own.grid.cell_w)
 
