@@ -82,3 +82,23 @@ def test_cli_calibrate_on_a_tiny_case_count(tmp_path, monkeypatch) -> None:  # t
     rel = json.loads((out / "reliability.json").read_text())
     assert rel["realworld"] is None and rel["synthetic"]["n"] > 0 and 0.0 <= rel["synthetic"]["ece"] <= 1.0
     assert right.DEFAULT_RIGHT_MODEL_PATH.read_bytes() == shipped  # only --default installs
+
+
+def test_replayed_rule_needs_both_judges_as_the_selection_stage() -> None:
+    # Per case the detector's grid and one proposal; the pairwise model (a weight on support_min
+    # only) prefers both proposals, but the second scores lower (log_total) than its detector's
+    # grid, so only the first case switches, as ``select._select_by_probability`` would.
+    from pixelperfecter.core.grid.right import FEATURES, RightModel
+    from pixelperfecter_ml.calibrate import LabelledSet, selection_outcomes
+
+    n = len(FEATURES)
+    support, total = FEATURES.index("support_min"), FEATURES.index("log_total")
+    rows = np.zeros((4, n))
+    rows[1, support] = rows[3, support] = 1.0  # the proposals: preferred by the pairwise part
+    rows[2, total] = 0.0
+    rows[3, total] = -1.0  # the second proposal scores lower than its detector's grid
+    pairwise = tuple(5.0 if i == support else 0.0 for i in range(n))
+    model = RightModel(FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, pairwise=pairwise)
+    data = LabelledSet(rows, np.array([0, 1, 0, 1]), ["heuristic-failure", "model", "heuristic-failure", "model"], ["a", "a", "b", "b"])
+    out = selection_outcomes(model, data, 0.3, 0.3, pair_threshold=0.7)
+    assert out == {"failures": 2, "fixed": 1, "successes": 0, "broken": 0}
