@@ -386,7 +386,7 @@ def hybrid_from_array(
     chosen_note = next((w for w in result.warnings if w.startswith("grid from ")), None)
     if chosen_note is None:
         return HybridResult(heuristic, [heuristic], "heuristic kept", list(suggestions))
-    origin = chosen_note.split()[2]
+    origin = chosen_note.split()[2].rstrip(":")
     option = HybridOption(origin, by_source.get(origin.split("+")[0]), result)  # "+x": one axis from the detector
     return HybridResult(option, [heuristic, option], f"{origin}: {chosen_note}", list(suggestions))
 

@@ -179,7 +179,15 @@ def test_with_proposers_a_drift_case_a_cell_short_gets_its_count_neighbour() -> 
     assert alone.grid is not None and abs(alone.grid.cell_w / case.cell_w - 1) > 0.02
     det = detect_grid(case.image, proposers=[lambda rgba: []])
     assert det.grid is not None and abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01
-    assert any(w.startswith("grid from count-1x") for w in det.warnings)
+    assert any(w.startswith("grid from count-1x: the detector's grid with 1 cell fewer across x") for w in det.warnings)
+
+
+def test_count_sources_are_spelt_out_for_people() -> None:
+    from pixelperfecter.core.grid.select import describe_source
+
+    assert describe_source("count+2y") == "count+2y: the detector's grid with 2 cells more across y"
+    assert describe_source("count-1x") == "count-1x: the detector's grid with 1 cell fewer across x"
+    assert describe_source("model#1+y") == "model#1+y"
 
 
 def test_each_grid_is_sampled_once_whoever_reads_it(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,7 @@ from .ladder import AxisFit, fit_axis, settle
 from .lines import PlacedMemo, place_lines, placed_lines
 from .profiles import Profiles, denoised, edge_profiles, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
-from .select import GridProposer, GridScore, Scorer, axis_mixes, count_neighbours, select_grid
+from .select import GridProposer, GridScore, Scorer, axis_mixes, count_neighbours, describe_source, select_grid
 from .spectrum import comb_phase
 
 __all__ = [
@@ -83,7 +83,7 @@ def detect_grid(
             fy = _as_fit(best.cell_h, best.offset_y, fy)
             mine = next(c for c in candidates if c.source == own.source)
             if best.right is not None and mine.right is not None:
-                warnings.append(f"grid from {best.source} (right p={best.right:.2f} vs {mine.right:.2f})")
+                warnings.append(f"grid from {describe_source(best.source)} (right p={best.right:.2f} vs {mine.right:.2f})")
             else:
                 warnings.append(f"grid from {best.source} (score {best.score:.2f} vs {mine.score:.2f})")
 

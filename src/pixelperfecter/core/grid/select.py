@@ -156,6 +156,15 @@ def count_neighbours(scorer: Scorer, own: GridCandidate) -> list[GridCandidate]:
     return out
 
 
+def describe_source(source: str) -> str:
+    """A candidate's source for people: count neighbours spelt out ("count-1x" is the detector's
+    grid with one cell fewer across x), others as they are."""
+    if not source.startswith("count") or len(source) < 8:
+        return source
+    k, axis = int(source[5:-1]), source[-1]
+    return f"{source}: the detector's grid with {abs(k)} cell{'s' if abs(k) > 1 else ''} {'more' if k > 0 else 'fewer'} across {axis}"
+
+
 def select_grid(scorer: Scorer, own: GridCandidate, others: Sequence[GridCandidate],
                 right: RightModel | None = None, ratio: float | None = None) -> tuple[GridCandidate, tuple[GridCandidate, ...]]:
     """The best of the detector's own candidate and the others, with all of them scored.
