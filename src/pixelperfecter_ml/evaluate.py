@@ -177,8 +177,12 @@ def _success(o: CaseOutcome) -> bool:
     return bool(o.restored) if o.restored is not None else o.cell_ok
 
 
-def fixed_broken(outcomes: list[CaseOutcome], method: str = "hybrid") -> list[dict[str, object]]:
-    """Per set: the heuristic's failures and successes, and how many of each ``method`` flips."""
+def fixed_broken(outcomes: list[CaseOutcome], method: str = "hybrid",
+                 names: dict[str, tuple[list[str], list[str], list[str]]] | None = None) -> list[dict[str, object]]:
+    """Per set: the heuristic's failures and successes, and how many of each ``method`` flips;
+    ``names`` (when given) receives per set the cases it fixed, broke and left failing."""
+    if names is None:
+        names = {}
     by_case: dict[tuple[str, str], dict[str, CaseOutcome]] = {}
     for o in outcomes:
         by_case.setdefault((o.dataset, o.name), {})[o.method] = o
@@ -189,23 +193,32 @@ def fixed_broken(outcomes: list[CaseOutcome], method: str = "hybrid") -> list[di
         if not pairs:
             continue
         failures = [h for h, _ in pairs if not _success(h)]
+        fixed = [h.name for h, y in pairs if not _success(h) and _success(y)]
+        broken = [h.name for h, y in pairs if _success(h) and not _success(y)]
         rows.append({
             "dataset": ds,
             "n": len(pairs),
             "heuristic_failures": len(failures),
-            "fixed": sum(1 for h, y in pairs if not _success(h) and _success(y)),
+            "fixed": len(fixed),
             "heuristic_successes": len(pairs) - len(failures),
-            "broken": sum(1 for h, y in pairs if _success(h) and not _success(y)),
+            "broken": len(broken),
         })
+        # Which cases, for looking at them (not in the counts' table).
+        names[ds] = (fixed, broken, [h.name for h in failures if h.name not in fixed])
     return rows
 
 
-def _fixed_broken_markdown(rows: list[dict[str, object]], method: str = "hybrid") -> str:
+def _fixed_broken_markdown(rows: list[dict[str, object]], method: str = "hybrid",
+                           names: dict[str, tuple[list[str], list[str], list[str]]] | None = None) -> str:
     what = "the hybrid" if method == "hybrid" else f"{method}"
     lines = ["", f"## What {what} changed (success: restored; real images: cell within 1 %)", "",
              f"| set | n | heuristic failures | fixed by {what} | heuristic successes | broken by {what} |", "|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['dataset']} | {r['n']} | {r['heuristic_failures']} | {r['fixed']} | {r['heuristic_successes']} | {r['broken']} |")
+    listed = [f"- {ds}, {label}: {', '.join(cases)}" for ds, (fixed, broken, failing) in (names or {}).items()
+              for label, cases in (("fixed", fixed), ("broken", broken), ("still failing", failing)) if cases]
+    if listed:
+        lines += ["", *listed]
     return "\n".join(lines) + "\n"
 
 
@@ -238,16 +251,18 @@ def run_evaluation(
     if realworld is not None and Path(realworld).is_dir():
         outcomes += evaluate_realworld(predictor, Path(realworld), gl)
     rows = summarise(outcomes)
-    changes = fixed_broken(outcomes)
+    names: dict[str, tuple[list[str], list[str], list[str]]] = {}
+    changes = fixed_broken(outcomes, names=names)
     header = f"# Grid estimation: heuristic vs model vs hybrid\n\nmodel: `{predictor.path}`; synthetic: {per_tier} held-out cases per tier (seed {seed})"
     if gl is not None:
         header += f"; gridline model: `{gl.path}`"
-    md = _markdown(rows, header) + _fixed_broken_markdown(changes)
+    md = _markdown(rows, header) + _fixed_broken_markdown(changes, names=names)
     by_method = {"hybrid": changes}
     if gl is not None:
         for method in HYBRID_METHODS[1:]:
-            by_method[method] = fixed_broken(outcomes, method)
-            md += _fixed_broken_markdown(by_method[method], method)
+            method_names: dict[str, tuple[list[str], list[str], list[str]]] = {}
+            by_method[method] = fixed_broken(outcomes, method, names=method_names)
+            md += _fixed_broken_markdown(by_method[method], method, method_names)
     out = Path(out_dir)
     md_path = write_text_atomic(out / "report.md", md)
     buf = io.StringIO()

@@ -41,9 +41,16 @@ def test_fixed_broken_counts_flips_against_the_heuristic():
                 case("d", "heuristic", True), case("d", "hybrid", True), case("d", "model", False)]
     real = [CaseOutcome("realworld:single-grid", "x.png", m, cell_ok=ok, offset_ok=False, diff_ok=True, restored=None, seconds=0.0)
             for m, ok in (("heuristic", False), ("hybrid", True))]
-    rows = {r["dataset"]: r for r in fixed_broken(outcomes + real)}
+    names: dict = {}
+    rows = {r["dataset"]: r for r in fixed_broken(outcomes + real, names=names)}
     assert rows["synthetic:small"] == {"dataset": "synthetic:small", "n": 4, "heuristic_failures": 2, "fixed": 1, "heuristic_successes": 2, "broken": 1}
     assert rows["realworld:single-grid"]["fixed"] == 1 and rows["realworld:single-grid"]["broken"] == 0
+    # Which cases: for looking at them, listed under the table.
+    assert names["synthetic:small"] == (["a"], ["b"], ["c"]) and names["realworld:single-grid"] == (["x.png"], [], [])
+    from pixelperfecter_ml.evaluate import _fixed_broken_markdown
+
+    md = _fixed_broken_markdown(list(rows.values()), names=names)
+    assert "- synthetic:small, fixed: a" in md and "- synthetic:small, broken: b" in md and "- synthetic:small, still failing: c" in md
 
 
 def test_bench_reports_inference_time(tiny_run):
