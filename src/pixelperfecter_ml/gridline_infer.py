@@ -96,42 +96,24 @@ def default_gridline_path() -> Path:
 
 def load_gridline(path: str | Path | None = None, threads: int = 0) -> GridlinePredictor:
     """Load (once per process) a gridline checkpoint ``.pt`` or its ONNX export."""
-    from .inference import ModelLoadError
+    from .inference import ModelLoadError, cached_load, checkpoint_model, onnx_session
 
     p = Path(path) if path is not None else default_gridline_path()
     key = f"{p.resolve() if p.exists() else p}#{threads}"
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
+
+    def load() -> GridlinePredictor:
         if not p.exists():
             hint = " (no shipped gridline model; train one with `perfecter ml train --config configs/gridline.yaml`)" if path is None else ""
             raise ModelLoadError(f"{p}: gridline model not found{hint}")
         if p.suffix == ".onnx":
-            import onnxruntime as ort
+            return GridlinePredictor(onnx_session(p, threads), p, onnx=True)
+        module, cfg = checkpoint_model(p)
+        if cfg.model != "gridline":
+            raise ModelLoadError(f"{p}: a {cfg.model} checkpoint, not a gridline model")
+        return GridlinePredictor(module, p)
 
-            options = ort.SessionOptions()
-            options.log_severity_level = 3
-            if threads > 0:
-                options.intra_op_num_threads = threads
-                options.inter_op_num_threads = 1
-            try:
-                session = ort.InferenceSession(str(p), sess_options=options, providers=["CPUExecutionProvider"])
-            except Exception as exc:
-                text = str(exc).strip()
-                raise ModelLoadError(f"{p}: not a loadable ONNX model ({text.splitlines()[0][:160] if text else type(exc).__name__})") from None
-            predictor = GridlinePredictor(session, p, onnx=True)
-        else:
-            from .train import CheckpointError, model_from_checkpoint
-
-            try:
-                module, cfg = model_from_checkpoint(p)
-            except CheckpointError as exc:
-                raise ModelLoadError(str(exc)) from None
-            if cfg.model != "gridline":
-                raise ModelLoadError(f"{p}: a {cfg.model} checkpoint, not a gridline model")
-            predictor = GridlinePredictor(module, p)
-        _CACHE[key] = predictor
-        return predictor
+    predictor: GridlinePredictor = cached_load(_CACHE, _LOCK, key, load)
+    return predictor
 
 
 def _busiest(edges_sum: np.ndarray, length: int, count: int) -> list[int]:

@@ -7,15 +7,17 @@ coordinates and the crops' answers are clustered by cell size.
 
 ``hybrid_reconstruct`` never trusts the model blindly: its top-k grids and their x2 / x1/2
 neighbours go into the core's own candidate selection as a proposer, are refined there on the
-image's evidence (never onto the detector's own grid), and one replaces the detector's grid only
-when the core's calibrated right-grid probability (``pixelperfecter.core.grid.right``) is clearly
-higher for it (``DetectorConfig.right_margin``).
+image's evidence (never onto the detector's own grid), beside the core's count neighbours of its
+grid; one replaces the detector's grid only when the core's calibrated pairwise right-grid model
+(``pixelperfecter.core.grid.right``) prefers it (``DetectorConfig.right_pair_threshold``) and it
+scores no lower (``select.select_grid``).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,17 +105,44 @@ def default_model_path() -> Path:
     return DEFAULT_MODEL
 
 
-def load_onnx(path: Path) -> OnnxPredictor:
-    """An ONNX export (``perfecter ml export``) for onnxruntime, one thread-pool per process."""
+def onnx_session(path: Path, threads: int = 0):
+    """An onnxruntime CPU session for ``path`` (``threads`` > 0: that many intra-op threads and
+    one inter-op), or a ModelLoadError naming the file."""
     import onnxruntime as ort
 
     try:
         options = ort.SessionOptions()
         options.log_severity_level = 3
-        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        if threads > 0:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for corrupt / foreign files
         text = str(exc).strip()
         raise ModelLoadError(f"{path}: not a loadable ONNX model ({text.splitlines()[0][:160] if text else type(exc).__name__})") from None
+
+
+def checkpoint_model(path: Path):
+    """``train.model_from_checkpoint`` with its CheckpointError as a ModelLoadError."""
+    from .train import CheckpointError, model_from_checkpoint
+
+    try:
+        return model_from_checkpoint(path)
+    except CheckpointError as exc:
+        raise ModelLoadError(str(exc)) from None
+
+
+def cached_load(cache: dict, lock: threading.Lock, key: str, load: Callable[[], object]):
+    """``cache[key]``, loaded once per process by ``load()`` under ``lock``."""
+    with lock:
+        if key not in cache:
+            cache[key] = load()
+        return cache[key]
+
+
+def load_onnx(path: Path) -> OnnxPredictor:
+    """An ONNX export (``perfecter ml export``) for onnxruntime, one thread-pool per process."""
+    session = onnx_session(path)
     shape = session.get_inputs()[0].shape
     if len(shape) != 4 or not isinstance(shape[2], int) or shape[2] != shape[3]:
         raise ModelLoadError(f"{path}: ONNX model input is {shape}, not (batch, 4, crop, crop) (not a grid estimator export)")
@@ -129,33 +158,23 @@ def load_predictor(path: str | Path | None = None) -> Predictor | OnnxPredictor:
     ``.onnx`` model (run by onnxruntime, no torch needed); the default is ``default_model_path``."""
     p = Path(path) if path is not None else default_model_path()
     key = str(p.resolve()) if p.exists() else str(p)
-    with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
+
+    def load() -> Predictor | OnnxPredictor:
         if not p.exists():
             hint = " (the shipped default model is missing; train one with `perfecter ml train`)" if path is None else ""
             raise ModelLoadError(f"{p}: model not found{hint}")
         if p.suffix == ".onnx":
-            onnx_predictor = load_onnx(p)
-            _CACHE[key] = onnx_predictor
-            return onnx_predictor
+            return load_onnx(p)
         if p.suffix in (".ts", ".torchscript"):
             from .export import load_torchscript
 
             module, crop = load_torchscript(p)
-            scripted = True
-        else:
-            scripted = False
-            from .train import CheckpointError, model_from_checkpoint
+            return Predictor(module=module, crop=int(crop), path=p, scripted=True)
+        module, cfg = checkpoint_model(p)
+        return Predictor(module=module, crop=int(cfg.crop), path=p, scripted=False)
 
-            try:
-                module, cfg = model_from_checkpoint(p)
-            except CheckpointError as exc:
-                raise ModelLoadError(str(exc)) from None
-            crop = cfg.crop
-        predictor = Predictor(module=module, crop=int(crop), path=p, scripted=scripted)
-        _CACHE[key] = predictor
-        return predictor
+    predictor: Predictor | OnnxPredictor = cached_load(_CACHE, _LOCK, key, load)
+    return predictor
 
 
 def clear_cache() -> None:
