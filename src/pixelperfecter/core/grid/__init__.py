@@ -85,7 +85,7 @@ def detect_grid(
             if best.right is not None and mine.right is not None:
                 warnings.append(f"grid from {describe_source(best.source)} (right p={best.right:.2f} vs {mine.right:.2f})")
             else:
-                warnings.append(f"grid from {best.source} (score {best.score:.2f} vs {mine.score:.2f})")
+                warnings.append(f"grid from {describe_source(best.source)} (score {best.score:.2f} vs {mine.score:.2f})")
 
     # Strong periodic evidence on clean cells is pixel art; only weaker evidence needs the 2-D
     # smoothness test that tells photos and paintings (whose confidence never reached 0.6).
@@ -143,6 +143,8 @@ def _finer_reading(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFi
     # The finer reading must be clearly blocky (the strict limit even under 8-px cells): a
     # photo's finest periodic structure is noise, which the lenient small-cell limit lets pass.
     return (nx, ny, smooth) if smooth <= config.smooth_refuse else None
+
+
 def _coarser_reading(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, params: ReconstructParams,
                      config: DetectorConfig) -> tuple[AxisFit, AxisFit, float] | None:
     """The least smooth of: each free axis refitted over ``coarser_step`` x its cell (JPEG's
@@ -153,9 +155,8 @@ def _coarser_reading(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: Axis
     (``smooth_refuse``) or None, as ``_finer_reading``."""
     if params.forced_cell_w is not None or params.forced_cell_h is not None:
         return None
-    refits = [fit_axis(denoised(without_block_lines(profile), config), min_cell=fit.cell * config.coarser_step, config=config)
-              for profile, fit in ((profiles[0], fx), (profiles[1], fy))]
-    rx, ry = refits
+    rx, ry = (fit_axis(denoised(without_block_lines(profile), config), min_cell=fit.cell * config.coarser_step, config=config)
+              for profile, fit in ((profiles[0], fx), (profiles[1], fy)))
     options = []
     if rx is not None and ry is not None:
         options.append((rx, ry))

@@ -33,8 +33,13 @@ def cell_evidence(
       change at all, however strong JPEG's block grid or grain makes them in a 1-D profile.
     """
     _, colours, errors = cell_readings(rgba, profiles, cell_w, cell_h, offset_x, offset_y, config, placed)
-    share = float(np.mean((errors > (config.two_colour_step if step is None else step)).mean(axis=2) > config.two_colour_share))
+    share = _two_colour_cells(errors, config.two_colour_step if step is None else step, config)
     return share, _live_lines(colours, 1, config), _live_lines(colours, 0, config)
+
+
+def _two_colour_cells(errors: np.ndarray, step: int, config: DetectorConfig) -> float:
+    """Share of cells whose core samples (``errors``) hold a second colour ``step`` away."""
+    return float(np.mean((errors > step).mean(axis=2) > config.two_colour_share))
 
 
 def cell_readings(
@@ -79,7 +84,7 @@ def cell_stats(
 ) -> CellStats:
     """``CellStats`` of one grid."""
     grid, colours, errors = cell_readings(rgba, profiles, cell_w, cell_h, offset_x, offset_y, config)
-    shares = [float(np.mean((errors > s).mean(axis=2) > config.two_colour_share)) for s in (config.live_step, config.two_colour_step)]
+    shares = [_two_colour_cells(errors, s, config) for s in (config.live_step, config.two_colour_step)]
     changes_x, changes_y = colour_changes(colours, 1, config), colour_changes(colours, 0, config)
     dx, dy = changes_x.mean(axis=0), changes_y.mean(axis=1)
     return CellStats(
