@@ -14,7 +14,7 @@ from pixelperfecter.core.grid.ladder import ProfileCache, climb_ladder, comb_lev
 from pixelperfecter.core.grid.lines import dp_snap, place_lines
 from pixelperfecter.core.grid.profiles import denoised, jpeg_block_step
 from pixelperfecter.core.grid.select import select_grid
-from pixelperfecter.core.grid.spectrum import coherence_spectrum, comb_phase, peak_periods
+from pixelperfecter.core.grid.spectrum import coherence_spectrum, comb_peaks, comb_phase, peak_periods
 from pixelperfecter.core.types import GridCandidate
 
 
@@ -95,6 +95,18 @@ def test_spectrum_peaks_at_the_comb_period_and_phase():
     assert abs(peaks[0][0] - 13.7) < 0.1
     offset, coherence = comb_phase(p, 13.7)
     assert abs(offset - 4.2) < 0.6 and coherence > 0.8
+
+
+def test_comb_peaks_resolve_a_big_pitch_inside_the_window_only():
+    # 22 cells of 63.4 px under random texture edges: the whole-profile comb peaks within a
+    # fraction of a px; a pitch at the window's end is no inner maximum and is not offered.
+    rng = np.random.default_rng(3)
+    p = comb(1400, 63.4, 20.0) + rng.uniform(0, 30, 1401)
+    peaks = comb_peaks(p, 59.0, 69.5)
+    assert peaks and abs(peaks[0] - 63.4) < 0.3
+    assert all(59.0 < q < 69.5 for q in peaks)
+    assert all(q > 63.5 for q in comb_peaks(comb(1400, 63.4, 20.0), 63.4, 69.5))
+    assert comb_peaks(np.zeros(100), 5.0, 9.0) == []
 
 
 # ------------------------------------------------------------------ ladder
@@ -246,6 +258,26 @@ def test_axis_harmonic_on_one_axis_is_resolved():
     assert det.grid is not None
     assert abs(det.grid.cell_w / 11.0 - 1) < 0.02
     assert abs(det.grid.cell_h / 11.2 - 1) < 0.02 or abs(det.grid.cell_h / 22.4 - 1) < 0.02
+
+
+def test_an_axis_refitted_near_the_other_finds_its_pitch_under_streaks():
+    # 55.2 x 56.0 px cells with drift under streaky texture: x first read 58.85 px (the local
+    # spectrum's peak near y's cell, 7% off), which lost a line; the whole-profile comb's peak
+    # gives the pitch (big tier seed 20296).
+    case = synth.make_case(20_296, "big")
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.02
+
+
+def test_small_cells_read_at_the_spacing_of_sparse_sprites_are_refined():
+    # 5.2-px cells of sprites spaced ~6 cells apart read as 30.9 x 28.7 px, beyond the 2x/3x
+    # splits: those cells are two-coloured, so the finest readings under them are scored
+    # (small tier seed 20118).
+    case = synth.make_case(20_118, "small")
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01
 
 
 def test_jpeg_blocks_do_not_pull_small_cells_onto_8px():

@@ -23,12 +23,12 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, fit_axis, settle
+from .ladder import AxisFit, ProfileCache, fit_axis, mid_ratio, robust_pitch, settle
 from .lines import PlacedMemo, place_lines, placed_lines
 from .profiles import Profiles, denoised, edge_profiles, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
 from .select import GridProposer, GridScore, Scorer, axis_mixes, count_neighbours, describe_source, select_grid
-from .spectrum import comb_phase
+from .spectrum import comb_peaks, comb_phase
 
 __all__ = [
     "AxisFit", "DetectorConfig", "DEFAULT_CONFIG", "GridProposer", "GridScore", "Profiles", "RightModel", "Scorer",
@@ -243,7 +243,53 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
     # An axis the regions corrected is mixed-phase: its global cells look two-coloured for that
     # reason, which the 2-D detail check must not take for details.
     same = rx is fx and ry is fy
-    return split_if_details(rgba, profiles, rx, ry, free_x and rx is fx, free_y and ry is fy, coarse if same else None, config)
+    sx, sy = split_if_details(rgba, profiles, rx, ry, free_x and rx is fx, free_y and ry is fy, coarse if same else None, config)
+    # Likewise only axes the regions left alone are read finer.
+    return _finer_if_two_coloured(rgba, profiles, sx, sy, free_x and rx is fx, free_y and ry is fy, config)
+
+
+def _finer_if_two_coloured(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool,
+                           config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
+    """Cells that stay two-coloured: each free axis's finest reading under its cell /
+    ``coarser_step``, and the other axis fitted near it (near-square cells), scored against
+    them."""
+    scorer = Scorer(rgba, profiles, config)
+    own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="spectrum")
+    if scorer.score(own).single >= config.finer_single_below:
+        return fx, fy
+    tol = config.axis_harmonic_tol
+    finer = [fit_axis(scorer.clean_profiles[axis], max_cell=fit.cell / config.coarser_step, config=config) if free else None
+             for axis, fit, free in ((0, fx, free_x), (1, fy, free_y))]
+    nx, ny = finer
+    if nx is None and ny is None:
+        return fx, fy
+    options: list[tuple[AxisFit, AxisFit]] = []
+    if nx is not None:
+        options.append((nx, fy))
+    if ny is not None:
+        options.append((fx, ny))
+    if nx is not None and ny is not None:
+        options.append((nx, ny))
+    for axis, fit in ((0, nx), (1, ny)):
+        other = 1 - axis
+        if fit is None or not (free_x, free_y)[other]:
+            continue
+        near = fit_axis(scorer.clean_profiles[other], fit.cell * (1 - tol), fit.cell * (1 + tol), config)
+        if near is not None:
+            options.append((fit, near) if axis == 0 else (near, fit))
+    bx, by = _select_axes(scorer, fx, fy, options)
+    if bx is fx and by is fy:
+        return fx, fy
+    # As for a split, the finer cells must remove all but ``split_residual`` of the two-colour
+    # cells (strokes thinner than a cell only get thinner in share and must not invent cells),
+    # and be clearly blocky as ``_finer_reading`` demands: a photo's cells are two-coloured at
+    # any size, and its finest periodic structure (noise) passes the lenient small-cell limit.
+    coarse = two_colour_share(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
+    fine = two_colour_share(rgba, profiles, bx.cell, by.cell, bx.offset, by.offset, config)
+    if fine > config.split_residual * coarse:
+        return fx, fy
+    smooth = smoothness(rgba, profiles, bx.cell, by.cell, bx.offset, by.offset, config)
+    return (bx, by) if smooth <= config.smooth_refuse else (fx, fy)
 
 
 def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
@@ -269,7 +315,11 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
             # The ladder may climb out of the window (back to the reading under test): the
             # strongest period inside it, refined like any fit, stands for "near the other axis".
             near = settle(clean, other.cell, lo, hi, config, scorer.maxima[axis])
-        options.append((near, fy) if axis == 0 else (fx, near))
+        # Under streaky texture the local spectrum's peak can sit a few % off the pitch (58.9
+        # for 55.2 px: big tier seed 20296); the whole-profile comb's own peaks resolve it.
+        peaks = comb_peaks(clean, lo, hi, config.comb_peak_count, config.comb_peak_steps)
+        for fit in [near] + [_axis_at(clean, peak, config, scorer.maxima[axis]) for peak in peaks]:
+            options.append((fit, fy) if axis == 0 else (fx, fit))
     return _select_axes(scorer, fx, fy, options)
 
 
@@ -330,6 +380,14 @@ def _select_axes(scorer: Scorer, fx: AxisFit, fy: AxisFit, options: Sequence[tup
     if best.source == own.source:
         return fx, fy
     return options[[c.source for c in alternatives].index(best.source)]
+
+
+def _axis_at(profile: np.ndarray, period: float, config: DetectorConfig, maxima: ProfileCache) -> AxisFit:
+    """The fit from a given period: its phase, the robust pitch through the line positions."""
+    offset, _ = comb_phase(profile, period)
+    cell, offset = robust_pitch(profile, period, offset, config)
+    offset, coherence = comb_phase(profile, cell)
+    return AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config))
 
 
 def _as_fit(cell: float, offset: float, like: AxisFit) -> AxisFit:

@@ -83,6 +83,11 @@ class DetectorConfig:
     split_residual: float = 0.15
     # Divided cells need a core of a few pixels, or they look clean only for lack of samples.
     min_split_cell: float = 4.0
+    # Cells still this two-coloured after the splits (the score's "single" term: 3.6% of the
+    # cells at the live step; right grids on the harsh tiers stay above ~0.7) may be a far
+    # coarser structure than 3x (sprites spaced 6 cells apart: small tier seed 20118, 5.2-px
+    # cells read as 30.9): the finest readings under them are scored against them.
+    finer_single_below: float = 0.3
     # Regional vote: images at least 320 px on both sides are split in quarters; regions agree
     # within 2%, by more than half the edge energy, on a whole multiple (2, 3) of the global
     # cell or one a few percent (over 2%, the local drift of a single grid) away.
@@ -96,6 +101,12 @@ class DetectorConfig:
     # medallion, whose cells really differ by 7%.)
     axis_disagreement: float = 1.5
     axis_harmonic_tol: float = 0.08
+    # Beside the ladder's fit near the other axis's cell, the two strongest whole-profile comb
+    # peaks in that window are scored (streaks pull the local spectrum's peak 5-7% off a big
+    # pitch: big tier seeds 20257, 20296); the scan stops at 256 periods (the 1/8-cell steps of
+    # a 5-px cell on a 40 MP axis would need thousands).
+    comb_peak_count: int = 2
+    comb_peak_steps: int = 256
     # Selection: the "single" colour term is exp(-share / 0.03) of two-colour cells (right grids
     # on the harsh tiers stay under ~1%, a 2x-coarse grid of sparse art reaches 5%+); another
     # candidate must beat the detector's own by 25% (near-ties are noise).

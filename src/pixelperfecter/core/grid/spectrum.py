@@ -18,6 +18,28 @@ def comb_phase(profile: np.ndarray, cell: float) -> tuple[float, float]:
     return float(offset), float(np.abs(f) / total)
 
 
+def comb_peaks(profile: np.ndarray, min_cell: float, max_cell: float, count: int = 2, max_steps: int = 256) -> list[float]:
+    """The ``count`` periods strictly inside [min_cell, max_cell] whose combs over the whole
+    profile are most coherent (local maxima, strongest first).
+
+    Unlike the local spectrum, whose segments a few cells long resolve big periods only to a
+    few %, one comb over the whole profile resolves them to a fraction of a px: the steps are
+    fine enough that the last line moves at most 1/8 cell between neighbours.  Maxima at the
+    window's ends are left out: coherence often keeps rising towards the next structure.
+    """
+    length = len(profile)
+    if profile.sum() <= 0 or max_cell <= min_cell or length < 2:
+        return []
+    step = min_cell * min_cell / (8.0 * length)
+    steps = int(min(max_steps, max(3, np.ceil((max_cell - min_cell) / step) + 1)))
+    periods = np.linspace(min_cell, max_cell, steps)
+    k = np.arange(length)
+    coherence = np.abs(np.exp(-2j * np.pi * k[None, :] / periods[:, None]) @ profile)
+    inner = np.nonzero((coherence[1:-1] >= coherence[:-2]) & (coherence[1:-1] > coherence[2:]))[0] + 1
+    strongest = inner[np.argsort(coherence[inner])[::-1][:count]]
+    return [float(periods[j]) for j in strongest]
+
+
 def coherence_spectrum(profile: np.ndarray, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, np.ndarray]:
     """Local spectral coherence of the profile: |spectrum| / energy, averaged over segments.
 
