@@ -280,6 +280,16 @@ def test_small_cells_read_at_the_spacing_of_sparse_sprites_are_refined():
     assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01
 
 
+def test_a_cell_chosen_by_the_regions_gets_its_own_phase():
+    # Drift tier seed 100019: the regions moved y from 13.57 to 13.30 px; with the old pitch's
+    # phase the lines fell half a cell off over the image (10% of the cells wrong).
+    from pixelperfecter.core.pipeline import reconstruct
+
+    case = synth.make_case(100_019, "drift")
+    result = reconstruct(case.image, has_alpha=case.has_alpha)
+    assert synth.score_restoration(result.sprite, case.truth).restored
+
+
 def test_jpeg_blocks_do_not_pull_small_cells_onto_8px():
     # 7.2 x 7.5 px cells under the harsh stack (JPEG q83): one axis used to lock onto 8.00.
     case = synth.make_case(42, "small")

@@ -240,6 +240,10 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
     vote_x = free_x and (coarse >= config.min_bad_share or fx.mid_ratio > config.suspect_mid)
     vote_y = free_y and (coarse >= config.min_bad_share or fy.mid_ratio > config.suspect_mid)
     rx, ry = regional_consensus(rgba, fx, fy, vote_x, vote_y, config)
+    # A cell the regions chose keeps no phase from the global fit's pitch: 2% over 39 cells
+    # moves the last line by most of a cell (drift tier seed 100019: lines half a cell off).
+    rx = rx if rx is fx else _rephased(profiles[0], rx, config)
+    ry = ry if ry is fy else _rephased(profiles[1], ry, config)
     # An axis the regions corrected is mixed-phase: its global cells look two-coloured for that
     # reason, which the 2-D detail check must not take for details.
     same = rx is fx and ry is fy
@@ -380,6 +384,13 @@ def _select_axes(scorer: Scorer, fx: AxisFit, fy: AxisFit, options: Sequence[tup
     if best.source == own.source:
         return fx, fy
     return options[[c.source for c in alternatives].index(best.source)]
+
+
+def _rephased(profile: np.ndarray, fit: AxisFit, config: DetectorConfig) -> AxisFit:
+    """``fit``'s cell with the phase (and coherence, mid-cell share) of its comb on the profile."""
+    clean = denoised(profile, config)
+    offset, coherence = comb_phase(clean, fit.cell)
+    return replace(fit, offset=offset, coherence=coherence, mid_ratio=mid_ratio(ProfileCache(clean), fit.cell, offset, config))
 
 
 def _axis_at(profile: np.ndarray, period: float, config: DetectorConfig, maxima: ProfileCache) -> AxisFit:
