@@ -290,6 +290,15 @@ def test_a_cell_chosen_by_the_regions_gets_its_own_phase():
     assert synth.score_restoration(result.sprite, case.truth).restored
 
 
+def test_regions_agreeing_on_jpeg_blocks_do_not_pull_the_grid_onto_them():
+    # 7.7 x 7.6 px cells under JPEG: the quarters agreed on 8.00 px for y and pulled the right
+    # global fit onto the block comb (small tier seed 20107).
+    case = synth.make_case(20_107, "small")
+    det = detect_grid(case.image)
+    assert det.grid is not None
+    assert abs(det.grid.cell_h / case.cell_h - 1) < 0.01 and abs(det.grid.cell_w / case.cell_w - 1) < 0.01
+
+
 def test_jpeg_blocks_do_not_pull_small_cells_onto_8px():
     # 7.2 x 7.5 px cells under the harsh stack (JPEG q83): one axis used to lock onto 8.00.
     case = synth.make_case(42, "small")
