@@ -299,6 +299,17 @@ def test_regions_agreeing_on_jpeg_blocks_do_not_pull_the_grid_onto_them():
     assert abs(det.grid.cell_h / case.cell_h - 1) < 0.01 and abs(det.grid.cell_w / case.cell_w - 1) < 0.01
 
 
+def test_an_axis_with_many_mid_cell_edges_is_refitted_near_the_clean_one():
+    # Big tier seed 21266: x read 51.6 px (mid-cell share 0.68) beside a clean 61.2-px y, only
+    # 1.18x apart; refitted near y's cell it finds the art's 63.9-px columns.
+    from pixelperfecter.core.pipeline import reconstruct
+
+    case = synth.make_case(21_266, "big")
+    result = reconstruct(case.image, has_alpha=case.has_alpha)
+    assert abs(result.metrics.cell_w / case.cell_w - 1) < 0.03
+    assert synth.score_restoration(result.sprite, case.truth).restored
+
+
 def test_jpeg_blocks_do_not_pull_small_cells_onto_8px():
     # 7.2 x 7.5 px cells under the harsh stack (JPEG q83): one axis used to lock onto 8.00.
     case = synth.make_case(42, "small")

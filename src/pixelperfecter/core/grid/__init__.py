@@ -304,13 +304,23 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
     Each axis is refitted near the other's cell and the selection stage's score decides.
     """
     ratio = max(fx.cell, fy.cell) / min(fx.cell, fy.cell)
+    if not (free_x and free_y):
+        return fx, fy
     # Any disagreement over 1.5x is tested, not only whole multiples: one axis often locks onto
-    # texture or block structure at no clean harmonic of the other.
-    if ratio < config.axis_disagreement or not (free_x and free_y):
+    # texture or block structure at no clean harmonic of the other.  A smaller one is tested
+    # when only one axis has many mid-cell edges: that axis is the suspect (big tier seed
+    # 21266: x 51.6 px with mid-cell share 0.68 beside a clean 61.2-px y, for 63.9 x 61.6).
+    if ratio >= config.axis_disagreement:
+        axes: tuple[int, ...] = (0, 1)
+    elif ratio > 1 + config.axis_harmonic_tol and fx.mid_ratio > config.suspect_mid >= fy.mid_ratio:
+        axes = (0,)
+    elif ratio > 1 + config.axis_harmonic_tol and fy.mid_ratio > config.suspect_mid >= fx.mid_ratio:
+        axes = (1,)
+    else:
         return fx, fy
     scorer = Scorer(rgba, profiles, config)
     options = []
-    for axis in (0, 1):
+    for axis in axes:
         clean = scorer.clean_profiles[axis]
         other = fy if axis == 0 else fx
         lo, hi = other.cell * (1 - config.axis_harmonic_tol), other.cell * (1 + config.axis_harmonic_tol)
