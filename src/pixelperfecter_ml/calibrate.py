@@ -337,8 +337,8 @@ def selection_outcomes(model, data: LabelledSet, margin: float, floor: float, pa
     ``heuristic``/``heuristic-failure``) against the model's proposals (kind ``model``); a
     proposal wins when its probability reaches ``floor`` and beats the detector's by ``margin``
     or, with ``pair_threshold``, when the pairwise model prefers it to the detector's grid with
-    at least that probability and it scores no lower.  Counts the detector's failures / successes and how many the
-    rule fixes / breaks."""
+    at least that probability and it scores no lower (the best-scoring of those wins).  Counts
+    the detector's failures / successes and how many the rule fixes / breaks."""
     p = model.probabilities(data.x) if len(data.y) else np.zeros(0)
     kinds = np.array(data.kinds)
     cases = np.array(data.cases)
@@ -357,8 +357,10 @@ def selection_outcomes(model, data: LabelledSet, margin: float, floor: float, pa
             total = FEATURES.index("log_total")
             no_lower = data.x[props, total] >= data.x[own[0], total]
             beats = np.where(no_lower, model.prefers(data.x[props], data.x[own[0]]), 0.0)
-            if beats.max() >= pair_threshold:
-                chosen_y = data.y[props[np.argmax(beats)]]
+            accepted = props[beats >= pair_threshold]
+            if accepted.size:
+                # Of the proposals both judges accept, the best-scoring one (as ``select``).
+                chosen_y = data.y[accepted[np.argmax(data.x[accepted, total])]]
         elif props.size:
             best = props[np.argmax(p[props])]
             if p[best] >= max(floor, own_p + margin):

@@ -10,7 +10,7 @@ neighbours go into the core's own candidate selection as a proposer, are refined
 image's evidence (never onto the detector's own grid), beside the core's count neighbours of its
 grid; one replaces the detector's grid only when the core's calibrated pairwise right-grid model
 (``pixelperfecter.core.grid.right``) prefers it (``DetectorConfig.right_pair_threshold``) and it
-scores no lower (``select.select_grid``).
+scores no lower; of the proposals so accepted the best-scoring wins (``select.select_grid``).
 """
 
 from __future__ import annotations

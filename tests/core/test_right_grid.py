@@ -169,6 +169,34 @@ def test_a_pairwise_preference_alone_does_not_switch_to_a_lower_scoring_grid() -
     assert best.source == "model#1"
 
 
+def test_of_the_proposals_both_judges_accept_the_best_scoring_wins() -> None:
+    # Two proposals both preferred to the detector's 2x-fine harmonic and scoring above it: the
+    # right grid, and the right grid shifted by a fifth of a cell (lower score) that the
+    # pairwise model prefers more.  The score ranks them; with the shifted one alone accepted,
+    # it wins.
+    class TwoPreferences:
+        pairwise = (1.0,)
+
+        def __init__(self, beats: list[float]) -> None:
+            self.beats = np.array(beats)
+
+        def probabilities(self, xs: np.ndarray) -> np.ndarray:
+            return np.zeros(len(np.atleast_2d(xs)))
+
+        def prefers(self, xs: np.ndarray, own_x: np.ndarray) -> np.ndarray:
+            return self.beats
+
+    case = synth.make_case(3, "fractional")
+    scorer = Scorer(case.image, edge_profiles(case.image))
+    own = _cand(case, 0.5, 0.5, source="spectrum")
+    right, shifted = _cand(case, source="model#1"), _cand(case, shift=0.2, source="model#2")
+    assert scorer.score(right).total > scorer.score(shifted).total >= scorer.score(own).total
+    best, _ = select_grid(scorer, own, [right, shifted], TwoPreferences([0.75, 0.95]))  # type: ignore[arg-type]
+    assert best.source == "model#1"
+    best, _ = select_grid(scorer, own, [right, shifted], TwoPreferences([0.5, 0.95]))  # type: ignore[arg-type]
+    assert best.source == "model#2"
+
+
 def test_with_proposers_a_drift_case_a_cell_short_gets_its_count_neighbour() -> None:
     # drift-10020002 (the held-out evaluation set): the ladder settles x at 22.88 px for 23.47
     # (a cell too many across the image).  With any proposer (here one that proposes nothing),

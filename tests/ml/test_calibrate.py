@@ -102,3 +102,20 @@ def test_replayed_rule_needs_both_judges_as_the_selection_stage() -> None:
     data = LabelledSet(rows, np.array([0, 1, 0, 1]), ["heuristic-failure", "model", "heuristic-failure", "model"], ["a", "a", "b", "b"])
     out = selection_outcomes(model, data, 0.3, 0.3, pair_threshold=0.7)
     assert out == {"failures": 2, "fixed": 1, "successes": 0, "broken": 0}
+
+
+def test_replayed_rule_takes_the_best_scoring_of_the_accepted_proposals() -> None:
+    # One case, two proposals both judges accept: the more preferred one (support_min 2) is
+    # wrong, the better-scoring one (log_total 0.5) is right, and the replay picks the latter.
+    from pixelperfecter.core.grid.right import FEATURES, RightModel
+    from pixelperfecter_ml.calibrate import LabelledSet, selection_outcomes
+
+    n = len(FEATURES)
+    support, total = FEATURES.index("support_min"), FEATURES.index("log_total")
+    rows = np.zeros((3, n))
+    rows[1, support], rows[1, total] = 2.0, 0.1
+    rows[2, support], rows[2, total] = 1.0, 0.5
+    pairwise = tuple(5.0 if i == support else 0.0 for i in range(n))
+    model = RightModel(FEATURES, (0.0,) * n, (1.0,) * n, (0.0,) * n, 0.0, pairwise=pairwise)
+    data = LabelledSet(rows, np.array([0, 0, 1]), ["heuristic-failure", "model", "model"], ["a", "a", "a"])
+    assert selection_outcomes(model, data, 0.3, 0.3, pair_threshold=0.7) == {"failures": 1, "fixed": 1, "successes": 0, "broken": 0}
