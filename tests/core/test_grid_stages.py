@@ -260,53 +260,45 @@ def test_axis_harmonic_on_one_axis_is_resolved():
     assert abs(det.grid.cell_h / 11.2 - 1) < 0.02 or abs(det.grid.cell_h / 22.4 - 1) < 0.02
 
 
-def test_an_axis_refitted_near_the_other_finds_its_pitch_under_streaks():
+# Failure classes found by `perfecter bench` (and its tuning seeds), each fixed in the 2-D checks.
+FOUND_CELL_CASES = [
     # 55.2 x 56.0 px cells with drift under streaky texture: x first read 58.85 px (the local
     # spectrum's peak near y's cell, 7% off), which lost a line; the whole-profile comb's peak
-    # gives the pitch (big tier seed 20296).
-    case = synth.make_case(20_296, "big")
-    det = detect_grid(case.image)
-    assert det.grid is not None
-    assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.02
-
-
-def test_small_cells_read_at_the_spacing_of_sparse_sprites_are_refined():
+    # gives the pitch.
+    pytest.param("big", 20_296, 0.01, 0.02, id="streaks-pull-the-spectrum-off-a-big-pitch"),
     # 5.2-px cells of sprites spaced ~6 cells apart read as 30.9 x 28.7 px, beyond the 2x/3x
-    # splits: those cells are two-coloured, so the finest readings under them are scored
-    # (small tier seed 20118).
-    case = synth.make_case(20_118, "small")
-    det = detect_grid(case.image)
-    assert det.grid is not None
-    assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01
-
-
-def test_a_cell_chosen_by_the_regions_gets_its_own_phase():
-    # Drift tier seed 100019: the regions moved y from 13.57 to 13.30 px; with the old pitch's
-    # phase the lines fell half a cell off over the image (10% of the cells wrong).
-    from pixelperfecter.core.pipeline import reconstruct
-
-    case = synth.make_case(100_019, "drift")
-    result = reconstruct(case.image, has_alpha=case.has_alpha)
-    assert synth.score_restoration(result.sprite, case.truth).restored
-
-
-def test_regions_agreeing_on_jpeg_blocks_do_not_pull_the_grid_onto_them():
+    # splits: those cells are two-coloured, so the finest readings under them are scored.
+    pytest.param("small", 20_118, 0.01, 0.01, id="sparse-sprites-read-at-their-spacing"),
     # 7.7 x 7.6 px cells under JPEG: the quarters agreed on 8.00 px for y and pulled the right
-    # global fit onto the block comb (small tier seed 20107).
-    case = synth.make_case(20_107, "small")
+    # global fit onto the block comb.
+    pytest.param("small", 20_107, 0.01, 0.01, id="regions-agree-on-jpeg-blocks"),
+]
+
+
+@pytest.mark.parametrize(("tier", "seed", "tol_x", "tol_y"), FOUND_CELL_CASES)
+def test_found_failures_read_their_cells(tier: str, seed: int, tol_x: float, tol_y: float) -> None:
+    case = synth.make_case(seed, tier)
     det = detect_grid(case.image)
     assert det.grid is not None
-    assert abs(det.grid.cell_h / case.cell_h - 1) < 0.01 and abs(det.grid.cell_w / case.cell_w - 1) < 0.01
+    assert abs(det.grid.cell_w / case.cell_w - 1) < tol_x and abs(det.grid.cell_h / case.cell_h - 1) < tol_y
 
 
-def test_an_axis_with_many_mid_cell_edges_is_refitted_near_the_clean_one():
-    # Big tier seed 21266: x read 51.6 px (mid-cell share 0.68) beside a clean 61.2-px y, only
-    # 1.18x apart; refitted near y's cell it finds the art's 63.9-px columns.
+FOUND_RESTORATION_CASES = [
+    # The regions moved y from 13.57 to 13.30 px; with the old pitch's phase the lines fell half
+    # a cell off over the image (10% of the cells wrong).
+    pytest.param("drift", 100_019, id="regions-cell-gets-its-own-phase"),
+    # x read 51.6 px (mid-cell share 0.68) beside a clean 61.2-px y, only 1.18x apart; refitted
+    # near y's cell it finds the art's 63.9-px columns (65.1 px, which the lines follow).
+    pytest.param("big", 21_266, id="axis-with-mid-cell-edges-refitted-near-the-clean-one"),
+]
+
+
+@pytest.mark.parametrize(("tier", "seed"), FOUND_RESTORATION_CASES)
+def test_found_failures_are_restored(tier: str, seed: int) -> None:
     from pixelperfecter.core.pipeline import reconstruct
 
-    case = synth.make_case(21_266, "big")
+    case = synth.make_case(seed, tier)
     result = reconstruct(case.image, has_alpha=case.has_alpha)
-    assert abs(result.metrics.cell_w / case.cell_w - 1) < 0.03
     assert synth.score_restoration(result.sprite, case.truth).restored
 
 
