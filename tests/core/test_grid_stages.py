@@ -102,11 +102,22 @@ def test_comb_peaks_resolve_a_big_pitch_inside_the_window_only():
     # fraction of a px; a pitch at the window's end is no inner maximum and is not offered.
     rng = np.random.default_rng(3)
     p = comb(1400, 63.4, 20.0) + rng.uniform(0, 30, 1401)
-    peaks = comb_peaks(p, 59.0, 69.5)
+    peaks = comb_peaks(p, 59.0, 69.5, 2, 256)
     assert peaks and abs(peaks[0] - 63.4) < 0.3
     assert all(59.0 < q < 69.5 for q in peaks)
-    assert all(q > 63.5 for q in comb_peaks(comb(1400, 63.4, 20.0), 63.4, 69.5))
-    assert comb_peaks(np.zeros(100), 5.0, 9.0) == []
+    assert all(q > 63.5 for q in comb_peaks(comb(1400, 63.4, 20.0), 63.4, 69.5, 2, 256))
+    assert comb_peaks(np.zeros(100), 5.0, 9.0, 2, 256) == []
+
+
+def test_comb_peaks_refine_a_capped_scan_and_skip_side_lobes():
+    # 8000 px of 5.13-px cells: 64 scan steps over [4.8, 5.5] move the last line by ~6 cells
+    # each, yet the refined peak is within 1/2 cell of drift over the profile; a pure comb's
+    # second peak is no side lobe of the first (within 2 cells of drift).
+    rng = np.random.default_rng(1)
+    peaks = comb_peaks(comb(8000, 5.13, 1.0) + rng.uniform(0, 20, 8001), 4.8, 5.5, 2, 64)
+    assert abs(peaks[0] - 5.13) < 0.5 * 5.13**2 / 8000
+    first, second = comb_peaks(comb(8000, 60.3, 5.0), 56.0, 65.0, 2, 256)
+    assert abs(first - 60.3) < 0.05 and abs(second - first) > 2 * first**2 / 8000
 
 
 # ------------------------------------------------------------------ ladder

@@ -23,7 +23,7 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, ProfileCache, fit_axis, mid_ratio, robust_pitch, settle
+from .ladder import AxisFit, ProfileCache, fit_at, fit_axis, mid_ratio, settle
 from .lines import PlacedMemo, place_lines, placed_lines
 from .profiles import Profiles, denoised, edge_profiles, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
@@ -254,9 +254,10 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
 
 def _finer_if_two_coloured(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool,
                            config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
-    """Cells that stay two-coloured: each free axis's finest reading under its cell /
-    ``coarser_step``, and the other axis fitted near it (near-square cells), scored against
-    them."""
+    """Cells that stay two-coloured: each free axis refitted under its cell / ``coarser_step``,
+    and the other axis fitted near it (near-square cells), scored against them."""
+    if not (free_x or free_y):
+        return fx, fy
     scorer = Scorer(rgba, profiles, config)
     own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="spectrum")
     if scorer.score(own).single >= config.finer_single_below:
@@ -297,11 +298,13 @@ def _finer_if_two_coloured(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
 
 
 def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
-    """When the axes disagree by about a whole multiple, test both readings in 2-D.
+    """When the axes disagree (by 1.5x, or one axis with many mid-cell edges beside a clean
+    one), test the readings near square cells in 2-D.
 
     Generated art has near-square cells (1-4% apart), so cells of 11.2 x 22.3 px mean one axis
     sits on a harmonic: either the coarse axis is 2x too coarse or the fine one 2x too fine.
-    Each axis is refitted near the other's cell and the selection stage's score decides.
+    Each suspect axis is refitted near the other's cell (the ladder's fit there and the
+    whole-profile comb's peaks) and the selection stage's score decides.
     """
     ratio = max(fx.cell, fy.cell) / min(fx.cell, fy.cell)
     if not (free_x and free_y):
@@ -332,7 +335,8 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
         # Under streaky texture the local spectrum's peak can sit a few % off the pitch (58.9
         # for 55.2 px: big tier seed 20296); the whole-profile comb's own peaks resolve it.
         peaks = comb_peaks(clean, lo, hi, config.comb_peak_count, config.comb_peak_steps)
-        for fit in [near] + [_axis_at(clean, peak, config, scorer.maxima[axis]) for peak in peaks]:
+        at_peaks = [fit_at(clean, peak, config, scorer.maxima[axis]) for peak in peaks]
+        for fit in [near] + [f for f in at_peaks if lo <= f.cell <= hi and f.cell != near.cell]:
             options.append((fit, fy) if axis == 0 else (fx, fit))
     return _select_axes(scorer, fx, fy, options)
 
@@ -345,8 +349,9 @@ def _jpeg_comb(fit: AxisFit, other: AxisFit, live: float, config: DetectorConfig
     colour change, or when the other axis disagrees (cells are near-square in generated art).
     Real 8-px art at phase 0 has live lines and 8-px cells on both axes, so it is left alone.
     """
-    phase = fit.offset % 8.0
-    on_blocks = abs(fit.cell - 8.0) < config.jpeg_cell_tol and min(phase, 8.0 - phase) < config.jpeg_phase_tol
+    block = config.jpeg_block
+    phase = fit.offset % block
+    on_blocks = abs(fit.cell - block) < config.jpeg_cell_tol and min(phase, block - phase) < config.jpeg_phase_tol
     return on_blocks and (live < config.min_live or abs(other.cell / fit.cell - 1) > config.axis_harmonic_tol)
 
 
@@ -399,16 +404,8 @@ def _select_axes(scorer: Scorer, fx: AxisFit, fy: AxisFit, options: Sequence[tup
 def _rephased(profile: np.ndarray, fit: AxisFit, config: DetectorConfig) -> AxisFit:
     """``fit``'s cell with the phase (and coherence, mid-cell share) of its comb on the profile."""
     clean = denoised(profile, config)
-    offset, coherence = comb_phase(clean, fit.cell)
-    return replace(fit, offset=offset, coherence=coherence, mid_ratio=mid_ratio(ProfileCache(clean), fit.cell, offset, config))
-
-
-def _axis_at(profile: np.ndarray, period: float, config: DetectorConfig, maxima: ProfileCache) -> AxisFit:
-    """The fit from a given period: its phase, the robust pitch through the line positions."""
-    offset, _ = comb_phase(profile, period)
-    cell, offset = robust_pitch(profile, period, offset, config)
-    offset, coherence = comb_phase(profile, cell)
-    return AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config))
+    phased = _axis_from_override(clean, fit.cell, None)
+    return replace(fit, offset=phased.offset, coherence=phased.coherence, mid_ratio=mid_ratio(ProfileCache(clean), fit.cell, phased.offset, config))
 
 
 def _as_fit(cell: float, offset: float, like: AxisFit) -> AxisFit:

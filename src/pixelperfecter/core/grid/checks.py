@@ -220,8 +220,9 @@ def regional_consensus(rgba: np.ndarray, fx: AxisFit, fy: AxisFit, free_x: bool,
             # by a harmonic (k = 2, 3) or by a pull of a few percent (k = 1).
             missed = k in (2, 3) or (k == 1 and abs(ratio - 1) > config.region_agree)
             # Quarters of 7.6-px cells under JPEG agree on its 8.00-px blocks (small tier seed
-            # 20107): a pull onto the block comb is the blocks', not the art's.
-            if k == 1 and abs(consensus - 8.0) < config.jpeg_cell_tol:
+            # 20107): a pull onto the block comb is the blocks', not the art's.  (The votes
+            # carry no phase to test; 8-px art reads 8.00 globally too, which is no pull.)
+            if k == 1 and abs(consensus - config.jpeg_block) < config.jpeg_cell_tol:
                 missed = False
             if agree.sum() >= 2 and weights[agree].sum() > 0.5 * total and missed and abs(ratio - k) < config.region_multiple_tol * k:
                 cell = float(np.median(cells[agree]))

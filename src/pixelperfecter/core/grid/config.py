@@ -120,6 +120,8 @@ class DetectorConfig:
     # so dead lines alone do not make a grid suspect.)
     min_live: float = 0.75
     jpeg_cell_tol: float = 0.05
+    # JPEG codes 8 x 8-px blocks from the image's origin.
+    jpeg_block: float = 8.0
     coarser_step: float = 1.5
     # The block grid's comb counts as "at phase 0" within this many px of the multiples of 8:
     # the art's own edges pull a fitted 8-px comb's phase off the blocks (7.49 on small tier

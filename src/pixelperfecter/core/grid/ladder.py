@@ -205,11 +205,18 @@ def settle(profile: np.ndarray, approx: float, min_cell: float, max_cell: float,
     peak = maxima.refine(approx, min_cell, max_cell, config)
     key = (peak, min_cell, max_cell, id(config))
     if key not in maxima.settled:
-        offset, _ = comb_phase(profile, peak)
-        cell, offset = robust_pitch(profile, peak, offset, config)
-        offset, coherence = comb_phase(profile, cell)
-        maxima.settled[key] = AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config))
+        maxima.settled[key] = fit_at(profile, peak, config, maxima)
     return maxima.settled[key]
+
+
+def fit_at(profile: np.ndarray, period: float, config: DetectorConfig = DEFAULT_CONFIG, maxima: ProfileCache | None = None) -> AxisFit:
+    """The fit from a given period: its phase, the robust pitch through the line positions,
+    and the comb's coherence and mid-cell share."""
+    maxima = maxima or ProfileCache(profile)
+    offset, _ = comb_phase(profile, period)
+    cell, offset = robust_pitch(profile, period, offset, config)
+    offset, coherence = comb_phase(profile, cell)
+    return AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config))
 
 
 def _whole_multiple(ratio: float) -> bool:

@@ -18,26 +18,46 @@ def comb_phase(profile: np.ndarray, cell: float) -> tuple[float, float]:
     return float(offset), float(np.abs(f) / total)
 
 
-def comb_peaks(profile: np.ndarray, min_cell: float, max_cell: float, count: int = 2, max_steps: int = 256) -> list[float]:
+def _comb_coherence(profile: np.ndarray, periods: np.ndarray, chunk: int = 32) -> np.ndarray:
+    """|sum of the profile on the comb of each period| (unnormalised), a few periods at a time
+    (a period's row is one complex value per profile sample)."""
+    k = np.arange(len(profile))
+    out = np.empty(len(periods))
+    for a in range(0, len(periods), chunk):
+        out[a : a + chunk] = np.abs(np.exp(-2j * np.pi * k[None, :] / periods[a : a + chunk, None]) @ profile)
+    return out
+
+
+def comb_peaks(profile: np.ndarray, min_cell: float, max_cell: float, count: int, max_steps: int) -> list[float]:
     """The ``count`` periods strictly inside [min_cell, max_cell] whose combs over the whole
     profile are most coherent (local maxima, strongest first).
 
     Unlike the local spectrum, whose segments a few cells long resolve big periods only to a
-    few %, one comb over the whole profile resolves them to a fraction of a px: the steps are
-    fine enough that the last line moves at most 1/8 cell between neighbours.  Maxima at the
-    window's ends are left out: coherence often keeps rising towards the next structure.
+    few %, one comb over the whole profile resolves them to a fraction of a px.  The scan takes
+    at most ``max_steps`` periods; each peak is then refined at steps that move the last line by
+    1/8 cell.  Maxima at the window's ends are left out (coherence often keeps rising towards
+    the next structure), and so are a peak's side lobes: within 2 cells of drift over the
+    profile (2 p^2 / length) only the strongest counts.
     """
     length = len(profile)
     if profile.sum() <= 0 or max_cell <= min_cell or length < 2:
         return []
-    step = min_cell * min_cell / (8.0 * length)
-    steps = int(min(max_steps, max(3, np.ceil((max_cell - min_cell) / step) + 1)))
+    fine = min_cell * min_cell / (8.0 * length)
+    steps = int(min(max_steps, max(3, np.ceil((max_cell - min_cell) / fine) + 1)))
     periods = np.linspace(min_cell, max_cell, steps)
-    k = np.arange(length)
-    coherence = np.abs(np.exp(-2j * np.pi * k[None, :] / periods[:, None]) @ profile)
+    coherence = _comb_coherence(profile, periods)
     inner = np.nonzero((coherence[1:-1] >= coherence[:-2]) & (coherence[1:-1] > coherence[2:]))[0] + 1
-    strongest = inner[np.argsort(coherence[inner])[::-1][:count]]
-    return [float(periods[j]) for j in strongest]
+    found: list[tuple[float, float]] = []
+    for j in inner[np.argsort(coherence[inner])[::-1]]:
+        coarse = periods[1] - periods[0]
+        local = np.arange(periods[j] - coarse, periods[j] + coarse + fine / 2, fine) if coarse > fine else periods[j : j + 1]
+        values = _comb_coherence(profile, local)
+        period, value = float(local[int(np.argmax(values))]), float(values.max())
+        if all(abs(period - q) > 2 * q * q / length for q, _ in found):
+            found.append((period, value))
+        if len(found) >= count:
+            break
+    return [q for q, _ in found]
 
 
 def coherence_spectrum(profile: np.ndarray, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, np.ndarray]:
