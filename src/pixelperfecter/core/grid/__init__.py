@@ -248,15 +248,24 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
     # reason, which the 2-D detail check must not take for details.
     same = rx is fx and ry is fy
     sx, sy = split_if_details(rgba, profiles, rx, ry, free_x and rx is fx, free_y and ry is fy, coarse if same else None, config)
+    if sx is not rx or sy is not ry:
+        return sx, sy
     # Likewise only axes the regions left alone are read finer.
-    return _finer_if_two_coloured(rgba, profiles, sx, sy, free_x and rx is fx, free_y and ry is fy, config)
+    return _finer_if_two_coloured(rgba, profiles, sx, sy, free_x and rx is fx, free_y and ry is fy, coarse if same else None, config)
 
 
 def _finer_if_two_coloured(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool,
-                           config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
-    """Cells that stay two-coloured: each free axis refitted under its cell / ``coarser_step``,
-    and the other axis fitted near it (near-square cells), scored against them."""
+                           coarse: float | None, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
+    """Cells that stay two-coloured after the splits (``coarse``: their share, if known): each
+    free axis refitted under its cell / ``coarser_step``, and the other axis fitted near it
+    (near-square cells), scored against them."""
     if not (free_x or free_y):
+        return fx, fy
+    # Busy art (every cell its own colour) often reaches this stage on a right grid whose
+    # blurred cells keep the score's "single" term low: the split's share test comes first.
+    if coarse is None:
+        coarse = two_colour_share(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
+    if coarse < config.min_bad_share:
         return fx, fy
     scorer = Scorer(rgba, profiles, config)
     own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="spectrum")
@@ -289,7 +298,6 @@ def _finer_if_two_coloured(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
     # cells (strokes thinner than a cell only get thinner in share and must not invent cells),
     # and be clearly blocky as ``_finer_reading`` demands: a photo's cells are two-coloured at
     # any size, and its finest periodic structure (noise) passes the lenient small-cell limit.
-    coarse = two_colour_share(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config)
     fine = two_colour_share(rgba, profiles, bx.cell, by.cell, bx.offset, by.offset, config)
     if fine > config.split_residual * coarse:
         return fx, fy
