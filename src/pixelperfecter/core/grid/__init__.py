@@ -23,7 +23,7 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, ProfileCache, fit_at, fit_axis, mid_ratio, settle
+from .ladder import AxisFit, fit_at, fit_axis, settle
 from .lines import PlacedMemo, place_lines, placed_lines
 from .profiles import Profiles, denoised, edge_profiles, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
@@ -239,11 +239,7 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
     # Two-colour cells concern both axes; mid-cell edges only the axis that has them.
     vote_x = free_x and (coarse >= config.min_bad_share or fx.mid_ratio > config.suspect_mid)
     vote_y = free_y and (coarse >= config.min_bad_share or fy.mid_ratio > config.suspect_mid)
-    rx, ry = regional_consensus(rgba, fx, fy, vote_x, vote_y, config)
-    # A cell the regions chose keeps no phase from the global fit's pitch: 2% over 39 cells
-    # moves the last line by most of a cell (drift tier seed 100019: lines half a cell off).
-    rx = rx if rx is fx else _rephased(profiles[0], rx, config)
-    ry = ry if ry is fy else _rephased(profiles[1], ry, config)
+    rx, ry = regional_consensus(rgba, profiles, fx, fy, vote_x, vote_y, config)
     # An axis the regions corrected is mixed-phase: its global cells look two-coloured for that
     # reason, which the 2-D detail check must not take for details.
     same = rx is fx and ry is fy
@@ -407,13 +403,6 @@ def _select_axes(scorer: Scorer, fx: AxisFit, fy: AxisFit, options: Sequence[tup
     if best.source == own.source:
         return fx, fy
     return options[[c.source for c in alternatives].index(best.source)]
-
-
-def _rephased(profile: np.ndarray, fit: AxisFit, config: DetectorConfig) -> AxisFit:
-    """``fit``'s cell with the phase (and coherence, mid-cell share) of its comb on the profile."""
-    clean = denoised(profile, config)
-    phased = _axis_from_override(clean, fit.cell, None)
-    return replace(fit, offset=phased.offset, coherence=phased.coherence, mid_ratio=mid_ratio(ProfileCache(clean), fit.cell, phased.offset, config))
 
 
 def _as_fit(cell: float, offset: float, like: AxisFit) -> AxisFit:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..types import Grid
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, fit_axis
+from .ladder import AxisFit, at_cell, fit_axis
 from .lines import PlacedMemo, placed_lines
 from .profiles import Profiles, denoised, edge_profiles
 
@@ -184,7 +184,8 @@ def split_if_details(
     return fx, fy
 
 
-def regional_consensus(rgba: np.ndarray, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[AxisFit, AxisFit]:
+def regional_consensus(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool,
+                       config: DetectorConfig = DEFAULT_CONFIG) -> tuple[AxisFit, AxisFit]:
     """Take a whole multiple of the global cell when the image's quarters agree on it.
 
     Icon sheets often put each icon on its own phase; summed over the whole image, two combs
@@ -206,7 +207,7 @@ def regional_consensus(rgba: np.ndarray, fx: AxisFit, fy: AxisFit, free_x: bool,
                 if fit is not None and fit.mid_ratio < config.suspect_mid:
                     votes[axis].append((fit.cell, float(profile.sum())))
     out = []
-    for axis, fit, free in ((0, fx, free_x), (1, fy, free_y)):
+    for axis, fit, free, profile in ((0, fx, free_x, profiles[0]), (1, fy, free_y, profiles[1])):
         chosen = fit
         total = sum(w for _, w in votes[axis])
         if free and len(votes[axis]) >= 2 and total > 0:
@@ -225,8 +226,10 @@ def regional_consensus(rgba: np.ndarray, fx: AxisFit, fy: AxisFit, free_x: bool,
             if k == 1 and abs(consensus - config.jpeg_block) < config.jpeg_cell_tol:
                 missed = False
             if agree.sum() >= 2 and weights[agree].sum() > 0.5 * total and missed and abs(ratio - k) < config.region_multiple_tol * k:
-                cell = float(np.median(cells[agree]))
-                chosen = replace(fit, cell=cell, offset=fit.offset % cell)
+                # The chosen cell's own comb phase: the global fit's, at another pitch, drifts
+                # (2% over 39 cells moves the last line by most of a cell: drift tier seed
+                # 100019 had its lines half a cell off).
+                chosen = at_cell(denoised(profile, config), float(np.median(cells[agree])), fit, config)
         out.append(chosen)
     return out[0], out[1]
 

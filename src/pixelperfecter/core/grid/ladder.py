@@ -7,7 +7,7 @@ harmonic, which on a sharp integer upscale is as strong as the real grid).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -217,6 +217,13 @@ def fit_at(profile: np.ndarray, period: float, config: DetectorConfig = DEFAULT_
     cell, offset = robust_pitch(profile, period, offset, config)
     offset, coherence = comb_phase(profile, cell)
     return AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config))
+
+
+def at_cell(profile: np.ndarray, cell: float, like: AxisFit, config: DetectorConfig = DEFAULT_CONFIG) -> AxisFit:
+    """``like`` moved to ``cell``, with the phase, coherence and mid-cell share of that comb on
+    the (denoised) profile: a phase fitted at another pitch drifts over the image."""
+    offset, coherence = comb_phase(profile, cell)
+    return replace(like, cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(ProfileCache(profile), cell, offset, config))
 
 
 def _whole_multiple(ratio: float) -> bool:

@@ -47,17 +47,16 @@ def comb_peaks(profile: np.ndarray, min_cell: float, max_cell: float, count: int
     periods = np.linspace(min_cell, max_cell, steps)
     coherence = _comb_coherence(profile, periods)
     inner = np.nonzero((coherence[1:-1] >= coherence[:-2]) & (coherence[1:-1] > coherence[2:]))[0] + 1
-    found: list[tuple[float, float]] = []
+    coarse = periods[1] - periods[0]
+    found: list[float] = []
     for j in inner[np.argsort(coherence[inner])[::-1]]:
-        coarse = periods[1] - periods[0]
         local = np.arange(periods[j] - coarse, periods[j] + coarse + fine / 2, fine) if coarse > fine else periods[j : j + 1]
-        values = _comb_coherence(profile, local)
-        period, value = float(local[int(np.argmax(values))]), float(values.max())
-        if all(abs(period - q) > 2 * q * q / length for q, _ in found):
-            found.append((period, value))
+        period = float(local[int(np.argmax(_comb_coherence(profile, local)))])
+        if all(abs(period - q) > 2 * q * q / length for q in found):
+            found.append(period)
         if len(found) >= count:
             break
-    return [q for q, _ in found]
+    return found
 
 
 def coherence_spectrum(profile: np.ndarray, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[np.ndarray, np.ndarray]:
