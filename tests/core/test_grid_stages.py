@@ -416,3 +416,103 @@ def test_without_block_lines_leaves_the_arts_comb():
     masked = without_block_lines(profile)
     assert abs(fit_axis(masked).cell / 55.7 - 1) < 0.02
     assert np.array_equal(masked[1::8], profile[1::8])  # only block boundaries change
+
+
+# ------------------------------------------------------------------ speed rewrites: same answers
+
+
+@pytest.mark.parametrize("shift", [0.0, -0.3])  # edge profiles are >= 0; a shifted one tests the ends
+def test_running_maxima_equal_a_zero_padded_sliding_max(shift):
+    rng = np.random.default_rng(5)
+    for length in (1, 2, 7, 64, 513):
+        profile = rng.random(length) * (rng.random(length) < 0.3) + shift
+        cache = ProfileCache(profile)
+        for radius in (0, 1, 3, 17, 600):
+            padded = np.pad(profile, radius)
+            expected = np.lib.stride_tricks.sliding_window_view(padded, 2 * radius + 1).max(axis=1)
+            assert np.array_equal(cache(radius), expected), (length, radius)
+
+
+def test_robust_pitch_line_fit_equals_least_squares():
+    from pixelperfecter.core.grid.ladder import _weighted_line
+
+    rng = np.random.default_rng(8)
+    for _ in range(20):
+        n = np.sort(rng.choice(200, size=int(rng.integers(3, 60)), replace=False)).astype(float)
+        x = 3.7 + 11.3 * n + rng.normal(0, 0.8, n.size)
+        w = rng.random(n.size) + 0.01
+        sw = np.sqrt(w)
+        coef = np.linalg.lstsq(np.stack([np.ones_like(n), n], axis=1) * sw[:, None], x * sw, rcond=None)[0]
+        assert np.allclose(_weighted_line(n, x, w), coef, rtol=1e-9, atol=1e-9)
+
+
+def test_quarter_profiles_equal_each_quarters_own_profiles():
+    from pixelperfecter.core.grid.profiles import edge_profiles_by_quarter
+
+    rng = np.random.default_rng(4)
+    for height, width, alpha in ((331, 517, False), (64, 65, True), (1000, 37, False)):
+        img = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
+        img[..., :3] = img[..., :3] // 85 * 85  # blocky colours, as art has
+        if not alpha:
+            img[..., 3] = 255
+        whole, quarters = edge_profiles_by_quarter(img)
+        assert all(np.array_equal(a, b) for a, b in zip(whole, edge_profiles(img)))
+        crops = [img[y0:y1, x0:x1] for y0, y1 in ((0, height // 2), (height // 2, height)) for x0, x1 in ((0, width // 2), (width // 2, width))]
+        assert len(quarters) == 4
+        for got, crop in zip(quarters, crops):
+            want = edge_profiles(crop)
+            assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+
+
+def test_quarter_profiles_of_a_jpeg_image_have_its_block_steps_taken_out(monkeypatch):
+    from pixelperfecter.core.grid import profiles
+
+    case = synth.make_case(20107, "small")  # JPEG over 7.6-px cells
+    h, w = case.image.shape[:2]
+    crop = np.ascontiguousarray(case.image[: h // 2, : w // 2])
+    whole, quarters = profiles.edge_profiles_by_quarter(case.image)
+    # Here the whole image's block step and the quarter's own give the same profile.
+    assert np.array_equal(quarters[0][0], edge_profiles(crop)[0]) and np.array_equal(quarters[0][1], edge_profiles(crop)[1])
+    monkeypatch.setattr(profiles, "_without_blocks", lambda profile, step: profile)
+    raw = profiles.edge_profiles_by_quarter(case.image)[1][0][0]
+    at = np.arange(8, len(raw) - 1, 8)
+    assert quarters[0][0][at].sum() < 0.9 * raw[at].sum()  # the block boundaries were lowered
+
+
+def test_median_of_some_samples_reads_their_planes_in_place():
+    from pixelperfecter.core import cells
+
+    rng = np.random.default_rng(2)
+    samples = rng.integers(0, 256, (9, 13, 16, 4), dtype=np.uint8)
+    for keep in ([0, 1, 4, 5, 8, 9, 12, 13], [2, 3, 6, 7], [5], list(range(16))):
+        k = len(keep)
+        mid = k // 2 if k % 2 else k // 2 - 1
+        expected = np.partition(samples[:, :, keep], mid, axis=2)[:, :, mid]
+        assert np.array_equal(cells.median_colors(samples, keep), expected), keep
+
+
+def test_smoothness_reads_bands_of_rows_only_past_its_cell_budget():
+    from pixelperfecter.core.grid.checks import _row_bands
+
+    config = DEFAULT_CONFIG
+    assert _row_bands(100, 100, config) == [(0, 100)]
+    bands = _row_bands(1000, 1000, config)
+    assert all(r1 - r0 == config.smooth_band_rows for r0, r1 in bands)
+    assert bands[0][0] == 0 and bands[-1][1] == 1000  # spread over the whole image
+    assert len(bands) * config.smooth_band_rows * 1000 <= config.smooth_cells
+    # Under the budget the banded reading is the whole image's; over it, close to it.
+    case = synth.make_case(3, "ai")
+    img, p = case.image, edge_profiles(case.image)
+    args = (img, p, case.cell_w, case.cell_h, case.offset_x, case.offset_y)
+    whole = smoothness(*args)
+    assert whole == smoothness(*args, dataclasses.replace(config, smooth_cells=10**9))
+    banded = smoothness(*args, dataclasses.replace(config, smooth_cells=400, smooth_band_rows=4))
+    assert banded != whole and abs(banded - whole) < 0.05
+
+
+def test_a_border_sliver_of_exactly_half_a_cell_does_not_hang_on_float_noise():
+    # A 5-px integer upscale at phase 1/2: its pitch fits as 5 +- 1e-15, and the 2-px border
+    # cells must come out the same either way.
+    p = comb(100, 5.0, 2.0)
+    below, above = place_lines(p, 5.0 - 1e-14, 2.0), place_lines(p, 5.0 + 1e-14, 2.0)
+    assert np.array_equal(below, above) and below[0] == 0 and below[1] == 2

@@ -8,6 +8,7 @@ across the image.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
 
 import cv2
@@ -77,30 +78,34 @@ def sample_planes(samples: np.ndarray) -> np.ndarray:
     return np.moveaxis(samples, 2, 0)
 
 
-def median_colors(samples: np.ndarray) -> np.ndarray:
+def median_colors(samples: np.ndarray, keep: Sequence[int] | None = None) -> np.ndarray:
     """Per-channel lower median of each cell's samples: (cells_y, cells_x, 4) uint8.
 
     Exactly ``np.partition``'s lower median, by a selection network run across all cells at
     once: a few hundred element-wise min/max over whole sample planes instead of one small
     partition per cell and channel.  All four channels, alpha included: on the contiguous
-    planes of ``cell_samples`` skipping alpha would cost more than computing it.
+    planes of ``cell_samples`` skipping alpha would cost more than computing it.  ``keep``: the
+    median of those samples only (indices into axis 2), read from their planes in place (a
+    sliced copy of part of each cell's samples cost twice the whole median).
     """
-    k = samples.shape[2]
-    mid = k // 2 if k % 2 else k // 2 - 1
     planes = sample_planes(samples)
+    indices = range(planes.shape[0]) if keep is None else keep
+    k = len(indices)
+    mid = k // 2 if k % 2 else k // 2 - 1
     picked = np.empty(planes.shape[1:], np.uint8)
     for y0, y1 in _bands(planes.shape[1], k * planes.shape[2] * planes.shape[3]):
-        picked[y0:y1] = select_rank(planes[:, y0:y1], mid)
+        picked[y0:y1] = select_rank([planes[i, y0:y1] for i in indices], mid)
     return picked
 
 
-def select_rank(stack: np.ndarray, rank: int) -> np.ndarray:
-    """The ``rank``-th smallest of ``stack`` along axis 0, element-wise (ties as in a sort)."""
-    ops, out = _selection_program(stack.shape[0], rank)
+def select_rank(stack: np.ndarray | Sequence[np.ndarray], rank: int) -> np.ndarray:
+    """The ``rank``-th smallest of ``stack`` along axis 0 (or of a list of equal arrays),
+    element-wise (ties as in a sort)."""
+    ops, out = _selection_program(len(stack), rank)
     last_use: dict[int, int] = {}
     for step, (_, _, a, b) in enumerate(ops):
         last_use[a] = last_use[b] = step
-    regs: dict[int, np.ndarray] = {i: stack[i] for i in range(stack.shape[0])}
+    regs: dict[int, np.ndarray] = {i: stack[i] for i in range(len(stack))}
     for step, (is_max, dst, a, b) in enumerate(ops):
         regs[dst] = np.maximum(regs[a], regs[b]) if is_max else np.minimum(regs[a], regs[b])
         for r in (a, b):

@@ -25,7 +25,7 @@ from .checks import cell_evidence, regional_consensus, smoothness, split_if_deta
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import AxisFit, fit_at, fit_axis, settle
 from .lines import PlacedMemo, place_lines, placed_lines
-from .profiles import Profiles, denoised, edge_profiles, noise_floor, without_block_lines
+from .profiles import Profiles, denoised, edge_profiles, edge_profiles_by_quarter, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
 from .select import GridProposer, GridScore, Scorer, axis_mixes, count_neighbours, describe_source, select_grid
 from .spectrum import comb_peaks, comb_phase
@@ -56,7 +56,10 @@ def detect_grid(
         return GridDetection(grid=None, confidence=0.0, reason=f"image too small ({width}x{height})")
     if (too_fine := forced_size_error(width, height, params.target_cells, config)) is not None:
         return GridDetection(grid=None, confidence=0.0, reason=too_fine)
-    profiles = profiles if profiles is not None else edge_profiles(rgba)
+    # The quarters' profiles come from the same pass, for the regional vote (when it runs).
+    quarters: tuple[Profiles, ...] = ()
+    if profiles is None:
+        profiles, quarters = edge_profiles_by_quarter(rgba)
     ex, ey = profiles
     forced = params.forced_cell_w is not None or params.forced_cell_h is not None or params.target_cells is not None
     if ex.sum() <= 0 and ey.sum() <= 0 and not forced:
@@ -67,7 +70,7 @@ def detect_grid(
     if fx is None or fy is None:
         return GridDetection(grid=None, confidence=0.0, reason="no periodic grid found (not pixel art?)")
     if params.target_cells is None:
-        fx, fy = _two_d_checks(rgba, profiles, fx, fy, params, config, placed)
+        fx, fy = _two_d_checks(rgba, profiles, fx, fy, params, config, placed, quarters)
     candidates: tuple[GridCandidate, ...] = ()
     own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="override" if forced else "spectrum")
     user_offsets = params.offset_x is not None or params.offset_y is not None
@@ -220,7 +223,7 @@ def _fit_axes(profiles: Profiles, params: ReconstructParams, width: int, height:
 
 
 def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, params: ReconstructParams, config: DetectorConfig,
-                  placed: PlacedMemo | None = None) -> tuple[AxisFit, AxisFit]:
+                  placed: PlacedMemo | None = None, quarters: Sequence[Profiles] = ()) -> tuple[AxisFit, AxisFit]:
     """Stage 4: axis harmonics, then (only when cells look mixed) regional votes and splits."""
     free_x, free_y = params.forced_cell_w is None, params.forced_cell_h is None
     if not (free_x or free_y):
@@ -239,7 +242,7 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
     # Two-colour cells concern both axes; mid-cell edges only the axis that has them.
     vote_x = free_x and (coarse >= config.min_bad_share or fx.mid_ratio > config.suspect_mid)
     vote_y = free_y and (coarse >= config.min_bad_share or fy.mid_ratio > config.suspect_mid)
-    rx, ry = regional_consensus(rgba, profiles, fx, fy, vote_x, vote_y, config)
+    rx, ry = regional_consensus(rgba, profiles, fx, fy, vote_x, vote_y, config, quarters)
     # An axis the regions corrected is mixed-phase: its global cells look two-coloured for that
     # reason, which the 2-D detail check must not take for details.
     same = rx is fx and ry is fy

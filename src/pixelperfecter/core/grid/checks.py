@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import cv2
@@ -118,13 +119,10 @@ def class_ratio(density: np.ndarray, k: int) -> float:
 def colour_changes(colours: np.ndarray, axis: int, config: DetectorConfig = DEFAULT_CONFIG) -> np.ndarray:
     """Where neighbouring cell colours (RGBA) step by more than ``live_step`` across ``axis``:
     (cells_y - 1, cells_x) for axis 0, (cells_y, cells_x - 1) for axis 1."""
-    c = np.ascontiguousarray(colours)
-    a, b = (c[1:], c[:-1]) if axis == 0 else (c[:, 1:], c[:, :-1])
-    # |a - b| on uint8 by OpenCV, channel max pairwise (a reduction over the short channel axis
-    # is slow in NumPy): the same steps as an int16 difference, at a fraction of the cost.
-    diff = cv2.absdiff(a, b) if a.size else np.zeros(a.shape, np.uint8)
-    step = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), np.maximum(diff[..., 2], diff[..., 3]))
-    changed: np.ndarray = step > config.live_step
+    a, b = (colours[1:], colours[:-1]) if axis == 0 else (colours[:, 1:], colours[:, :-1])
+    if not a.size:
+        return np.zeros(a.shape[:2], bool)
+    changed: np.ndarray = _channel_step(a, b) > config.live_step
     return changed
 
 
@@ -185,27 +183,29 @@ def split_if_details(
 
 
 def regional_consensus(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool,
-                       config: DetectorConfig = DEFAULT_CONFIG) -> tuple[AxisFit, AxisFit]:
+                       config: DetectorConfig = DEFAULT_CONFIG, quarters: Sequence[Profiles] = ()) -> tuple[AxisFit, AxisFit]:
     """Take a whole multiple of the global cell when the image's quarters agree on it.
 
     Icon sheets often put each icon on its own phase; summed over the whole image, two combs
     half a cell apart look like one comb of half the pitch.  Each quarter of the image mostly
-    holds one icon on one phase, so it sees the real cell.
+    holds one icon on one phase, so it sees the real cell.  ``quarters``: the quarters'
+    profiles (``edge_profiles_by_quarter``), when the caller has them; else each is read.
     """
     height, width = rgba.shape[:2]
     if min(height, width) < config.region_min_side:
         return fx, fy
+    if not quarters:
+        quarters = [edge_profiles(rgba[y0:y1, x0:x1]) for y0, y1 in ((0, height // 2), (height // 2, height))
+                    for x0, x1 in ((0, width // 2), (width // 2, width))]
     votes: dict[int, list[tuple[float, float]]] = {0: [], 1: []}
-    for y0, y1 in ((0, height // 2), (height // 2, height)):
-        for x0, x1 in ((0, width // 2), (width // 2, width)):
-            tile_profiles = edge_profiles(rgba[y0:y1, x0:x1])
-            for axis, free in ((0, free_x), (1, free_y)):
-                if not free:
-                    continue
-                profile = tile_profiles[axis]
-                fit = fit_axis(denoised(profile, config), config=config)
-                if fit is not None and fit.mid_ratio < config.suspect_mid:
-                    votes[axis].append((fit.cell, float(profile.sum())))
+    for tile_profiles in quarters:
+        for axis, free in ((0, free_x), (1, free_y)):
+            if not free:
+                continue
+            profile = tile_profiles[axis]
+            fit = fit_axis(denoised(profile, config), config=config)
+            if fit is not None and fit.mid_ratio < config.suspect_mid:
+                votes[axis].append((fit.cell, float(profile.sum())))
     out = []
     for axis, fit, free, profile in ((0, fx, free_x, profiles[0]), (1, fy, free_y, profiles[1])):
         chosen = fit
@@ -243,35 +243,24 @@ def smoothness(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: floa
     photo or a painting colour varies smoothly, so half a cell apart it has changed about as
     much as a whole cell apart.  Only the pairs of cells with the largest steps between them count.
     """
-    from ..cells import cell_samples, sample_points
+    from ..cells import sample_points
 
     height, width = rgba.shape[:2]
     xs = placed_lines(placed, 0, profiles[0], cell_w, offset_x, config=config)
     ys = placed_lines(placed, 1, profiles[1], cell_h, offset_y, config=config)
-    samples = cell_samples(rgba, Grid(cell_w, cell_h, offset_x, offset_y, xs, ys, width, height), max_samples=4)
-    ny, nx = samples.shape[:2]
-    ky, kx = sample_points(ys, 4).shape[1], sample_points(xs, 4).shape[1]
-    if min(kx, ky) < 2 or min(nx, ny) < 3:
+    nx, ny = len(xs) - 1, len(ys) - 1
+    if min(sample_points(xs, 4).shape[1], sample_points(ys, 4).shape[1]) < 2 or min(nx, ny) < 3:
         return 0.0  # cores too small to split: no evidence either way
-    # Premultiplied, with alpha as a fourth channel: colour hidden under transparency is noise.
-    if bool((samples[..., 3] == 255).all()):
-        lattice = samples.reshape(ny, nx, ky, kx, 4)
-    else:
-        alpha = samples[..., 3:].astype(np.uint16)
-        premultiplied = (samples[..., :3] * alpha // 255).astype(np.uint8)
-        lattice = np.concatenate([premultiplied, samples[..., 3:]], axis=-1).reshape(ny, nx, ky, kx, 4)
-    whole = _median16(lattice.reshape(ny, nx, ky * kx, 4))
+    # Per axis, (inside_pair, between) of each band.
+    pairs: tuple[list[tuple[np.ndarray, np.ndarray]], list[tuple[np.ndarray, np.ndarray]]] = ([], [])
+    for r0, r1 in _row_bands(ny, nx, config):
+        band = Grid(cell_w, cell_h, offset_x, offset_y, xs, ys[r0 : r1 + 1], width, height)
+        for axis, found in enumerate(_inside_between(rgba, band)):
+            pairs[axis].append(found)
     ratios = []
-    for axis in (0, 1):
-        # Halves across x (axis 0: split lattice columns) or across y (axis 1: lattice rows).
-        k = kx if axis == 0 else ky
-        a = lattice[:, :, :, : k // 2] if axis == 0 else lattice[:, :, : k // 2, :]
-        b = lattice[:, :, :, k - k // 2 :] if axis == 0 else lattice[:, :, k - k // 2 :, :]
-        ma = _median16(a.reshape(ny, nx, -1, 4))
-        mb = _median16(b.reshape(ny, nx, -1, 4))
-        inside = np.abs(ma - mb).max(axis=-1)
-        between = np.abs(np.diff(whole, axis=1 - axis)).max(axis=-1)
-        inside_pair = np.maximum(inside[:, 1:], inside[:, :-1]) if axis == 0 else np.maximum(inside[1:], inside[:-1])
+    for per_band in pairs:
+        inside_pair = np.concatenate([f[0].ravel() for f in per_band])
+        between = np.concatenate([f[1].ravel() for f in per_band])
         # The strongest quarter of the neighbour differences (at least a small step): low-contrast
         # photos have few steps over ``live_step``, and flat pixel-art areas have none at all.
         steps = between > max(config.smooth_min_step, float(np.percentile(between, 75)))
@@ -281,9 +270,49 @@ def smoothness(rgba: np.ndarray, profiles: Profiles, cell_w: float, cell_h: floa
     return float(np.mean(ratios)) if ratios else 0.0
 
 
-def _median16(values: np.ndarray) -> np.ndarray:
-    """Per-channel lower median over axis 2 (``cells.median_colors``), as int16 for differences."""
-    from ..cells import median_colors
+def _row_bands(rows: int, cols: int, config: DetectorConfig) -> list[tuple[int, int]]:
+    """[r0, r1) bands of cell rows that ``smoothness`` reads: all rows up to ``smooth_cells``
+    cells, else bands of ``smooth_band_rows`` rows spread evenly over the image."""
+    band = config.smooth_band_rows
+    if rows * cols <= config.smooth_cells or rows <= band:
+        return [(0, rows)]
+    count = max(1, min(rows // band, config.smooth_cells // (band * cols)))
+    starts = np.round(np.linspace(0, rows - band, count)).astype(np.int64)
+    return [(int(r), int(r) + band) for r in starts]
 
-    out: np.ndarray = median_colors(values).astype(np.int16)
+
+def _inside_between(rgba: np.ndarray, grid: Grid) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """Per axis (0: across x, 1: across y): the larger colour step inside either of two
+    neighbouring cells (between the halves of each core) and the step between them."""
+    from ..cells import cell_samples, median_colors, sample_points
+
+    samples = cell_samples(rgba, grid, max_samples=4)
+    ky, kx = sample_points(grid.ys, 4).shape[1], sample_points(grid.xs, 4).shape[1]
+    # Premultiplied, with alpha as a fourth channel: colour hidden under transparency is noise.
+    if not bool((samples[..., 3] == 255).all()):
+        alpha = samples[..., 3:].astype(np.uint16)
+        samples = np.concatenate([(samples[..., :3] * alpha // 255).astype(np.uint8), samples[..., 3:]], axis=-1)
+    # Sample i of a cell sits at lattice row i // kx, column i % kx: the halves are index sets,
+    # whose medians read the sample planes in place.
+    lattice = np.arange(ky * kx).reshape(ky, kx)
+    whole = median_colors(samples)
+    out = []
+    for axis in (0, 1):
+        # Halves across x (axis 0: split lattice columns) or across y (axis 1: lattice rows).
+        k = kx if axis == 0 else ky
+        a = lattice[:, : k // 2] if axis == 0 else lattice[: k // 2, :]
+        b = lattice[:, k - k // 2 :] if axis == 0 else lattice[k - k // 2 :, :]
+        inside = _channel_step(median_colors(samples, a.ravel().tolist()), median_colors(samples, b.ravel().tolist()))
+        if axis == 0:
+            out.append((np.maximum(inside[:, 1:], inside[:, :-1]), _channel_step(whole[:, 1:], whole[:, :-1])))
+        else:
+            out.append((np.maximum(inside[1:], inside[:-1]), _channel_step(whole[1:], whole[:-1])))
+    return out[0], out[1]
+
+
+def _channel_step(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Largest channel |a - b| of two (..., 4) uint8 colour arrays, as uint8 (OpenCV's absdiff
+    and pairwise maxima: an int16 difference and a max over the channel axis cost 3x more)."""
+    diff = cv2.absdiff(np.ascontiguousarray(a), np.ascontiguousarray(b))
+    out: np.ndarray = np.maximum(np.maximum(diff[..., 0], diff[..., 1]), np.maximum(diff[..., 2], diff[..., 3]))
     return out

@@ -26,8 +26,9 @@ def place_lines(profile: np.ndarray, cell: float, offset: float, snap: bool = Tr
     lines = np.unique(lines[(lines > 0) & (lines < length)])
     if lines.size == 0:
         return np.array([0, length], dtype=np.int64)
-    # Keep a border cell at least half visible (half a pixel of slack for exact half phases).
-    min_width = 0.5 * cell - 0.5
+    # Keep a border cell at least half visible (half a pixel of slack for exact half phases,
+    # and a hair more: a fitted 5-px pitch is 5 +- 1e-15, which must not decide the sliver).
+    min_width = 0.5 * cell - 0.5 - 1e-6
     edges = list(lines)
     if edges[0] >= min_width:
         edges.insert(0, 0)

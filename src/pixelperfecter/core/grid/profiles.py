@@ -23,33 +23,73 @@ def edge_profiles(rgba: np.ndarray) -> Profiles:
     that stay in cache: each band's steps are summed, and the rows and columns the JPEG test
     samples are kept, so the whole-image step maps never exist.
     """
+    return _profile_pass(rgba, by_quarter=False)[0]
+
+
+def edge_profiles_by_quarter(rgba: np.ndarray) -> tuple[Profiles, tuple[Profiles, ...]]:
+    """``edge_profiles`` of the image and of its four quarters (top-left, top-right,
+    bottom-left, bottom-right; split at H // 2 and W // 2), from one pass over the pixels.
+
+    A quarter's profiles are its own crop's ``edge_profiles`` (the steps across the split do
+    not count), except that JPEG's block steps are measured once over the whole image: the
+    regional vote read each quarter's crop again, a second pass over every pixel.
+    """
+    profiles, quarters = _profile_pass(rgba, by_quarter=True)
+    return profiles, quarters
+
+
+def _profile_pass(rgba: np.ndarray, by_quarter: bool) -> tuple[Profiles, tuple[Profiles, ...]]:
     height, width = rgba.shape[:2]
+    half_h, half_w = height // 2, width // 2
     ex = np.zeros(width + 1, np.float64)
     ey = np.zeros(height + 1, np.float64)
-    col_sums = np.zeros(max(0, width - 1), np.int64)
+    # Column sums of the x steps of the rows above and below the split (one array without
+    # quarters), and row sums of the y steps left and right of it.
+    col_sums = [np.zeros(max(0, width - 1), np.int64) for _ in range(2 if by_quarter else 1)]
+    row_sums = [np.zeros(max(0, height - 1), np.int64) for _ in range(2 if by_quarter else 0)]
     x_rows: list[np.ndarray] = []
     y_cols: list[np.ndarray] = []
     row_step, col_step = max(1, height // 256), max(1, width // 256)  # jpeg_block_step's sampling
     for y0, gx, gy in _gradient_bands(rgba):
         if gx.size:
-            col_sums += cv2.reduce(gx, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+            cut = int(np.clip(half_h - y0, 0, len(gx))) if by_quarter else len(gx)
+            for part, rows in ((0, gx[:cut]), (1, gx[cut:])):
+                if len(rows):
+                    col_sums[part] += cv2.reduce(rows, 0, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
             x_rows.append(gx[-y0 % row_step :: row_step])
         if gy.size:
-            ey[1 + y0 : 1 + y0 + len(gy)] = cv2.reduce(gy, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+            if by_quarter:
+                for part, cols in ((0, gy[:, :half_w]), (1, gy[:, half_w:])):
+                    if cols.size:
+                        row_sums[part][y0 : y0 + len(gy)] = cv2.reduce(cols, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
+                ey[1 + y0 : 1 + y0 + len(gy)] = row_sums[0][y0 : y0 + len(gy)] + row_sums[1][y0 : y0 + len(gy)]
+            else:
+                ey[1 + y0 : 1 + y0 + len(gy)] = cv2.reduce(gy, 1, cv2.REDUCE_SUM, dtype=cv2.CV_32S).ravel()
             y_cols.append(np.ascontiguousarray(gy[:, ::col_step]))
-    ex[1:-1] = col_sums
+    ex[1:-1] = sum(col_sums) if by_quarter else col_sums[0]
     step_x = _jpeg_step_of_rows(np.concatenate(x_rows)) if width - 1 >= 32 and x_rows else 0.0
     step_y = _jpeg_step_of_rows(np.ascontiguousarray(np.concatenate(y_cols).T)) if height - 1 >= 32 and y_cols else 0.0
     # JPEG blocks both axes, so one axis showing them is enough: streaky texture along the
     # other can hide the small flat-area steps there.
-    if step_x > 0 or step_y > 0:
+    blocked = step_x > 0 or step_y > 0
+
+    def finish(px: np.ndarray, py: np.ndarray, rows: int, cols: int) -> Profiles:
         # JPEG's 8x8 blocks add a step on every block boundary, in flat areas and more so at
         # edges (ringing); summed over a whole column it out-shouts a sprite's own grid.  Take
         # out the larger of the flat-area step and the typical excess of block boundaries over
         # their neighbours (a median: the art's own lines fall on few of them).
-        ex = _without_blocks(ex, step_x * height)
-        ey = _without_blocks(ey, step_y * width)
-    return ex, ey
+        return (_without_blocks(px, step_x * rows), _without_blocks(py, step_y * cols)) if blocked else (px, py)
+
+    quarters: list[Profiles] = []
+    if by_quarter:
+        spans = (((0, half_w), (0, half_h)), ((half_w, width), (0, half_h)), ((0, half_w), (half_h, height)), ((half_w, width), (half_h, height)))
+        for (x0, x1), (y0, y1) in spans:
+            qx = np.zeros(x1 - x0 + 1, np.float64)
+            qy = np.zeros(y1 - y0 + 1, np.float64)
+            qx[1:-1] = col_sums[0 if y0 == 0 else 1][x0 : x1 - 1]
+            qy[1:-1] = row_sums[0 if x0 == 0 else 1][y0 : y1 - 1]
+            quarters.append(finish(qx, qy, y1 - y0, x1 - x0))
+    return finish(ex, ey, height, width), tuple(quarters)
 
 
 def without_block_lines(profile: np.ndarray) -> np.ndarray:
