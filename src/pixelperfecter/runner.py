@@ -284,6 +284,14 @@ class DaskExecutor:
         with contextlib.suppress(Exception):
             self.client.close(timeout=2)
         if self._cluster is not None:
+            # Our own cluster's worker processes are killed first, as the local pool's are: a
+            # graceful close waits for their running images and, on a busy machine, ran past
+            # its timeout and left the interpreter's exit waiting on the cluster (15 s after
+            # a SIGTERM).  A remote cluster's workers are not ours to kill.
+            for nanny in list(getattr(self._cluster, "workers", {}).values()):
+                with contextlib.suppress(Exception):
+                    if nanny.pid and nanny.pid != os.getpid():
+                        os.kill(nanny.pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 self._cluster.close(timeout=2)
 
