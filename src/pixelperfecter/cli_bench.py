@@ -20,7 +20,8 @@ QUICK_SPEED_RUNS = 3
 def bench_command(
     per_tier: Optional[int] = typer.Option(None, "--per-tier", min=1, help="Synthetic cases per tier (default 50; 8 with --quick)."),
     seed: int = typer.Option(0, "--seed", help="First seed; case i of every tier uses seed+i."),
-    tiers: str = typer.Option("clean,fractional,ai,drift,small,big,sheet", "--tiers", help="Comma-separated tiers to run (small, big, sheet: the harsh tiers of realistic sprites)."),
+    tiers: str = typer.Option("clean,fractional,ai,drift,small,big,sheet,smooth", "--tiers",
+                              help="Comma-separated tiers to run (small, big, sheet, smooth: the harsh tiers; smooth is upscaled with smoothing)."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Processes for the accuracy part (default: number of cores)."),
     speed_runs: Optional[int] = typer.Option(None, "--speed-runs", min=0, help="1024x1024 ai cases for the speed line, 0 skips it (default 10; 3 with --quick)."),
     realworld: Optional[Path] = typer.Option(None, "--realworld", help="Folder of labelled real images with labels.jsonl (default: ../shared/realworld beside the repo or the cwd, if present)."),

@@ -18,7 +18,7 @@ import typer
 EXECUTORS = ("local", "dask")
 
 # Mirrors pixelperfecter.core.synth.TIERS (a test keeps them equal); not imported to keep load light.
-SYNTH_TIERS = ("clean", "fractional", "ai", "drift", "small", "big", "sheet")
+SYNTH_TIERS = ("clean", "fractional", "ai", "drift", "small", "big", "sheet", "smooth")
 # Mirrors pixelperfecter.core.io.DEFAULT_MAX_PIXELS (a test keeps them equal).
 DEFAULT_MAX_PIXELS = 64_000_000
 

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -99,3 +100,17 @@ def test_quick_run_reports_photos_and_per_megapixel_figures(tmp_path: Path) -> N
     assert len(summary["photos"]) >= 15
     markdown = (tmp_path / "bench.md").read_text()
     assert "## Photographs" in markdown and "## Speed per megapixel" in markdown
+
+
+def test_smooth_tier_has_no_flat_cell_edges_yet_the_oracle_restores_it() -> None:
+    """The 'smooth' tier (sprites upscaled with smoothing) must be recoverable from the true grid
+    (else it measures the generator, not the tool), and really smooth: edges are ramps."""
+    cases = [synth.make_case(seed, "smooth") for seed in range(12)]
+    restored_40 = [synth.score_restoration(synth.oracle_sprite(c), c.truth, tolerance=40).restored for c in cases]
+    assert sum(restored_40) / len(restored_40) >= 0.9
+    for case in cases[:4]:
+        row = case.image[case.image.shape[0] // 2, :, :3].astype(np.int16)
+        steps = np.abs(np.diff(row, axis=0)).max(axis=-1)
+        # A sharp 5-40 px upscale puts its whole colour change in one step; here it is spread.
+        big = steps > 4 * max(1.0, float(np.median(steps)))
+        assert big.sum() == 0 or steps.max() < 0.5 * float(np.ptp(row, axis=0).max())

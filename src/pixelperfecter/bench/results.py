@@ -24,7 +24,7 @@ OTHER = "other"
 
 
 def _default_restore_targets() -> dict[str, float]:
-    return {"clean": 99.0, "fractional": 99.0, "ai": 98.0, "drift": 95.0, "small": 95.0, "big": 95.0, "sheet": 95.0}
+    return {"clean": 99.0, "fractional": 99.0, "ai": 98.0, "drift": 95.0, "small": 95.0, "big": 95.0, "sheet": 95.0, "smooth": 95.0}
 
 
 @dataclass(frozen=True)

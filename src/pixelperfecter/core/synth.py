@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-TIERS = ("clean", "fractional", "ai", "drift", "small", "big", "sheet")
+TIERS = ("clean", "fractional", "ai", "drift", "small", "big", "sheet", "smooth")
 # The harsh tiers draw art the way artists do (shade ramps, selective outlines, anti-aliasing,
 # dithering, speckled texture) instead of the flat, well-separated blocks of the first four.
-HARSH_TIERS = ("small", "big", "sheet")
+HARSH_TIERS = ("small", "big", "sheet", "smooth")
 RESTORE_TOLERANCE = 24
 RESTORE_SHARE = 0.99
 
@@ -40,6 +40,9 @@ class Degradation:
     gradient_amp: float = 0.0
     jpeg_quality: int | None = None
     drift_frac: float = 0.0  # largest line deviation, as a fraction of a cell
+    # Width of a box filter, as a fraction of a cell: what a smooth (bilinear, bicubic, Lanczos)
+    # upscale does to blocks.  1.0 is exactly bilinear: colour ramps from centre to centre.
+    box_blur: float = 0.0
 
 
 @dataclass
@@ -399,6 +402,11 @@ def _degrade_on(sprite: np.ndarray, deg: Degradation, xs: np.ndarray, ys: np.nda
         ramp = (np.cos(angle) * xx / w + np.sin(angle) * yy / h)
         vignette = ((xx / w - 0.5) ** 2 + (yy / h - 0.5) ** 2)
         rgb += (deg.gradient_amp * (ramp - ramp.mean()) - deg.gradient_amp * 0.8 * (vignette - vignette.mean()))[..., None]
+    if deg.box_blur > 0:
+        box = (max(1, int(round(deg.box_blur * deg.cell_w))), max(1, int(round(deg.box_blur * deg.cell_h))))
+        rgb = cv2.blur(rgb, box, borderType=cv2.BORDER_REFLECT)
+        if has_alpha:
+            alpha = cv2.blur(alpha, box, borderType=cv2.BORDER_REFLECT)
     if deg.blur_sigma > 0:
         rgb = cv2.GaussianBlur(rgb, (0, 0), deg.blur_sigma)
         if has_alpha:
@@ -470,6 +478,17 @@ def tier_degradation(tier: str, rng: np.random.Generator) -> Degradation:
         return _ai_stack(rng, float(rng.uniform(32.0, 64.0)), drift=float(rng.uniform(0.1, 0.25)))
     if tier == "sheet":
         return _ai_stack(rng, float(np.exp(rng.uniform(np.log(6.0), np.log(20.0)))))
+    if tier == "smooth":
+        # A sprite upscaled with smoothing (an editor's or a browser's bicubic / Lanczos):
+        # colour ramps over 50-85% of each cell, an overshoot (halo) for the sharper kernels,
+        # grain, and JPEG half the time.  (Bilinear's 100% leaves no core that even the
+        # oracle's centre median reads within L-inf 24: it failed half such cases.)
+        cell = float(np.exp(rng.uniform(np.log(5.0), np.log(40.0))))
+        return Degradation(
+            cell_w=cell, cell_h=cell, offset_x=rng.uniform(0, cell), offset_y=rng.uniform(0, cell),
+            box_blur=rng.uniform(0.5, 0.85), halo_amount=float(rng.choice([0.0, rng.uniform(0.2, 0.8)])),
+            noise_sigma=rng.uniform(1.0, 4.0), jpeg_quality=int(rng.integers(80, 96)) if rng.random() < 0.5 else None,
+        )
     cell = float(np.exp(rng.uniform(np.log(5.0), np.log(40.0))))
     common: dict[str, float] = dict(
         cell_w=cell,
