@@ -401,11 +401,11 @@ def hybrid_from_array(
     if heuristic_result.metrics is None:
         return _hybrid_without_grid(rgba, params, heuristic, proposals, by_source, suggestions, has_alpha, source, thresholds)
     result = reconstruct(rgba, params, has_alpha=has_alpha, source=source, thresholds=thresholds, proposers=[lambda _rgba: proposals])
-    # "grid from <source>": a model proposal, or one of the core's own count neighbours.
-    chosen_note = next((w for w in result.warnings if w.startswith("grid from ")), None)
-    if chosen_note is None:
+    # The winner: a model proposal, or one of the core's own count neighbours.
+    origin = result.detection.source
+    if origin in ("spectrum", "override"):
         return HybridResult(heuristic, [heuristic], "heuristic kept", list(suggestions))
-    origin = chosen_note.split()[2].rstrip(":")
+    chosen_note = next((w for w in result.warnings if w.startswith("grid from ")), origin)
     option = HybridOption(origin, by_source.get(origin.split("+")[0]), result)  # "+x": one axis from the detector
     return HybridResult(option, [heuristic, option], f"{origin}: {chosen_note}", list(suggestions))
 

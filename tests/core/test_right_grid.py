@@ -116,6 +116,7 @@ def test_hybrid_switches_to_a_proposal_with_the_true_grid(monkeypatch: pytest.Mo
     half = _cand(case, 0.5, 0.5, source="oracle-half")
     det = detect_grid(case.image, proposers=[lambda rgba: [half]])
     assert abs(det.grid.cell_w / case.cell_w - 1) < 0.01  # the detector's right grid is kept
+    assert det.source == "spectrum"
     assert {c.source for c in det.candidates} >= {"spectrum", "oracle-half"}
     assert all(c.right is not None for c in det.candidates)
 
@@ -208,6 +209,7 @@ def test_with_proposers_a_drift_case_a_cell_short_gets_its_count_neighbour() -> 
     det = detect_grid(case.image, proposers=[lambda rgba: []])
     assert det.grid is not None and abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01
     assert any(w.startswith("grid from count-1x: the detector's grid with 1 cell fewer across x") for w in det.warnings)
+    assert alone.source == "spectrum" and det.source == "count-1x"  # the winner, typed
 
 
 def test_count_sources_are_spelt_out_for_people() -> None:

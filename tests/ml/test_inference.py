@@ -221,3 +221,18 @@ def test_ml_runs_without_torch_when_onnxruntime_and_the_onnx_model_are_there(mon
     with pytest.raises(typer.Exit) as stop:
         ml_cli.require_runtime()
     assert stop.value.exit_code == 3
+
+
+def test_hybrid_names_a_winning_count_neighbour_from_the_detections_typed_source():
+    # drift-10020002: the detector's x is a cell off; with no model proposals at all, the core's
+    # count neighbour wins, and the hybrid reports it by the detection's source, not by its text.
+    from pixelperfecter.core import synth
+    from pixelperfecter_ml.inference import hybrid_from_array
+
+    case = synth.make_case(10_020_002, "drift")
+    hybrid = hybrid_from_array(case.image, suggestions=[])
+    assert hybrid.chosen.origin == "count-1x" and hybrid.result.detection.source == "count-1x"
+    assert hybrid.reason.startswith("count-1x: grid from count-1x") and len(hybrid.options) == 2
+    clean = synth.make_case(1, "clean")
+    kept = hybrid_from_array(clean.image, suggestions=[])
+    assert kept.chosen.origin == "heuristic" and kept.reason == "heuristic kept"

@@ -69,6 +69,9 @@ class GridDetection:
     # Every candidate the selection stage scored, best first (the chosen grid's among them).
     candidates: tuple[GridCandidate, ...] = ()
     warnings: tuple[str, ...] = ()
+    # Which candidate the grid is: "spectrum" (the detector's own), "override" (the user's), or
+    # the source of a proposal that won the selection ("model#1", "count-1x", ...).
+    source: str = "spectrum"
 
     @property
     def found(self) -> bool:

@@ -73,6 +73,7 @@ def detect_grid(
         fx, fy = _two_d_checks(rgba, profiles, fx, fy, params, config, placed, quarters)
     candidates: tuple[GridCandidate, ...] = ()
     own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="override" if forced else "spectrum")
+    source = own.source
     user_offsets = params.offset_x is not None or params.offset_y is not None
     if proposers and not forced and not user_offsets:
         scorer = Scorer(rgba, profiles, config)
@@ -82,6 +83,7 @@ def detect_grid(
         # The calibrated right-grid probability decides when it is shipped; else the score.
         best, candidates = select_grid(scorer, own, proposed, default_right_model())
         if best.source != own.source:
+            source = best.source
             fx = _as_fit(best.cell_w, best.offset_x, fx)
             fy = _as_fit(best.cell_h, best.offset_y, fy)
             mine = next(c for c in candidates if c.source == own.source)
@@ -122,7 +124,7 @@ def detect_grid(
     xs = _lines(ex, fx, params.snap_lines, params.target_cells[0] if params.target_cells else None, width, config, placed, 0)
     ys = _lines(ey, fy, params.snap_lines, params.target_cells[1] if params.target_cells else None, height, config, placed, 1)
     grid = Grid(cell_w=float(fx.cell), cell_h=float(fy.cell), offset_x=float(fx.offset), offset_y=float(fy.offset), xs=xs, ys=ys, width=width, height=height)
-    return GridDetection(grid=grid, confidence=_confidence(fx, fy, smooth, config), candidates=candidates, warnings=tuple(warnings))
+    return GridDetection(grid=grid, confidence=_confidence(fx, fy, smooth, config), candidates=candidates, warnings=tuple(warnings), source=source)
 
 
 def _smooth_limit(fx: AxisFit, fy: AxisFit, config: DetectorConfig) -> float:
