@@ -23,12 +23,12 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, fit_at, fit_axis, settle
-from .lines import PlacedMemo, place_lines, placed_lines
+from .ladder import AxisFit, ProfileCache, fit_at, fit_axis, settle
+from .lines import PlacedMemo, place_lines, placed_lines, plateau_centred
 from .profiles import Profiles, denoised, edge_profiles, edge_profiles_by_quarter, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
 from .select import GridProposer, GridScore, Scorer, axis_mixes, count_neighbours, describe_source, select_grid
-from .spectrum import comb_peaks, comb_phase
+from .spectrum import comb_peaks, comb_phase, peak_periods
 
 __all__ = [
     "AxisFit", "DetectorConfig", "DEFAULT_CONFIG", "GridProposer", "GridScore", "Profiles", "RightModel", "Scorer",
@@ -99,6 +99,10 @@ def detect_grid(
     # A refusal needs reliable evidence: the two halves of a core under 8 px share blurred
     # pixels, so small cells are refused only when colour ignores them entirely (noise), and
     # otherwise flagged (their confidence falls to 0 below).
+    # Plateau lines are a clear periodic comb of ramps: a sprite upscaled with smoothing, whose
+    # cores are smooth by construction (a photo has no such comb).
+    if fx.plateau or fy.plateau:
+        smooth = min(smooth, config.smooth_refuse)
     if smooth > _smooth_limit(fx, fy, config) and params.target_cells is None:
         # Smooth colour on a coarse reading can be pixel art read at a large periodic structure
         # (a 52-px pattern over 5.7-px cells: small tier seed 40023): the finest readings under
@@ -112,6 +116,10 @@ def detect_grid(
             if coarser is not None:
                 fx, fy, smooth = coarser
                 warnings.append(f"the first reading's cells were smooth; coarser cells {fx.cell:.2f} x {fy.cell:.2f} px fit")
+            elif (ramps := _plateau_reading(profiles, params, config)) is not None:
+                fx, fy = ramps
+                smooth = min(smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config), config.smooth_refuse)
+                warnings.append(f"the first reading's cells were smooth; cells {fx.cell:.2f} x {fy.cell:.2f} px on colour ramps fit (upscaled with smoothing?)")
     if smooth > _smooth_limit(fx, fy, config):
         return GridDetection(
             grid=None,
@@ -175,6 +183,32 @@ def _coarser_reading(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: Axis
         if best is None or smooth < best[2]:
             best = (ox, oy, smooth)
     return best if best is not None and best[2] <= config.smooth_refuse else None
+
+
+def _plateau_reading(profiles: Profiles, params: ReconstructParams, config: DetectorConfig) -> tuple[AxisFit, AxisFit] | None:
+    """Before refusing smooth cells: the strongest spectral period of either free axis whose
+    lines are plateaus (a sprite upscaled with smoothing, whose ramps flatten the comb so much
+    that the ladder settles on unrelated structure), with the other axis fitted near it."""
+    if params.forced_cell_w is not None or params.forced_cell_h is not None:
+        return None
+    clean = (denoised(profiles[0], config), denoised(profiles[1], config))
+    tol = config.axis_harmonic_tol
+    for axis in (0, 1):
+        maxima = ProfileCache(clean[axis])
+        max_cell = min(config.max_cell, (len(clean[axis]) - 1) / config.min_cells_across)
+        if max_cell <= config.plateau_min_cell:
+            continue
+        mag, freqs = maxima.spectrum(max_cell, config)
+        for period, _ in peak_periods(mag, freqs, config.plateau_min_cell, max_cell, config):
+            fit = fit_at(clean[axis], period, config, maxima)
+            if not fit.plateau:
+                continue
+            other = clean[1 - axis]
+            near = fit_axis(other, fit.cell * (1 - tol), fit.cell * (1 + tol), config)
+            if near is None or not (1 - tol) * fit.cell <= near.cell <= (1 + tol) * fit.cell:
+                near = _axis_from_override(other, fit.cell, None)
+            return (fit, near) if axis == 0 else (near, fit)
+    return None
 
 
 def forced_size_error(width: int, height: int, target_cells: tuple[int, int] | None,
@@ -248,11 +282,14 @@ def _two_d_checks(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit
     # An axis the regions corrected is mixed-phase: its global cells look two-coloured for that
     # reason, which the 2-D detail check must not take for details.
     same = rx is fx and ry is fy
-    sx, sy = split_if_details(rgba, profiles, rx, ry, free_x and rx is fx, free_y and ry is fy, coarse if same else None, config)
+    # Cells on plateau lines hold ramps in their cores (a smooth upscale), not details: they are
+    # neither divided nor read finer.
+    split_x, split_y = free_x and rx is fx and not rx.plateau, free_y and ry is fy and not ry.plateau
+    sx, sy = split_if_details(rgba, profiles, rx, ry, split_x, split_y, coarse if same else None, config)
     if sx is not rx or sy is not ry:
         return sx, sy
     # Likewise only axes the regions left alone are read finer.
-    return _finer_if_two_coloured(rgba, profiles, sx, sy, free_x and rx is fx, free_y and ry is fy, coarse if same else None, config)
+    return _finer_if_two_coloured(rgba, profiles, sx, sy, split_x, split_y, coarse if same else None, config)
 
 
 def _finer_if_two_coloured(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, free_x: bool, free_y: bool,
@@ -468,6 +505,9 @@ def _best_run(evidence: np.ndarray, target_n: int) -> int:
 
 def _lines(profile: np.ndarray, fit: AxisFit, snap: bool, target_n: int | None, length: int, config: DetectorConfig,
            placed: PlacedMemo | None = None, axis: int = 0) -> np.ndarray:
+    if fit.plateau:
+        # Lines on plateaus follow their centres (not the memo's lines, placed on the raw peaks).
+        profile, placed = plateau_centred(profile, fit.cell, fit.offset), None
     lines: np.ndarray = placed_lines(placed, axis, profile, fit.cell, fit.offset, snap=snap, config=config).copy()
     if target_n and len(lines) - 1 != target_n:
         lines = _to_count(profile, lines, target_n, length, snap, config)

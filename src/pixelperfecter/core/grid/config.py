@@ -34,6 +34,17 @@ class DetectorConfig:
     # Harmonic ladder: a finer comb's extra lines are "filled" at this share of the old lines'
     # strength; a coarser comb's dropped lines are "empty" below this share.
     filled: float = 0.5
+    # Plateau lines (a sprite upscaled with smoothing: ramps over 50-85% of a cell): the comb's
+    # lines keep 60% of their strength under a running minimum 45% of a cell wide.  Measured at
+    # the true cell, seeds 20000-20059: the smooth tier's median 0.75; the other tiers' cells of
+    # 10 px and more at most 0.45.  Under 10 px a Gaussian-blurred edge is as wide (small tier
+    # up to 0.65), so smaller cells are never called plateaus.
+    plateau_width: float = 0.45
+    plateau_keep: float = 0.6
+    plateau_min_cell: float = 10.0
+    # ... and a fit on plateaus is one only with a clear comb: the smooth tier's fits on plateaus
+    # have coherence 0.10 and more (seeds 30000-30059), scikit-image's coffee 0.03-0.06.
+    plateau_min_coherence: float = 0.08
     empty: float = 0.3
     max_split: int = 6
     max_merge: int = 12

@@ -24,6 +24,9 @@ class AxisFit:
     offset: float
     coherence: float
     mid_ratio: float
+    # The comb's lines are plateaus, not edges (``plateau_lines``): a sprite upscaled with
+    # smoothing, whose cells must not be divided for the ramps their cores hold.
+    plateau: bool = False
 
 
 class ProfileCache:
@@ -39,6 +42,15 @@ class ProfileCache:
         # The ladder's starts often meet on one period: its comb and its settled fit are reused.
         self.combs: dict[tuple[float, int], CombSamples] = {}
         self.settled: dict[tuple[float, float, float, int], AxisFit] = {}
+        self._eroded: dict[int, ProfileCache] = {}
+
+    def eroded(self, radius: int) -> "ProfileCache":
+        """The cache of this profile's running minimum over +-``radius`` (what of each edge is
+        wider than 2 * radius + 1 px)."""
+        if radius not in self._eroded:
+            row = np.ascontiguousarray(self.profile, dtype=np.float64).reshape(1, -1)
+            self._eroded[radius] = ProfileCache(cv2.erode(row, np.ones((1, 2 * radius + 1), np.uint8)).ravel())
+        return self._eroded[radius]
 
     def spectrum(self, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG) -> Spectrum:
         key = (max_cell, id(config))
@@ -174,18 +186,19 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
     """From a spectral period, walk the harmonic ladder to the grid it belongs to."""
     maxima = maxima or ProfileCache(profile)
 
-    def levels(b: float, m: int) -> tuple[np.ndarray, float]:
+    def levels(b: float, m: int, source: ProfileCache = maxima) -> tuple[np.ndarray, float]:
         # The merges try every multiple of one period: its phase and lines are found once.
         key = (b, id(config))
-        if key not in maxima.combs:
-            maxima.combs[key] = comb_samples(maxima, b, comb_phase(profile, b)[0], config)
-        lv, noise = folded(maxima.combs[key], m)
+        if key not in source.combs:
+            source.combs[key] = comb_samples(source, b, comb_phase(profile, b)[0], config)
+        lv, noise = folded(source.combs[key], m)
         top = int(np.argmax(lv))
         return np.concatenate((lv[top:], lv[:top])), noise  # the strongest phase first
 
-    # Finer: the largest split whose new lines are all about as busy as the old ones.
+    # Finer: the largest split whose new lines are all about as busy as the old ones; none
+    # where the lines are plateaus (a smooth upscale's ramps fill any finer comb's lines).
     best_split = 1
-    for m in range(2, config.max_split + 1):
+    for m in range(2, 2 if plateau_lines(maxima, base, config) else config.max_split + 1):
         if base / m < min_cell:
             break
         lv, noise = levels(base / m, m)
@@ -197,10 +210,14 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
     # Coarser: repeatedly take the largest merge whose dropped lines are all empty.
     for _ in range(4):
         best_merge = 1
+        # On plateau lines the lines a merge drops sit beside the ramps of the kept ones: what
+        # is "empty" is read where the plateaus have been narrowed (``plateau_lines``' minimum).
+        # (A 16-px smooth upscale read at 4 px merges to 16 so: smooth tier seed 30000.)
+        source = maxima.eroded(plateau_radius(base, config)) if plateau_lines(maxima, base, config) else maxima
         for m in range(2, config.max_merge + 1):
             if base * m > max_cell:
                 break
-            lv, noise = levels(base, m)
+            lv, noise = levels(base, m, source)
             signal = np.clip(lv - noise, 0, None)
             # Every dropped phase near empty, and together not much either: in a sparse sprite
             # a wrong merge spreads the real edges thinly over several phases.
@@ -210,6 +227,27 @@ def climb_ladder(profile: np.ndarray, base: float, min_cell: float, max_cell: fl
             break
         base = maxima.refine(base * best_merge, min_cell, max_cell, config)
     return settle(profile, base, min_cell, max_cell, config, maxima)
+
+
+def plateau_radius(base: float, config: DetectorConfig = DEFAULT_CONFIG) -> int:
+    """Half the width of the running minimum ``plateau_lines`` applies at period ``base``."""
+    return int(round(config.plateau_width * base / 2))
+
+
+def plateau_lines(maxima: ProfileCache, base: float, config: DetectorConfig = DEFAULT_CONFIG) -> bool:
+    """Whether the lines of the comb of period ``base`` are plateaus ``plateau_width`` of a cell
+    wide or more: the ramps of a sprite upscaled with smoothing (bicubic, Lanczos), whose edge
+    profile is the sharp comb convolved with a box.  Such lines keep ``plateau_keep`` of their
+    strength under a running minimum that wide; the blurred edges of generated art do not."""
+    radius = plateau_radius(base, config)
+    if base < config.plateau_min_cell or radius < 1:
+        return False
+    offset, _ = comb_phase(maxima.profile, base)
+    before = comb_samples(maxima, base, offset, config)[1]
+    if not before.size or before.mean() <= 0:
+        return False
+    after = comb_samples(maxima.eroded(radius), base, offset, config)[1]
+    return bool(after.mean() >= config.plateau_keep * before.mean())
 
 
 def settle(profile: np.ndarray, approx: float, min_cell: float, max_cell: float, config: DetectorConfig = DEFAULT_CONFIG,
@@ -231,7 +269,10 @@ def fit_at(profile: np.ndarray, period: float, config: DetectorConfig = DEFAULT_
     offset, _ = comb_phase(profile, period)
     cell, offset = robust_pitch(profile, period, offset, config)
     offset, coherence = comb_phase(profile, cell)
-    return AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config))
+    # A plateau comb is a clear one: a photo's weak comb (coherence 0.03-0.06) can sit on
+    # smooth ramps too.
+    plateau = coherence >= config.plateau_min_coherence and plateau_lines(maxima, cell, config)
+    return AxisFit(cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(maxima, cell, offset, config), plateau=plateau)
 
 
 def at_cell(profile: np.ndarray, cell: float, like: AxisFit, config: DetectorConfig = DEFAULT_CONFIG) -> AxisFit:

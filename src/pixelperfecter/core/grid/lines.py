@@ -38,6 +38,27 @@ def place_lines(profile: np.ndarray, cell: float, offset: float, snap: bool = Tr
     return out if len(out) >= 2 else np.array([0, length], dtype=np.int64)
 
 
+def plateau_centred(profile: np.ndarray, cell: float, offset: float) -> np.ndarray:
+    """The profile correlated with its own mean line shape (made symmetric): where lines are
+    plateaus (a smooth upscale's ramps), the DP's local peaks inside them are noise, while the
+    correlation peaks at each plateau's centre, the cell boundary."""
+    length = len(profile) - 1
+    half = int(cell // 2)
+    if half < 1:
+        return profile
+    n = np.arange(int(np.ceil((half - offset) / cell)), int(np.floor((length - half - offset) / cell)) + 1)
+    if n.size < 2:
+        return profile
+    pos = np.round(offset + n * cell).astype(np.int64)
+    shape = profile[pos[:, None] + np.arange(-half, half + 1)[None, :]].mean(axis=0)
+    shape = np.clip(shape - shape.min(), 0, None)
+    shape = 0.5 * (shape + shape[::-1])
+    if shape.sum() <= 0:
+        return profile
+    out: np.ndarray = np.convolve(profile, shape / shape.sum(), mode="same")
+    return out
+
+
 # Lines already placed for one image, keyed by (axis, cell, offset, snap): the 2-D checks and
 # the final grid place the same lines, and the DP is a tenth of a 1024-px image's time.
 PlacedMemo = dict[tuple[int, float, float, bool], np.ndarray]
