@@ -587,3 +587,14 @@ def test_smooth_upscales_are_read_on_their_plateaus_end_to_end():
     det = detect_grid(refused_before.image)
     assert det.grid is not None and abs(det.grid.cell_w / refused_before.cell_w - 1) < 0.02
     assert any("colour ramps" in w for w in det.warnings)
+
+
+def test_a_grid_on_plateau_lines_is_not_put_up_against_proposals():
+    # ml evaluate's smooth-tier case 10180011: the detector reads its 22.3-px cells right, on
+    # plateaus; the model's 13.0-px proposal won both judges (finer cores hold fewer ramps).
+    case = synth.make_case(10_180_011, "smooth")
+    own = detect_grid(case.image)
+    assert own.grid is not None and abs(own.grid.cell_w / case.cell_w - 1) < 0.02
+    finer = GridCandidate(13.02, 13.19, 0.0, 0.0, source="model#2/2")
+    det = detect_grid(case.image, proposers=[lambda rgba: [finer]])
+    assert det.source == "spectrum" and det.grid is not None and abs(det.grid.cell_w / case.cell_w - 1) < 0.02
