@@ -99,13 +99,13 @@ def detect_grid(
     # smoothness test that tells photos and paintings (whose confidence never reached 0.6).
     weak = _confidence(fx, fy, 0.0, config) < config.smooth_check_below
     smooth = smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config, placed) if weak and not forced else 0.0
-    # A refusal needs reliable evidence: the two halves of a core under 8 px share blurred
-    # pixels, so small cells are refused only when colour ignores them entirely (noise), and
-    # otherwise flagged (their confidence falls to 0 below).
     # Plateau lines are a clear periodic comb of ramps: a sprite upscaled with smoothing, whose
     # cores are smooth by construction (a photo has no such comb).
     if fx.plateau or fy.plateau:
         smooth = min(smooth, config.smooth_refuse)
+    # A refusal needs reliable evidence: the two halves of a core under 8 px share blurred
+    # pixels, so small cells are refused only when colour ignores them entirely (noise), and
+    # otherwise flagged (their confidence falls to 0 below).
     if smooth > _smooth_limit(fx, fy, config) and params.target_cells is None:
         # Smooth colour on a coarse reading can be pixel art read at a large periodic structure
         # (a 52-px pattern over 5.7-px cells: small tier seed 40023): the finest readings under
