@@ -43,6 +43,9 @@ class ProfileCache:
         self.combs: dict[tuple[float, int], CombSamples] = {}
         self.settled: dict[tuple[float, float, float, int], AxisFit] = {}
         self._eroded: dict[int, ProfileCache] = {}
+        # ``plateau_lines`` per period: the ladder's split and merge steps and the settled fit
+        # ask it of the same periods.
+        self.plateaus: dict[tuple[float, int], bool] = {}
 
     def eroded(self, radius: int) -> "ProfileCache":
         """The cache of this profile's running minimum over +-``radius`` (what of each edge is
@@ -239,6 +242,13 @@ def plateau_lines(maxima: ProfileCache, base: float, config: DetectorConfig = DE
     wide or more: the ramps of a sprite upscaled with smoothing (bicubic, Lanczos), whose edge
     profile is the sharp comb convolved with a box.  Such lines keep ``plateau_keep`` of their
     strength under a running minimum that wide; the blurred edges of generated art do not."""
+    key = (base, id(config))
+    if key not in maxima.plateaus:
+        maxima.plateaus[key] = _plateau_lines(maxima, base, config)
+    return maxima.plateaus[key]
+
+
+def _plateau_lines(maxima: ProfileCache, base: float, config: DetectorConfig) -> bool:
     radius = plateau_radius(base, config)
     if base < config.plateau_min_cell or radius < 1:
         return False
