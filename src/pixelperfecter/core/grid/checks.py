@@ -18,7 +18,7 @@ from ..types import Grid
 from .config import DEFAULT_CONFIG, DetectorConfig
 from .ladder import AxisFit, at_cell, fit_axis
 from .lines import PlacedMemo, placed_lines
-from .profiles import Profiles, denoised, edge_profiles
+from .profiles import Profiles, denoised, edge_profiles_by_quarter
 
 
 def cell_evidence(
@@ -189,14 +189,14 @@ def regional_consensus(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: Ax
     Icon sheets often put each icon on its own phase; summed over the whole image, two combs
     half a cell apart look like one comb of half the pitch.  Each quarter of the image mostly
     holds one icon on one phase, so it sees the real cell.  ``quarters``: the quarters'
-    profiles (``edge_profiles_by_quarter``), when the caller has them; else each is read.
+    profiles (``edge_profiles_by_quarter``), when the caller has them; else they are read the
+    same way (a caller that passed its own whole-image profiles gets the same vote).
     """
     height, width = rgba.shape[:2]
     if min(height, width) < config.region_min_side:
         return fx, fy
     if not quarters:
-        quarters = [edge_profiles(rgba[y0:y1, x0:x1]) for y0, y1 in ((0, height // 2), (height // 2, height))
-                    for x0, x1 in ((0, width // 2), (width // 2, width))]
+        quarters = edge_profiles_by_quarter(rgba)[1]
     votes: dict[int, list[tuple[float, float]]] = {0: [], 1: []}
     for tile_profiles in quarters:
         for axis, free in ((0, free_x), (1, free_y)):
