@@ -10,13 +10,8 @@ from pixelperfecter.core import cells, palette, render, synth
 from pixelperfecter.core.pipeline import OutputOptions, reconstruct, write_outputs
 from pixelperfecter.core.types import Metrics, ReconstructParams, Thresholds
 
-SMOOTH_LIMITATION = pytest.mark.xfail(strict=True, reason=(
-    "known limitation: a sprite upscaled with smoothing (colour ramps over half a cell or more; narrower"
-    " than ~60% of a cell, or cells under 10 px) is often read at a fraction of its cell (bench"
-    " tier 'smooth': 19/50 unseen)"))
 
-
-@pytest.mark.parametrize("tier", [pytest.param(t, marks=SMOOTH_LIMITATION) if t == "smooth" else t for t in synth.TIERS])
+@pytest.mark.parametrize("tier", synth.TIERS)
 def test_each_tier_restores_a_typical_case(tier):
     restored = 0
     for seed in range(6):

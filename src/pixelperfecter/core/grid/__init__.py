@@ -23,7 +23,7 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, ProfileCache, fit_at, fit_axis, settle
+from .ladder import AxisFit, ProfileCache, at_cell, fit_at, fit_axis, ramp_harmonic, ramp_keep, settle
 from .lines import PlacedMemo, place_lines, placed_lines, plateau_centred
 from .profiles import Profiles, denoised, edge_profiles, edge_profiles_by_quarter, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
@@ -71,6 +71,7 @@ def detect_grid(
         return GridDetection(grid=None, confidence=0.0, reason="no periodic grid found (not pixel art?)")
     if params.target_cells is None:
         fx, fy = _two_d_checks(rgba, profiles, fx, fy, params, config, placed, quarters)
+        fx, fy = _ramp_harmonics(profiles, fx, fy, params, config)
     candidates: tuple[GridCandidate, ...] = ()
     own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="override" if forced else "spectrum")
     source = own.source
@@ -136,6 +137,37 @@ def detect_grid(
     ys = _lines(ey, fy, params.snap_lines, params.target_cells[1] if params.target_cells else None, height, config, placed, 1)
     grid = Grid(cell_w=float(fx.cell), cell_h=float(fy.cell), offset_x=float(fx.offset), offset_y=float(fy.offset), xs=xs, ys=ys, width=width, height=height)
     return GridDetection(grid=grid, confidence=_confidence(fx, fy, smooth, config), candidates=candidates, warnings=tuple(warnings), source=source)
+
+
+def _ramp_harmonics(profiles: Profiles, fx: AxisFit, fy: AxisFit, params: ReconstructParams, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
+    """Each free axis merged while it reads a 1/k harmonic of colour ramps (``ramp_harmonic``):
+    a sprite upscaled with smoothing whose ramps over half a cell the ladder cannot merge."""
+    fits = [fx, fy]
+    for axis, forced in ((0, params.forced_cell_w), (1, params.forced_cell_h)):
+        if forced is not None:
+            continue
+        clean = denoised(profiles[axis], config)
+        # A 1/4 or 1/6 reading merges in steps (2 then 2 or 3).
+        for _ in range(3):
+            merged = ramp_harmonic(clean, fits[axis], config)
+            if merged is None:
+                break
+            fits[axis] = merged
+    # One axis merged, the other still at a harmonic of it: its parity can be too weak to
+    # tell (a symmetric sprite), but cells are near-square, so its fold at the merged axis's
+    # multiple decides (smooth tier 30032: 3.13 x 6.19 px for 6.27).
+    for axis, forced in ((0, params.forced_cell_w), (1, params.forced_cell_h)):
+        other = fits[1 - axis]
+        if forced is not None or fits[axis] is not (fx, fy)[axis] or other is (fx, fy)[1 - axis]:
+            continue
+        multiple = round(other.cell / fits[axis].cell)
+        clean = denoised(profiles[axis], config)
+        if multiple >= 2 and abs(other.cell / fits[axis].cell - multiple) <= config.axis_harmonic_tol * multiple \
+                and ramp_keep(clean, fits[axis].cell * multiple, config) >= config.plateau_keep:
+            merged = at_cell(clean, fits[axis].cell * multiple, fits[axis], config)
+            if merged.coherence >= config.plateau_min_coherence:
+                fits[axis] = replace(merged, plateau=True)
+    return fits[0], fits[1]
 
 
 def _smooth_limit(fx: AxisFit, fy: AxisFit, config: DetectorConfig) -> float:

@@ -45,6 +45,18 @@ class DetectorConfig:
     # ... and a fit on plateaus is one only with a clear comb: the smooth tier's fits on plateaus
     # have coherence 0.10 and more (seeds 30000-30059), scikit-image's coffee 0.03-0.06.
     plateau_min_coherence: float = 0.08
+    # Ramp harmonics: ramps over more than half a cell fill every line of the half-pitch comb
+    # shifted a quarter cell, so the ladder cannot see its dropped lines empty.  The profile
+    # folded at k x the pitch tells: k x a ramp harmonic folds to plateaus (keeping
+    # ``plateau_keep`` under the plateau minimum: 0.69-0.99 on the 25 half-pitch smooth readings
+    # of seeds 30000-30059, at most 0.68 on the 900 right axes of all tiers), and its k sub-folds
+    # (cells n mod k) differ ``ramp_parity`` times more than cells grouped by n // k mod k do
+    # (half-pitch readings 1.0-18, right axes' 99th percentile 4.1, but none with both).
+    ramp_parity: float = 2.5
+    # The sub-folds' distance is a share of their mass; this floor keeps a clean image's
+    # near-zero baseline from turning noise into a large ratio.
+    ramp_parity_floor: float = 0.01
+    ramp_merges: tuple[int, ...] = (2, 3)
     empty: float = 0.3
     max_split: int = 6
     max_merge: int = 12
