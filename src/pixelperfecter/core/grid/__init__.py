@@ -23,7 +23,7 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, ProfileCache, at_cell, fit_at, fit_axis, ramp_harmonic, ramp_keep, settle
+from .ladder import AxisFit, ProfileCache, at_cell, fit_at, fit_axis, ramp_harmonic, settle
 from .lines import PlacedMemo, place_lines, placed_lines, plateau_centred
 from .profiles import Profiles, denoised, edge_profiles, edge_profiles_by_quarter, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
@@ -153,17 +153,16 @@ def _ramp_harmonics(profiles: Profiles, fx: AxisFit, fy: AxisFit, params: Recons
             if merged is None:
                 break
             fits[axis] = merged
-    # One axis merged, the other still at a harmonic of it: its parity can be too weak to
-    # tell (a symmetric sprite), but cells are near-square, so its fold at the merged axis's
-    # multiple decides (smooth tier 30032: 3.13 x 6.19 px for 6.27).
+    # One axis merged, the other still at a 1/k harmonic of it: its own evidence can be too weak
+    # (a symmetric sprite's parity), but generated art's cells are near-square, and the merged
+    # axis showed the image is ramps (smooth tier 30032: 3.13 x 6.19 px for 6.27).
     for axis, forced in ((0, params.forced_cell_w), (1, params.forced_cell_h)):
         other = fits[1 - axis]
         if forced is not None or fits[axis] is not (fx, fy)[axis] or other is (fx, fy)[1 - axis]:
             continue
         multiple = round(other.cell / fits[axis].cell)
         clean = denoised(profiles[axis], config)
-        if multiple >= 2 and abs(other.cell / fits[axis].cell - multiple) <= config.axis_harmonic_tol * multiple \
-                and ramp_keep(clean, fits[axis].cell * multiple, config) >= config.plateau_keep:
+        if multiple >= 2 and abs(other.cell / fits[axis].cell - multiple) <= config.axis_harmonic_tol * multiple:
             merged = at_cell(clean, fits[axis].cell * multiple, fits[axis], config)
             if merged.coherence >= config.plateau_min_coherence:
                 fits[axis] = replace(merged, plateau=True)
@@ -394,6 +393,17 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
     # texture or block structure at no clean harmonic of the other.  A smaller one is tested
     # when only one axis has many mid-cell edges: that axis is the suspect (big tier seed
     # 21266: x 51.6 px with mid-cell share 0.68 beside a clean 61.2-px y, for 63.9 x 61.6).
+    if ratio >= config.axis_disagreement and fx.plateau != fy.plateau:
+        # One axis on plateau lines: the image is a smooth upscale, which the 2-D score cannot
+        # judge (finer cores hold fewer ramps, coarser ones fit its "single" term: smooth tier
+        # 20032, a 14.4-px plateau x taken to 66 px for a 68.9-px y).  A coarser other axis is
+        # refitted near the plateau axis; a finer one is left to ``_ramp_harmonics``.
+        axis = 1 if fx.plateau else 0
+        ramps, other = (fx, fy) if fx.plateau else (fy, fx)
+        if other.cell > ramps.cell:
+            near = _near_cell(denoised(profiles[axis], config), ramps.cell, config)
+            near = replace(near, plateau=True)
+            return (near, fy) if axis == 0 else (fx, near)
     if ratio >= config.axis_disagreement:
         axes: tuple[int, ...] = (0, 1)
     elif ratio > 1 + config.axis_harmonic_tol and fx.mid_ratio > config.suspect_mid >= fy.mid_ratio:
@@ -408,11 +418,7 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
         clean = scorer.clean_profiles[axis]
         other = fy if axis == 0 else fx
         lo, hi = other.cell * (1 - config.axis_harmonic_tol), other.cell * (1 + config.axis_harmonic_tol)
-        near = fit_axis(clean, lo, hi, config)
-        if near is None or not lo <= near.cell <= hi:
-            # The ladder may climb out of the window (back to the reading under test): the
-            # strongest period inside it, refined like any fit, stands for "near the other axis".
-            near = settle(clean, other.cell, lo, hi, config, scorer.maxima[axis])
+        near = _near_cell(clean, other.cell, config, scorer.maxima[axis])
         # Under streaky texture the local spectrum's peak can sit a few % off the pitch (58.9
         # for 55.2 px: big tier seed 20296); the whole-profile comb's own peaks resolve it.
         peaks = comb_peaks(clean, lo, hi, config.comb_peak_count, config.comb_peak_steps)
@@ -420,6 +426,17 @@ def _resolve_axis_harmonic(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy
         for fit in [near] + [f for f in at_peaks if lo <= f.cell <= hi and f.cell != near.cell]:
             options.append((fit, fy) if axis == 0 else (fx, fit))
     return _select_axes(scorer, fx, fy, options)
+
+
+def _near_cell(clean: np.ndarray, cell: float, config: DetectorConfig, maxima: ProfileCache | None = None) -> AxisFit:
+    """The fit of a (denoised) profile within ``axis_harmonic_tol`` of ``cell``."""
+    lo, hi = cell * (1 - config.axis_harmonic_tol), cell * (1 + config.axis_harmonic_tol)
+    near = fit_axis(clean, lo, hi, config)
+    if near is None or not lo <= near.cell <= hi:
+        # The ladder may climb out of the window (back to the reading under test): the
+        # strongest period inside it, refined like any fit, stands for "near the other axis".
+        near = settle(clean, cell, lo, hi, config, maxima)
+    return near
 
 
 def _jpeg_comb(fit: AxisFit, other: AxisFit, live: float, config: DetectorConfig) -> bool:

@@ -46,13 +46,15 @@ class DetectorConfig:
     # have coherence 0.10 and more (seeds 30000-30059), scikit-image's coffee 0.03-0.06.
     plateau_min_coherence: float = 0.08
     # Ramp harmonics: ramps over more than half a cell fill every line of the half-pitch comb
-    # shifted a quarter cell, so the ladder cannot see its dropped lines empty.  The profile
-    # folded at k x the pitch tells: k x a ramp harmonic folds to plateaus (keeping
-    # ``plateau_keep`` under the plateau minimum: 0.69-0.99 on the 25 half-pitch smooth readings
-    # of seeds 30000-30059, at most 0.68 on the 900 right axes of all tiers), and its k sub-folds
-    # (cells n mod k) differ ``ramp_parity`` times more than cells grouped by n // k mod k do
-    # (half-pitch readings 1.0-18, right axes' 99th percentile 4.1, but none with both).
-    ramp_parity: float = 2.5
+    # shifted a quarter cell, so the ladder cannot see its dropped lines empty.  Two readings of
+    # the profile tell, and a merge by k needs both together (their product): folded at k x the
+    # reading, a ramp harmonic folds to plateaus (``ramp_keep``), and its k sub-folds (lines
+    # n mod k) differ more than lines grouped by n // k mod k do (``ramp_parity``).  Measured at
+    # k = 2 on seeds 30000-30059: the 900 right axes of all tiers have a product of at most 0.46
+    # (high parity comes with keep <= 0.09, high keep with parity <= 0.7); the 25 half-pitch smooth
+    # readings 0.57-13 (ramps over ~50% of a cell keep little: 0.15-0.45, but parity 4-20).
+    ramp_evidence: float = 1.0
+    ramp_min_parity: float = 1.5
     # The sub-folds' distance is a share of their mass; this floor keeps a clean image's
     # near-zero baseline from turning noise into a large ratio.
     ramp_parity_floor: float = 0.01

@@ -300,12 +300,13 @@ def ramp_parity(profile: np.ndarray, period: float, multiple: int, config: Detec
 
 def ramp_harmonic(profile: np.ndarray, fit: AxisFit, config: DetectorConfig = DEFAULT_CONFIG) -> AxisFit | None:
     """The fit at k x ``fit.cell`` when ``fit`` is a 1/k harmonic of ramps (``ramp_parity`` and
-    ``ramp_keep`` both say so; see the config), else None."""
+    ``ramp_keep`` together say so; see the config), else None."""
     for multiple in config.ramp_merges:
         coarse = fit.cell * multiple
         if len(profile) - 1 < config.min_cells_across * coarse or coarse > config.max_cell:
             continue
-        if ramp_parity(profile, fit.cell, multiple, config) > config.ramp_parity and ramp_keep(profile, coarse, config) >= config.plateau_keep:
+        parity = ramp_parity(profile, fit.cell, multiple, config)
+        if parity >= config.ramp_min_parity and parity * ramp_keep(profile, coarse, config) >= config.ramp_evidence:
             # The pitch stays k x the harmonic's, measured over k times more lines than a fit
             # at the coarse pitch, whose lines snap anywhere on their plateaus (2% off: 30052).
             merged = at_cell(profile, coarse, fit, config)
