@@ -647,11 +647,13 @@ def test_smooth_upscales_read_at_half_their_cell_are_merged_end_to_end():
         det = detect_grid(case.image)
         assert det.grid is not None and abs(det.grid.cell_w / case.cell_w - 1) < 0.01 and abs(det.grid.cell_h / case.cell_h - 1) < 0.01, seed
         assert synth.score_restoration(reconstruct(case.image).sprite, case.truth).restored, seed
-    # One axis merged, the other's own evidence too weak: it follows (near-square cells).
-    for seed in (30032, 20029):
+    # Near-square readings merge together: with half the evidence on the weaker axis (30032,
+    # 40024: 1/2 and 1/4 readings), and not at all on one axis's evidence alone (40041, right
+    # 23-px plateau cells, whose x alone read as a 1/2 harmonic of 46 px).
+    for seed in (30032, 40024, 40041):
         case = synth.make_case(seed, "smooth")
         det = detect_grid(case.image)
-        assert det.grid is not None and abs(det.grid.cell_w / case.cell_w - 1) < 0.015 and abs(det.grid.cell_h / case.cell_h - 1) < 0.015, seed
+        assert det.grid is not None and abs(det.grid.cell_w / case.cell_w - 1) < 0.025 and abs(det.grid.cell_h / case.cell_h - 1) < 0.025, seed
 
 
 def test_a_plateau_axis_is_not_taken_to_the_other_axis_coarse_reading():

@@ -23,7 +23,7 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, ProfileCache, at_cell, fit_at, fit_axis, ramp_harmonic, settle
+from .ladder import AxisFit, ProfileCache, at_cell, fit_at, fit_axis, ramp_evidence, ramp_harmonic, ramp_merged, settle
 from .lines import PlacedMemo, place_lines, placed_lines, plateau_centred
 from .profiles import Profiles, denoised, edge_profiles, edge_profiles_by_quarter, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
@@ -140,32 +140,48 @@ def detect_grid(
 
 
 def _ramp_harmonics(profiles: Profiles, fx: AxisFit, fy: AxisFit, params: ReconstructParams, config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
-    """Each free axis merged while it reads a 1/k harmonic of colour ramps (``ramp_harmonic``):
-    a sprite upscaled with smoothing whose ramps over half a cell the ladder cannot merge."""
+    """Free axes merged while they read a 1/k harmonic of colour ramps (``ramp_harmonic``): a
+    sprite upscaled with smoothing whose ramps over half a cell the ladder cannot merge."""
+    free = (params.forced_cell_w is None, params.forced_cell_h is None)
+    clean = (denoised(profiles[0], config), denoised(profiles[1], config))
     fits = [fx, fy]
-    for axis, forced in ((0, params.forced_cell_w), (1, params.forced_cell_h)):
-        if forced is not None:
-            continue
-        clean = denoised(profiles[axis], config)
-        # A 1/4 or 1/6 reading merges in steps (2 then 2 or 3).
+    # A 1/4 or 1/6 reading merges in steps (2 then 2 or 3).
+    if all(free) and abs(fx.cell / fy.cell - 1) <= config.axis_harmonic_tol:
+        # Near-square readings merge together or not at all: one axis's evidence alone merged
+        # right plateau cells (smooth tier 40041, 22.65 x 22.98 px to 45.3 x 22.98), and a
+        # symmetric sprite's parity can be weak on one axis (30032, 20029): the weaker axis
+        # needs ``ramp_partner`` of the evidence.
         for _ in range(3):
-            merged = ramp_harmonic(clean, fits[axis], config)
+            for multiple in config.ramp_merges:
+                (px, ex), (py, ey) = (ramp_evidence(clean[axis], fits[axis].cell, multiple, config) for axis in (0, 1))
+                # The leading axis as a lone axis would need; the other only its product.
+                lead = (px >= config.ramp_min_parity and ex >= config.ramp_evidence) or (py >= config.ramp_min_parity and ey >= config.ramp_evidence)
+                if lead and min(ex, ey) >= config.ramp_partner:
+                    pair = [ramp_merged(clean[axis], fits[axis], multiple, config) for axis in (0, 1)]
+                    if pair[0] is not None and pair[1] is not None:
+                        fits = [pair[0], pair[1]]
+                        break
+            else:
+                break
+        return fits[0], fits[1]
+    for axis in (0, 1):
+        for _ in range(3):
+            merged = ramp_harmonic(clean[axis], fits[axis], config) if free[axis] else None
             if merged is None:
                 break
             fits[axis] = merged
-    # One axis merged, the other still at a 1/k harmonic of it: its own evidence can be too weak
-    # (a symmetric sprite's parity), but generated art's cells are near-square, and the merged
-    # axis showed the image is ramps (smooth tier 30032: 3.13 x 6.19 px for 6.27).
-    for axis, forced in ((0, params.forced_cell_w), (1, params.forced_cell_h)):
-        other = fits[1 - axis]
-        if forced is not None or fits[axis] is not (fx, fy)[axis] or other is (fx, fy)[1 - axis]:
+    # Axes that disagree: one merged onto ramps, the other at a harmonic of it or at unrelated
+    # structure.  Cells are near-square: the other is refitted at (or near) the merged cell.
+    for axis in (0, 1):
+        merged, other = fits[1 - axis], fits[axis]
+        if not free[axis] or merged is (fx, fy)[1 - axis] or other is not (fx, fy)[axis]:
             continue
-        multiple = round(other.cell / fits[axis].cell)
-        clean = denoised(profiles[axis], config)
-        if multiple >= 2 and abs(other.cell / fits[axis].cell - multiple) <= config.axis_harmonic_tol * multiple:
-            merged = at_cell(clean, fits[axis].cell * multiple, fits[axis], config)
-            if merged.coherence >= config.plateau_min_coherence:
-                fits[axis] = replace(merged, plateau=True)
+        multiple = round(merged.cell / other.cell)
+        if multiple >= 2 and abs(merged.cell / (other.cell * multiple) - 1) <= config.ramp_partner_tol:
+            # A whole harmonic keeps its pitch, measured over k times more lines.
+            fits[axis] = replace(at_cell(clean[axis], other.cell * multiple, other, config), plateau=True)
+        elif max(merged.cell, other.cell) / min(merged.cell, other.cell) > 1 + config.axis_harmonic_tol:
+            fits[axis] = replace(_near_cell(clean[axis], merged.cell, config), plateau=True)
     return fits[0], fits[1]
 
 

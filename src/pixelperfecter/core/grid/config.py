@@ -55,6 +55,12 @@ class DetectorConfig:
     # readings 0.57-13 (ramps over ~50% of a cell keep little: 0.15-0.45, but parity 4-20).
     ramp_evidence: float = 1.0
     ramp_min_parity: float = 1.5
+    # Near-square axes merge together: the weaker needs half the evidence (a symmetric sprite's
+    # parity is weak along its axis of symmetry: smooth tier 20029's y, 0.47).
+    ramp_partner: float = 0.5
+    # An axis at a 1/k harmonic of a merged one within 2% keeps its own pitch x k; further off
+    # it is no harmonic (a 10.04-px y beside a 28.04-px x, for 28.17) and is refitted.
+    ramp_partner_tol: float = 0.02
     # The sub-folds' distance is a share of their mass; this floor keeps a clean image's
     # near-zero baseline from turning noise into a large ratio.
     ramp_parity_floor: float = 0.01

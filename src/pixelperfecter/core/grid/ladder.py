@@ -298,21 +298,34 @@ def ramp_parity(profile: np.ndarray, period: float, multiple: int, config: Detec
     return spread(line % multiple) / (spread((line // multiple) % multiple) + config.ramp_parity_floor)
 
 
+def ramp_evidence(profile: np.ndarray, cell: float, multiple: int, config: DetectorConfig = DEFAULT_CONFIG) -> tuple[float, float]:
+    """How clearly the comb of ``cell`` is a 1/``multiple`` harmonic of colour ramps: its
+    ``ramp_parity``, and that times the ``ramp_keep`` of the fold at ``multiple`` x ``cell``
+    (both 0 where the coarser cell does not fit the profile)."""
+    coarse = cell * multiple
+    if len(profile) - 1 < config.min_cells_across * coarse or coarse > config.max_cell:
+        return 0.0, 0.0
+    parity = ramp_parity(profile, cell, multiple, config)
+    return parity, parity * ramp_keep(profile, coarse, config)
+
+
+def ramp_merged(profile: np.ndarray, fit: AxisFit, multiple: int, config: DetectorConfig = DEFAULT_CONFIG) -> AxisFit | None:
+    """``fit`` merged ``multiple`` times as a plateau fit, or None without a clear comb there."""
+    # The pitch stays k x the harmonic's, measured over k times more lines than a fit at the
+    # coarse pitch, whose lines snap anywhere on their plateaus (2% off: smooth tier 30052).
+    merged = at_cell(profile, fit.cell * multiple, fit, config)
+    # Like any plateau fit, only on a clear comb (a JPEG photo's 16-px fold of its 8-px blocks
+    # can keep its plateau: scikit-image's retina).
+    return replace(merged, plateau=True) if merged.coherence >= config.plateau_min_coherence else None
+
+
 def ramp_harmonic(profile: np.ndarray, fit: AxisFit, config: DetectorConfig = DEFAULT_CONFIG) -> AxisFit | None:
-    """The fit at k x ``fit.cell`` when ``fit`` is a 1/k harmonic of ramps (``ramp_parity`` and
-    ``ramp_keep`` together say so; see the config), else None."""
+    """The fit at k x ``fit.cell`` when ``fit`` is a 1/k harmonic of ramps (``ramp_evidence``;
+    see the config), else None."""
     for multiple in config.ramp_merges:
-        coarse = fit.cell * multiple
-        if len(profile) - 1 < config.min_cells_across * coarse or coarse > config.max_cell:
-            continue
-        parity = ramp_parity(profile, fit.cell, multiple, config)
-        if parity >= config.ramp_min_parity and parity * ramp_keep(profile, coarse, config) >= config.ramp_evidence:
-            # The pitch stays k x the harmonic's, measured over k times more lines than a fit
-            # at the coarse pitch, whose lines snap anywhere on their plateaus (2% off: 30052).
-            merged = at_cell(profile, coarse, fit, config)
-            # Like any plateau fit, only on a clear comb (a JPEG photo's 16-px fold of its 8-px
-            # blocks can keep its plateau: scikit-image's retina).
-            return replace(merged, plateau=True) if merged.coherence >= config.plateau_min_coherence else None
+        parity, evidence = ramp_evidence(profile, fit.cell, multiple, config)
+        if parity >= config.ramp_min_parity and evidence >= config.ramp_evidence:
+            return ramp_merged(profile, fit, multiple, config)
     return None
 
 
