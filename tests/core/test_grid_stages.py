@@ -637,6 +637,19 @@ def test_a_reading_at_a_fraction_of_ramps_is_merged(cell, multiple):
     assert ramp_harmonic(sharp, at_cell(sharp, cell / multiple, finer)) is None
 
 
+@pytest.mark.parametrize("cell", [11.3, 23.1, 36.6])
+def test_a_plateau_fit_takes_the_pitch_of_its_sharpest_fold(cell):
+    from pixelperfecter.core.grid.ladder import AxisFit, at_cell, fold_pitch
+
+    rng = np.random.default_rng(13)
+    ramps = denoised(_ramps_of_a_sprite(1400, cell, 4.0, 0.75 * cell, rng))
+    for off in (0.98, 1.02):  # what the robust line fit gives on plateaus, 2% off
+        rough = at_cell(ramps, cell * off, AxisFit(cell * off, 0.0, 0.0, 0.0, plateau=True))
+        fitted = fold_pitch(ramps, rough)
+        assert abs(fitted.cell / cell - 1) < 0.003, (cell, off, fitted.cell)
+        assert fitted.plateau
+
+
 def test_smooth_upscales_read_at_half_their_cell_are_merged_end_to_end():
     # Smooth tier seeds (tuning): ramps over 60-70% of a cell, read at 1/2 (30048, 29.7 px) and
     # on x only (30022, 23.7 px, where the axis check took the finer axis for both).

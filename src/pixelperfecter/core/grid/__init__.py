@@ -23,7 +23,7 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, ProfileCache, at_cell, fit_at, fit_axis, ramp_evidence, ramp_harmonic, ramp_merged, settle
+from .ladder import AxisFit, ProfileCache, at_cell, fit_at, fit_axis, fold_pitch, ramp_evidence, ramp_harmonic, ramp_merged, settle
 from .lines import PlacedMemo, place_lines, placed_lines, plateau_centred
 from .profiles import Profiles, denoised, edge_profiles, edge_profiles_by_quarter, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
@@ -163,7 +163,7 @@ def _ramp_harmonics(profiles: Profiles, fx: AxisFit, fy: AxisFit, params: Recons
                         break
             else:
                 break
-        return fits[0], fits[1]
+        return _plateau_pitches(clean, fits[0], fits[1], free, config)
     for axis in (0, 1):
         for _ in range(3):
             merged = ramp_harmonic(clean[axis], fits[axis], config) if free[axis] else None
@@ -182,6 +182,13 @@ def _ramp_harmonics(profiles: Profiles, fx: AxisFit, fy: AxisFit, params: Recons
             fits[axis] = replace(at_cell(clean[axis], other.cell * multiple, other, config), plateau=True)
         elif max(merged.cell, other.cell) / min(merged.cell, other.cell) > 1 + config.axis_harmonic_tol:
             fits[axis] = replace(_near_cell(clean[axis], merged.cell, config), plateau=True)
+    return _plateau_pitches(clean, fits[0], fits[1], free, config)
+
+
+def _plateau_pitches(clean: tuple[np.ndarray, np.ndarray], fx: AxisFit, fy: AxisFit, free: tuple[bool, bool],
+                     config: DetectorConfig) -> tuple[AxisFit, AxisFit]:
+    """Each free plateau axis at its sharpest fold's pitch (``fold_pitch``)."""
+    fits = [fold_pitch(clean[axis], fit, config) if free[axis] and fit.plateau else fit for axis, fit in ((0, fx), (1, fy))]
     return fits[0], fits[1]
 
 

@@ -61,6 +61,11 @@ class DetectorConfig:
     # An axis at a 1/k harmonic of a merged one within 2% keeps its own pitch x k; further off
     # it is no harmonic (a 10.04-px y beside a 28.04-px x, for 28.17) and is refitted.
     ramp_partner_tol: float = 0.02
+    # Plateau fits take the pitch whose fold is sharpest, searched +-3% (then +-0.3%) in 25
+    # steps: on the 205 plateau axes of smooth seeds 20000-20059 and 40000-40059 pitch errors
+    # over 1% fell from 38 to 5 (median 0.18% to 0.08%).
+    fold_pitch_span: float = 0.03
+    fold_pitch_steps: int = 25
     # The sub-folds' distance is a share of their mass; this floor keeps a clean image's
     # near-zero baseline from turning noise into a large ratio.
     ramp_parity_floor: float = 0.01
