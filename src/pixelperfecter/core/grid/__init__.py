@@ -155,9 +155,12 @@ def _ramp_harmonics(profiles: Profiles, fx: AxisFit, fy: AxisFit, params: Recons
             for multiple in config.ramp_merges:
                 (px, ex), (py, ey) = (ramp_evidence(clean[axis], fits[axis].cell, multiple, config) for axis in (0, 1))
                 # The leading axis as a lone axis would need; the other only its product.
-                lead = (px >= config.ramp_min_parity and ex >= config.ramp_evidence) or (py >= config.ramp_min_parity and ey >= config.ramp_evidence)
-                if lead and min(ex, ey) >= config.ramp_partner:
-                    pair = [ramp_merged(clean[axis], fits[axis], multiple, config) for axis in (0, 1)]
+                leads = [p >= config.ramp_min_parity and e >= config.ramp_evidence for p, e in ((px, ex), (py, ey))]
+                if any(leads) and min(ex, ey) >= config.ramp_partner:
+                    # Both axes a clear ramp harmonic: their merged comb may be faint (ramps
+                    # over 80% of a cell flatten it: smooth 30007, coherence 0.06-0.07).
+                    floor = config.ramp_pair_coherence if all(leads) else None
+                    pair = [ramp_merged(clean[axis], fits[axis], multiple, config, floor) for axis in (0, 1)]
                     if pair[0] is not None and pair[1] is not None:
                         fits = [pair[0], pair[1]]
                         break

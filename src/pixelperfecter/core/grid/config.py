@@ -58,6 +58,11 @@ class DetectorConfig:
     # Near-square axes merge together: the weaker needs half the evidence (a symmetric sprite's
     # parity is weak along its axis of symmetry: smooth tier 20029's y, 0.47).
     ramp_partner: float = 0.5
+    # ... and when both axes are clear ramp harmonics, their merged comb needs less coherence
+    # than a lone plateau fit's 0.08: ramps over 80% of a cell flatten it (smooth 30007 and
+    # 30028's 1/3 readings merge to 0.041-0.072), while the photo retina's 8-px JPEG blocks
+    # merge to 16 px at 0.031-0.033 (it must stay refused).
+    ramp_pair_coherence: float = 0.04
     # An axis at a 1/k harmonic of a merged one within 2% keeps its own pitch x k; further off
     # it is no harmonic (a 10.04-px y beside a 28.04-px x, for 28.17) and is refitted.
     ramp_partner_tol: float = 0.02

@@ -309,14 +309,17 @@ def ramp_evidence(profile: np.ndarray, cell: float, multiple: int, config: Detec
     return parity, parity * ramp_keep(profile, coarse, config)
 
 
-def ramp_merged(profile: np.ndarray, fit: AxisFit, multiple: int, config: DetectorConfig = DEFAULT_CONFIG) -> AxisFit | None:
-    """``fit`` merged ``multiple`` times as a plateau fit, or None without a clear comb there."""
+def ramp_merged(profile: np.ndarray, fit: AxisFit, multiple: int, config: DetectorConfig = DEFAULT_CONFIG,
+                min_coherence: float | None = None) -> AxisFit | None:
+    """``fit`` merged ``multiple`` times as a plateau fit, or None without a clear comb there
+    (coherence under ``min_coherence``, by default ``plateau_min_coherence``)."""
     # The pitch stays k x the harmonic's, measured over k times more lines than a fit at the
     # coarse pitch, whose lines snap anywhere on their plateaus (2% off: smooth tier 30052).
     merged = at_cell(profile, fit.cell * multiple, fit, config)
     # Like any plateau fit, only on a clear comb (a JPEG photo's 16-px fold of its 8-px blocks
     # can keep its plateau: scikit-image's retina).
-    return replace(merged, plateau=True) if merged.coherence >= config.plateau_min_coherence else None
+    floor = config.plateau_min_coherence if min_coherence is None else min_coherence
+    return replace(merged, plateau=True) if merged.coherence >= floor else None
 
 
 def ramp_harmonic(profile: np.ndarray, fit: AxisFit, config: DetectorConfig = DEFAULT_CONFIG) -> AxisFit | None:
