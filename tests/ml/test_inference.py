@@ -236,3 +236,18 @@ def test_hybrid_names_a_winning_count_neighbour_from_the_detections_typed_source
     clean = synth.make_case(1, "clean")
     kept = hybrid_from_array(clean.image, suggestions=[])
     assert kept.chosen.origin == "heuristic" and kept.reason == "heuristic kept"
+
+
+def test_a_proposal_at_a_ramp_harmonic_is_merged_like_the_detectors_own_reading():
+    # ml evaluate smooth-10040006 (tuning): 27.8-px cells upscaled with smoothing, read at 33 x
+    # 36 px; the hybrid's winner was the model's 28.2-px proposal halved (13.9 px: finer cores
+    # hold fewer ramps, so the score prefers them).  The ramp stage merges it back.
+    from pixelperfecter.core import synth
+    from pixelperfecter_ml.inference import hybrid_from_array
+
+    case = synth.make_case(10_040_006, "smooth")
+    result = hybrid_from_array(case.image).result
+    grid = result.grid
+    assert grid is not None
+    assert abs(grid.cell_w / case.cell_w - 1) < 0.01 and abs(grid.cell_h / case.cell_h - 1) < 0.01
+    assert synth.score_restoration(result.sprite, case.truth).restored

@@ -90,6 +90,10 @@ def detect_grid(
             source = best.source
             fx = _as_fit(best.cell_w, best.offset_x, fx)
             fy = _as_fit(best.cell_h, best.offset_y, fy)
+            # A proposal is a reading like the detector's own: on a smooth upscale the score
+            # prefers a ramp harmonic's finer cores (ml evaluate smooth 10040006: the model's
+            # 28.2-px proposal halved to 13.9 for 27.8-px cells), which the ramp stage merges.
+            fx, fy = _ramp_harmonics(profiles, fx, fy, params, config)
             mine = next(c for c in candidates if c.source == own.source)
             if best.right is not None and mine.right is not None:
                 warnings.append(f"grid from {describe_source(best.source)} (right p={best.right:.2f} vs {mine.right:.2f})")
