@@ -251,3 +251,16 @@ def test_a_proposal_at_a_ramp_harmonic_is_merged_like_the_detectors_own_reading(
     assert grid is not None
     assert abs(grid.cell_w / case.cell_w - 1) < 0.01 and abs(grid.cell_h / case.cell_h - 1) < 0.01
     assert synth.score_restoration(result.sprite, case.truth).restored
+
+
+def test_proposals_do_not_pre_empt_the_detectors_own_smooth_cell_readings():
+    # ml evaluate smooth-10230029: the detector's first reading (83 px) has smooth cells, and its
+    # finer reading is the right 10.9 px; a 5.7-px proposal that passes the smoothness test won
+    # when proposals were scored before those readings.
+    from pixelperfecter.core import synth
+    from pixelperfecter_ml.inference import hybrid_from_array
+
+    case = synth.make_case(10_230_029, "smooth")
+    grid = hybrid_from_array(case.image).result.grid
+    assert grid is not None
+    assert abs(grid.cell_w / case.cell_w - 1) < 0.01 and abs(grid.cell_h / case.cell_h - 1) < 0.01

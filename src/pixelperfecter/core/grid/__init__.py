@@ -72,6 +72,7 @@ def detect_grid(
     if params.target_cells is None:
         fx, fy = _two_d_checks(rgba, profiles, fx, fy, params, config, placed, quarters)
         fx, fy = _ramp_harmonics(profiles, fx, fy, params, config)
+    fx, fy, smooth = _smooth_readings(rgba, profiles, fx, fy, params, config, placed, forced, warnings)
     candidates: tuple[GridCandidate, ...] = ()
     own = GridCandidate(fx.cell, fy.cell, fx.offset, fy.offset, source="override" if forced else "spectrum")
     source = own.source
@@ -79,6 +80,9 @@ def detect_grid(
     # The selection's score cannot judge a smooth upscale's grids: cores on plateau lines hold
     # ramps, so finer grids look cleaner (the hybrid broke 2 of 20 smooth-tier successes with
     # half-cell proposals, `ml evaluate --tiers smooth --seed 180000`).  Such a grid stays.
+    # Proposals come after the detector's smooth-cell readings: one that passes the smoothness
+    # test must not pre-empt them (ml evaluate smooth-10230029: the detector's 83-px reading,
+    # whose finer reading is the right 10.9 px, replaced by a 5.7-px proposal).
     if proposers and not forced and not user_offsets and not (fx.plateau or fy.plateau):
         scorer = Scorer(rgba, profiles, config)
         proposed = [scorer.refine(c, avoid=own) for p in proposers for c in p(rgba)]
@@ -94,40 +98,12 @@ def detect_grid(
             # prefers a ramp harmonic's finer cores (ml evaluate smooth 10040006: the model's
             # 28.2-px proposal halved to 13.9 for 27.8-px cells), which the ramp stage merges.
             fx, fy = _ramp_harmonics(profiles, fx, fy, params, config)
+            smooth = _smoothness_of(rgba, profiles, fx, fy, config, placed, forced)
             mine = next(c for c in candidates if c.source == own.source)
             if best.right is not None and mine.right is not None:
                 warnings.append(f"grid from {describe_source(best.source)} (right p={best.right:.2f} vs {mine.right:.2f})")
             else:
                 warnings.append(f"grid from {describe_source(best.source)} (score {best.score:.2f} vs {mine.score:.2f})")
-
-    # Strong periodic evidence on clean cells is pixel art; only weaker evidence needs the 2-D
-    # smoothness test that tells photos and paintings (whose confidence never reached 0.6).
-    weak = _confidence(fx, fy, 0.0, config) < config.smooth_check_below
-    smooth = smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config, placed) if weak and not forced else 0.0
-    # Plateau lines are a clear periodic comb of ramps: a sprite upscaled with smoothing, whose
-    # cores are smooth by construction (a photo has no such comb).
-    if fx.plateau or fy.plateau:
-        smooth = min(smooth, config.smooth_refuse)
-    # A refusal needs reliable evidence: the two halves of a core under 8 px share blurred
-    # pixels, so small cells are refused only when colour ignores them entirely (noise), and
-    # otherwise flagged (their confidence falls to 0 below).
-    if smooth > _smooth_limit(fx, fy, config) and params.target_cells is None:
-        # Smooth colour on a coarse reading can be pixel art read at a large periodic structure
-        # (a 52-px pattern over 5.7-px cells: small tier seed 40023): the finest readings under
-        # it are tried before the image is called a photo.
-        finer = _finer_reading(rgba, profiles, fx, fy, params, config)
-        if finer is not None:
-            fx, fy, smooth = finer
-            warnings.append(f"the first reading's cells were smooth; finer cells {fx.cell:.2f} x {fy.cell:.2f} px fit")
-        else:
-            coarser = _coarser_reading(rgba, profiles, fx, fy, params, config)
-            if coarser is not None:
-                fx, fy, smooth = coarser
-                warnings.append(f"the first reading's cells were smooth; coarser cells {fx.cell:.2f} x {fy.cell:.2f} px fit")
-            elif (ramps := _plateau_reading(profiles, params, config)) is not None:
-                fx, fy = ramps
-                smooth = min(smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config), config.smooth_refuse)
-                warnings.append(f"the first reading's cells were smooth; cells {fx.cell:.2f} x {fy.cell:.2f} px on colour ramps fit (upscaled with smoothing?)")
     if smooth > _smooth_limit(fx, fy, config):
         return GridDetection(
             grid=None,
@@ -197,6 +173,46 @@ def _plateau_pitches(clean: tuple[np.ndarray, np.ndarray], fx: AxisFit, fy: Axis
     """Each free plateau axis at its sharpest fold's pitch (``fold_pitch``)."""
     fits = [fold_pitch(clean[axis], fit, config) if free[axis] and fit.plateau else fit for axis, fit in ((0, fx), (1, fy))]
     return fits[0], fits[1]
+
+
+def _smoothness_of(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, config: DetectorConfig,
+                   placed: PlacedMemo | None, forced: bool) -> float:
+    """The smoothness the refusal reads: measured only under weak evidence (strong periodic
+    evidence on clean cells is pixel art; photos and paintings never reached 0.6), and capped
+    on plateau lines (a clear comb of ramps: a sprite upscaled with smoothing, whose cores are
+    smooth by construction; a photo has no such comb)."""
+    weak = _confidence(fx, fy, 0.0, config) < config.smooth_check_below
+    smooth = smoothness(rgba, profiles, fx.cell, fy.cell, fx.offset, fy.offset, config, placed) if weak and not forced else 0.0
+    return min(smooth, config.smooth_refuse) if fx.plateau or fy.plateau else smooth
+
+
+def _smooth_readings(rgba: np.ndarray, profiles: Profiles, fx: AxisFit, fy: AxisFit, params: ReconstructParams, config: DetectorConfig,
+                     placed: PlacedMemo, forced: bool, warnings: list[str]) -> tuple[AxisFit, AxisFit, float]:
+    """The reading and its smoothness; where its cells are too smooth, the finer, coarser or
+    plateau reading that is blocky, if any (a refusal is left to the caller)."""
+    smooth = _smoothness_of(rgba, profiles, fx, fy, config, placed, forced)
+    # A refusal needs reliable evidence: the two halves of a core under 8 px share blurred
+    # pixels, so small cells are refused only when colour ignores them entirely (noise), and
+    # otherwise flagged (their confidence falls to 0).
+    if smooth <= _smooth_limit(fx, fy, config) or params.target_cells is not None:
+        return fx, fy, smooth
+    # Smooth colour on a coarse reading can be pixel art read at a large periodic structure
+    # (a 52-px pattern over 5.7-px cells: small tier seed 40023): the finest readings under
+    # it are tried before the image is called a photo.
+    finer = _finer_reading(rgba, profiles, fx, fy, params, config)
+    if finer is not None:
+        warnings.append(f"the first reading's cells were smooth; finer cells {finer[0].cell:.2f} x {finer[1].cell:.2f} px fit")
+        return finer
+    coarser = _coarser_reading(rgba, profiles, fx, fy, params, config)
+    if coarser is not None:
+        warnings.append(f"the first reading's cells were smooth; coarser cells {coarser[0].cell:.2f} x {coarser[1].cell:.2f} px fit")
+        return coarser
+    ramps = _plateau_reading(profiles, params, config)
+    if ramps is not None:
+        rx, ry = ramps
+        warnings.append(f"the first reading's cells were smooth; cells {rx.cell:.2f} x {ry.cell:.2f} px on colour ramps fit (upscaled with smoothing?)")
+        return rx, ry, min(smoothness(rgba, profiles, rx.cell, ry.cell, rx.offset, ry.offset, config), config.smooth_refuse)
+    return fx, fy, smooth
 
 
 def _smooth_limit(fx: AxisFit, fy: AxisFit, config: DetectorConfig) -> float:
