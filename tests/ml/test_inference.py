@@ -264,3 +264,17 @@ def test_proposals_do_not_pre_empt_the_detectors_own_smooth_cell_readings():
     grid = hybrid_from_array(case.image).result.grid
     assert grid is not None
     assert abs(grid.cell_w / case.cell_w - 1) < 0.01 and abs(grid.cell_h / case.cell_h - 1) < 0.01
+
+
+def test_a_proposal_at_a_whole_multiple_of_the_detectors_cells_does_not_win():
+    # ml evaluate drift-10250030: the detector's 13.5-px cells are right; the model's 4x
+    # proposal (53.6 px) won both judges on drift-blurred cells.  The ladder had tested that
+    # merge in image space: the dropped lines carry edges.
+    from pixelperfecter.core import synth
+    from pixelperfecter_ml.inference import hybrid_from_array
+
+    case = synth.make_case(10_250_030, "drift")
+    hybrid = hybrid_from_array(case.image)
+    grid = hybrid.result.grid
+    assert grid is not None and hybrid.chosen.origin == "heuristic"
+    assert abs(grid.cell_w / case.cell_w - 1) < 0.01 and abs(grid.cell_h / case.cell_h - 1) < 0.03

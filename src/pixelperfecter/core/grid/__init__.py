@@ -23,7 +23,7 @@ import numpy as np
 from ..types import Grid, GridCandidate, GridDetection, ReconstructParams
 from .checks import cell_evidence, regional_consensus, smoothness, split_if_details, two_colour_share
 from .config import DEFAULT_CONFIG, DetectorConfig
-from .ladder import AxisFit, ProfileCache, at_cell, fit_at, fit_axis, fold_pitch, ramp_evidence, ramp_harmonic, ramp_merged, settle
+from .ladder import AxisFit, ProfileCache, at_cell, fit_at, fit_axis, fold_pitch, ramp_evidence, ramp_harmonic, ramp_merged, settle, whole_multiple
 from .lines import PlacedMemo, place_lines, placed_lines, plateau_centred
 from .profiles import Profiles, denoised, edge_profiles, edge_profiles_by_quarter, noise_floor, without_block_lines
 from .right import RightModel, candidate_features, default_right_model
@@ -90,6 +90,11 @@ def detect_grid(
         proposed += [scorer.refine(c, avoid=own) for c in count_neighbours(scorer, own)]
         # The calibrated right-grid probability decides when it is shipped; else the score.
         best, candidates = select_grid(scorer, own, proposed, default_right_model())
+        if best.source != own.source and _coarser_multiple(own, best):
+            # The ladder tested that very merge in image space (the dropped lines were not
+            # empty); the judges, on cells blurred by drift, cannot overrule it (ml evaluate
+            # drift-10250030: a 4x proposal at right p 0.31 won over the right 13.5 px at 0.32).
+            best = next(c for c in candidates if c.source == own.source)
         if best.source != own.source:
             source = best.source
             fx = _as_fit(best.cell_w, best.offset_x, fx)
@@ -545,6 +550,11 @@ def _select_axes(scorer: Scorer, fx: AxisFit, fy: AxisFit, options: Sequence[tup
     if best.source == own.source:
         return fx, fy
     return options[[c.source for c in alternatives].index(best.source)]
+
+
+def _coarser_multiple(own: GridCandidate, proposal: GridCandidate) -> bool:
+    """Whether ``proposal``'s cells are a whole multiple (2 and up) of ``own``'s on both axes."""
+    return all(whole_multiple(theirs / mine) for theirs, mine in ((proposal.cell_w, own.cell_w), (proposal.cell_h, own.cell_h)))
 
 
 def _as_fit(cell: float, offset: float, like: AxisFit) -> AxisFit:

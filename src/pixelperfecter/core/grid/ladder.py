@@ -377,7 +377,8 @@ def at_cell(profile: np.ndarray, cell: float, like: AxisFit, config: DetectorCon
     return replace(like, cell=cell, offset=offset, coherence=coherence, mid_ratio=mid_ratio(ProfileCache(profile), cell, offset, config))
 
 
-def _whole_multiple(ratio: float) -> bool:
+def whole_multiple(ratio: float) -> bool:
+    """Whether ``ratio`` is within 3% of a whole number of 2 or more."""
     k = round(ratio)
     return k >= 2 and abs(ratio - k) < 0.03 * k
 
@@ -417,6 +418,6 @@ def fit_axis(profile: np.ndarray, min_cell: float | None = None, max_cell: float
         suspect = best.mid_ratio > config.suspect_mid or (harmonic and fit.mid_ratio < config.cleaner_multiple * best.mid_ratio)
         if fit.cell > best.cell and suspect and fit.mid_ratio < config.cleaner_start * best.mid_ratio and fit.coherence >= config.start_coherence * best.coherence:
             best = fit
-        elif fit.cell < best.cell and not _whole_multiple(best.cell / fit.cell) and fit.coherence >= config.finer_coherence * best.coherence and fit.mid_ratio <= best.mid_ratio:
+        elif fit.cell < best.cell and not whole_multiple(best.cell / fit.cell) and fit.coherence >= config.finer_coherence * best.coherence and fit.mid_ratio <= best.mid_ratio:
             best = fit
     return best
