@@ -166,7 +166,8 @@ def _ramp_harmonics(profiles: Profiles, fx: AxisFit, fy: AxisFit, params: Recons
             continue
         multiple = round(merged.cell / other.cell)
         if multiple >= 2 and abs(merged.cell / (other.cell * multiple) - 1) <= config.ramp_partner_tol:
-            # A whole harmonic keeps its pitch, measured over k times more lines.
+            # A whole harmonic starts from k x its own pitch, measured over k times more lines
+            # (``fold_pitch`` below settles it).
             fits[axis] = replace(at_cell(clean[axis], other.cell * multiple, other, config), plateau=True)
         elif max(merged.cell, other.cell) / min(merged.cell, other.cell) > 1 + config.axis_harmonic_tol:
             fits[axis] = replace(_near_cell(clean[axis], merged.cell, config), plateau=True)

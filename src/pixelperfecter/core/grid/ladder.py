@@ -313,8 +313,9 @@ def ramp_merged(profile: np.ndarray, fit: AxisFit, multiple: int, config: Detect
                 min_coherence: float | None = None) -> AxisFit | None:
     """``fit`` merged ``multiple`` times as a plateau fit, or None without a clear comb there
     (coherence under ``min_coherence``, by default ``plateau_min_coherence``)."""
-    # The pitch stays k x the harmonic's, measured over k times more lines than a fit at the
-    # coarse pitch, whose lines snap anywhere on their plateaus (2% off: smooth tier 30052).
+    # The merged pitch starts from k x the harmonic's, measured over k times more lines than a
+    # fit at the coarse pitch, whose lines snap anywhere on their plateaus (2% off: smooth tier
+    # 30052); the ramp stage then takes its sharpest fold near it (``fold_pitch``).
     merged = at_cell(profile, fit.cell * multiple, fit, config)
     # Like any plateau fit, only on a clear comb (a JPEG photo's 16-px fold of its 8-px blocks
     # can keep its plateau: scikit-image's retina).
@@ -412,9 +413,7 @@ def fit_axis(profile: np.ndarray, min_cell: float | None = None, max_cell: float
             fits.append(fit)
     best = fits[0]
     for fit in fits[1:]:
-        ratio = fit.cell / best.cell
-        k = round(ratio)
-        harmonic = k >= 2 and abs(ratio - k) < 0.03 * k
+        harmonic = whole_multiple(fit.cell / best.cell)
         suspect = best.mid_ratio > config.suspect_mid or (harmonic and fit.mid_ratio < config.cleaner_multiple * best.mid_ratio)
         if fit.cell > best.cell and suspect and fit.mid_ratio < config.cleaner_start * best.mid_ratio and fit.coherence >= config.start_coherence * best.coherence:
             best = fit
